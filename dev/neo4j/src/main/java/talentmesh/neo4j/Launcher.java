@@ -1,0 +1,77 @@
+package talentmesh.neo4j;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import org.neo4j.configuration.GraphDatabaseSettings;
+import org.neo4j.configuration.connectors.BoltConnector;
+import org.neo4j.configuration.connectors.HttpConnector;
+import org.neo4j.configuration.helpers.SocketAddress;
+import org.neo4j.dbms.api.DatabaseManagementService;
+import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
+import org.neo4j.graphdb.GraphDatabaseService;
+import org.neo4j.io.ByteUnit;
+
+/**
+ * Local development Neo4j: embedded community DBMS with Bolt and no authentication.
+ *
+ * <p>Usage: {@code Launcher HOME_DIR PID_FILE [BOLT_HOST:PORT]} (default 127.0.0.1:17687). The
+ * database files and Neo4j's own logs go under HOME_DIR. PID_FILE is written only once the
+ * default database answers a query, and removed again on shutdown (SIGTERM or SIGINT).
+ */
+public final class Launcher {
+  private Launcher() {}
+
+  public static void main(String[] args) throws Exception {
+    if (args.length < 2 || args.length > 3) {
+      System.err.println("usage: Launcher HOME_DIR PID_FILE [BOLT_HOST:PORT]");
+      System.exit(2);
+    }
+    Path home = Path.of(args[0]).toAbsolutePath();
+    Path pidFile = Path.of(args[1]).toAbsolutePath();
+    String bolt = args.length == 3 ? args[2] : "127.0.0.1:17687";
+    int colon = bolt.lastIndexOf(':');
+    SocketAddress boltAddress =
+        new SocketAddress(bolt.substring(0, colon), Integer.parseInt(bolt.substring(colon + 1)));
+
+    Files.deleteIfExists(pidFile);
+    DatabaseManagementService dbms =
+        new DatabaseManagementServiceBuilder(home)
+            .setConfig(BoltConnector.enabled, true)
+            .setConfig(BoltConnector.listen_address, boltAddress)
+            .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
+            .setConfig(HttpConnector.enabled, false)
+            // No authentication: any client credentials are accepted.
+            .setConfig(GraphDatabaseSettings.auth_enabled, false)
+            // Keep memory modest: the machine runs several servers side by side.
+            .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(256))
+            .build();
+
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  System.out.println("neo4j launcher: shutting down");
+                  try {
+                    dbms.shutdown();
+                  } finally {
+                    try {
+                      Files.deleteIfExists(pidFile);
+                    } catch (Exception ignored) {
+                      // nothing more to do while the JVM exits
+                    }
+                    stopped.countDown();
+                  }
+                  System.out.println("neo4j launcher: stopped");
+                },
+                "neo4j-shutdown"));
+
+    // Ready only when the default database answers a query.
+    GraphDatabaseService db = dbms.database(GraphDatabaseSettings.DEFAULT_DATABASE_NAME);
+    db.executeTransactionally("RETURN 1");
+    Files.writeString(pidFile, ProcessHandle.current().pid() + "\n");
+    System.out.println("neo4j launcher: ready, bolt://" + bolt + ", home " + home);
+    stopped.await();
+  }
+}

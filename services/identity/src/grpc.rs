@@ -1,0 +1,202 @@
+//! The gRPC adapter: proto requests to domain calls and domain results to proto responses.
+
+use std::sync::Arc;
+
+use talentmesh_mesh::{caller, ApiError};
+use talentmesh_proto::identity::v1 as pb;
+use tonic::{Request, Response, Status};
+
+use crate::domain::{Role, User};
+use crate::service::{Identity, Tokens};
+
+pub struct IdentityGrpc {
+    pub identity: Arc<Identity>,
+}
+
+/// Methods callable without an access token.
+pub const PUBLIC_METHODS: [&str; 5] = [
+    "/talentmesh.identity.v1.IdentityService/Register",
+    "/talentmesh.identity.v1.IdentityService/Login",
+    "/talentmesh.identity.v1.IdentityService/Refresh",
+    "/talentmesh.identity.v1.IdentityService/Logout",
+    "/talentmesh.identity.v1.IdentityService/ListPublicKeys",
+];
+
+fn role_to_pb(role: Role) -> pb::Role {
+    match role {
+        Role::Candidate => pb::Role::Candidate,
+        Role::Employer => pb::Role::Employer,
+        Role::Admin => pb::Role::Admin,
+    }
+}
+
+fn role_from_pb(value: i32) -> Option<Role> {
+    match pb::Role::try_from(value).ok()? {
+        pb::Role::Candidate => Some(Role::Candidate),
+        pb::Role::Employer => Some(Role::Employer),
+        pb::Role::Admin => Some(Role::Admin),
+        pb::Role::Unspecified => None,
+    }
+}
+
+fn user_to_pb(user: &User) -> pb::User {
+    pb::User {
+        name: format!("users/{}", user.id),
+        email: user.email.as_str().to_string(),
+        roles: user.roles.iter().map(|r| role_to_pb(*r) as i32).collect(),
+        create_time: Some(prost_types::Timestamp {
+            seconds: user.created_at.timestamp(),
+            nanos: i32::try_from(user.created_at.timestamp_subsec_nanos()).unwrap_or(0),
+        }),
+    }
+}
+
+fn tokens_to_pb(t: Tokens) -> pb::TokenPair {
+    pb::TokenPair {
+        access_token: t.access_token,
+        token_type: "Bearer".to_string(),
+        expires_in: i64::try_from(t.expires_in.as_secs()).unwrap_or(i64::MAX),
+        refresh_token: t.refresh_token,
+        refresh_expires_in: i64::try_from(t.refresh_expires_in.as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+fn status(e: crate::service::Error) -> Status {
+    ApiError::from(e).into()
+}
+
+/// The client address for throttling: the first `x-forwarded-for` hop the gateway sets, else the
+/// peer address of the connection.
+fn client_address<T>(req: &Request<T>) -> String {
+    req.metadata()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .or_else(|| req.remote_addr().map(|a| a.ip().to_string()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+#[tonic::async_trait]
+impl pb::identity_service_server::IdentityService for IdentityGrpc {
+    #[tracing::instrument(skip_all, fields(rpc = "Register"))]
+    async fn register(
+        &self,
+        request: Request<pb::RegisterRequest>,
+    ) -> Result<Response<pb::RegisterResponse>, Status> {
+        let req = request.into_inner();
+        let user = self
+            .identity
+            .register(&req.email, &req.password, role_from_pb(req.role))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::RegisterResponse {
+            user: Some(user_to_pb(&user)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "Login"))]
+    async fn login(
+        &self,
+        request: Request<pb::LoginRequest>,
+    ) -> Result<Response<pb::LoginResponse>, Status> {
+        let address = client_address(&request);
+        let req = request.into_inner();
+        let (user, tokens) = self
+            .identity
+            .login(&req.email, &req.password, &address)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::LoginResponse {
+            tokens: Some(tokens_to_pb(tokens)),
+            user: Some(user_to_pb(&user)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "Refresh"))]
+    async fn refresh(
+        &self,
+        request: Request<pb::RefreshRequest>,
+    ) -> Result<Response<pb::RefreshResponse>, Status> {
+        let tokens = self
+            .identity
+            .refresh(&request.into_inner().refresh_token)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::RefreshResponse {
+            tokens: Some(tokens_to_pb(tokens)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "Logout"))]
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::LogoutResponse>, Status> {
+        self.identity
+            .logout(&request.into_inner().refresh_token)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::LogoutResponse {}))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetCurrentUser"))]
+    async fn get_current_user(
+        &self,
+        request: Request<pb::GetCurrentUserRequest>,
+    ) -> Result<Response<pb::GetCurrentUserResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let user = self
+            .identity
+            .get_user(&caller, &caller.user_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::GetCurrentUserResponse {
+            user: Some(user_to_pb(&user)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetUser"))]
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::GetUserResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let name = request.into_inner().name;
+        let id = name
+            .strip_prefix("users/")
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+            .ok_or_else(|| {
+                Status::from(ApiError::invalid(vec![talentmesh_mesh::FieldViolation::new(
+                    "name",
+                    "must look like users/{user}",
+                )]))
+            })?;
+        let user = self.identity.get_user(&caller, id).await.map_err(status)?;
+        Ok(Response::new(pb::GetUserResponse {
+            user: Some(user_to_pb(&user)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ListPublicKeys"))]
+    async fn list_public_keys(
+        &self,
+        _request: Request<pb::ListPublicKeysRequest>,
+    ) -> Result<Response<pb::ListPublicKeysResponse>, Status> {
+        let keys = self
+            .identity
+            .public_keys()
+            .into_iter()
+            .map(|k| pb::JsonWebKey {
+                kty: "OKP".to_string(),
+                crv: "Ed25519".to_string(),
+                x: k.x,
+                kid: k.kid,
+                r#use: "sig".to_string(),
+                alg: "EdDSA".to_string(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListPublicKeysResponse { keys }))
+    }
+}

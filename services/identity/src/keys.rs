@@ -1,0 +1,244 @@
+//! The key ring that signs access tokens. Keys are Ed25519, kept in MySQL so every instance signs
+//! and verifies with the same set. The newest key signs; when it is older than the rotation
+//! period a new one is made (under a MySQL named lock, so two instances do not both rotate). An
+//! old key keeps verifying, and stays in the JWKS, until every token it can have signed has
+//! expired. Each instance holds a snapshot in memory and reloads it periodically and whenever a
+//! token names a key it does not know.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use futures::future::BoxFuture;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use sqlx::MySqlPool;
+use talentmesh_mesh::auth::KeySource;
+use tokio::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key ring query failed: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("stored key {kid} is unusable: {why}")]
+    BadKey { kid: String, why: String },
+    #[error("no signing key")]
+    Empty,
+}
+
+/// A public key as it is published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedKey {
+    pub kid: String,
+    /// Base64url of the 32 public-key bytes.
+    pub x: String,
+}
+
+struct Snapshot {
+    signing_kid: String,
+    signing: Arc<EncodingKey>,
+    verifying: HashMap<String, Arc<DecodingKey>>,
+    published: Vec<PublishedKey>,
+}
+
+pub struct KeyRing {
+    pool: MySqlPool,
+    rotate_every: Duration,
+    /// How long after its successor appears a key must still verify: the token lifetime.
+    token_ttl: Duration,
+    snapshot: ArcSwap<Option<Snapshot>>,
+    reload_lock: Mutex<()>,
+    last_miss_reload: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl KeyRing {
+    /// Loads the ring, creating the first key if there is none.
+    pub async fn open(
+        pool: MySqlPool,
+        rotate_every: Duration,
+        token_ttl: Duration,
+    ) -> Result<Arc<KeyRing>, KeyError> {
+        let ring = Arc::new(KeyRing {
+            pool,
+            rotate_every,
+            token_ttl,
+            snapshot: ArcSwap::from_pointee(None),
+            reload_lock: Mutex::new(()),
+            last_miss_reload: std::sync::Mutex::new(None),
+        });
+        ring.rotate_if_due().await?;
+        ring.reload().await?;
+        Ok(ring)
+    }
+
+    /// Keeps the ring current: rotates when due and picks up keys other instances made.
+    pub fn spawn_maintenance(self: &Arc<Self>) {
+        let ring = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                let Some(ring) = ring.upgrade() else { return };
+                if let Err(e) = ring.rotate_if_due().await {
+                    tracing::warn!(error = %e, "key rotation check failed");
+                }
+                if let Err(e) = ring.reload().await {
+                    tracing::warn!(error = %e, "key ring reload failed");
+                }
+            }
+        });
+    }
+
+    /// The key that signs now, with its id.
+    pub fn signing_key(&self) -> Result<(String, Arc<EncodingKey>), KeyError> {
+        let snap = self.snapshot.load();
+        let snap = snap.as_ref().as_ref().ok_or(KeyError::Empty)?;
+        Ok((snap.signing_kid.clone(), snap.signing.clone()))
+    }
+
+    /// Every key that still verifies, newest first.
+    pub fn published(&self) -> Vec<PublishedKey> {
+        self.snapshot
+            .load()
+            .as_ref()
+            .as_ref()
+            .map(|s| s.published.clone())
+            .unwrap_or_default()
+    }
+
+    /// Makes a new signing key now, whatever the age of the current one (operators and tests).
+    pub async fn rotate_now(&self) -> Result<String, KeyError> {
+        let kid = self.insert_key().await?;
+        self.reload().await?;
+        Ok(kid)
+    }
+
+    async fn rotate_if_due(&self) -> Result<(), KeyError> {
+        let mut conn = self.pool.acquire().await?;
+        // A named lock serialises rotation across instances; it is released with the session.
+        let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK('identity_key_ring', 10)")
+            .fetch_one(&mut *conn)
+            .await?;
+        if locked != Some(1) {
+            return Ok(());
+        }
+        let newest: Option<DateTime<Utc>> =
+            sqlx::query_scalar("SELECT MAX(created_at) FROM signing_keys")
+                .fetch_one(&mut *conn)
+                .await?;
+        let due = newest.is_none_or(|t| {
+            Utc::now().signed_duration_since(t).to_std().unwrap_or_default() >= self.rotate_every
+        });
+        let result = if due { self.insert_key().await.map(|_| ()) } else { Ok(()) };
+        let _ = sqlx::query("SELECT RELEASE_LOCK('identity_key_ring')")
+            .execute(&mut *conn)
+            .await;
+        result
+    }
+
+    async fn insert_key(&self) -> Result<String, KeyError> {
+        let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        let pkcs8 = signing
+            .to_pkcs8_der()
+            .map_err(|e| KeyError::BadKey {
+                kid: "new".into(),
+                why: e.to_string(),
+            })?;
+        let public = signing.verifying_key().to_bytes();
+        let now = Utc::now();
+        let kid = format!("{}-{}", now.format("%Y%m%d%H%M%S"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        // Signs for up to rotate_every, then its last tokens live token_ttl more (plus slack).
+        let lifetime = self.rotate_every + self.token_ttl + Duration::from_secs(60);
+        let expires = now + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::days(365));
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_pkcs8, public_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&kid)
+        .bind(pkcs8.as_bytes())
+        .bind(public.as_slice())
+        .bind(now)
+        .bind(expires)
+        .execute(&self.pool)
+        .await?;
+        tracing::info!(kid = %kid, "new signing key");
+        Ok(kid)
+    }
+
+    /// Reads the ring from MySQL into a fresh snapshot.
+    pub async fn reload(&self) -> Result<(), KeyError> {
+        let _guard = self.reload_lock.lock().await;
+        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT kid, private_pkcs8, public_key FROM signing_keys \
+             WHERE expires_at > UTC_TIMESTAMP(6) ORDER BY created_at DESC, kid DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let Some((signing_kid, signing_der, _)) = rows.first() else {
+            return Err(KeyError::Empty);
+        };
+        let signing = Arc::new(EncodingKey::from_ed_der(signing_der));
+        let mut verifying = HashMap::new();
+        let mut published = Vec::new();
+        for (kid, _, public) in &rows {
+            if public.len() != 32 {
+                return Err(KeyError::BadKey {
+                    kid: kid.clone(),
+                    why: "public key is not 32 bytes".into(),
+                });
+            }
+            verifying.insert(kid.clone(), Arc::new(DecodingKey::from_ed_der(public)));
+            published.push(PublishedKey {
+                kid: kid.clone(),
+                x: URL_SAFE_NO_PAD.encode(public),
+            });
+        }
+        self.snapshot.store(Arc::new(Some(Snapshot {
+            signing_kid: signing_kid.clone(),
+            signing,
+            verifying,
+            published,
+        })));
+        Ok(())
+    }
+
+    fn known(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        self.snapshot
+            .load()
+            .as_ref()
+            .as_ref()
+            .and_then(|s| s.verifying.get(kid).cloned())
+    }
+}
+
+impl KeySource for KeyRing {
+    fn key(&self, kid: &str) -> BoxFuture<'_, Option<Arc<DecodingKey>>> {
+        let kid = kid.to_string();
+        Box::pin(async move {
+            if let Some(k) = self.known(&kid) {
+                return Some(k);
+            }
+            // Another instance may have rotated; a reload answers for it. Forged key ids must not
+            // turn into a query each, so reloads for unknown ids happen at most once a second.
+            let due = {
+                let mut last = self
+                    .last_miss_reload
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+                if due {
+                    *last = Some(std::time::Instant::now());
+                }
+                due
+            };
+            if due {
+                if let Err(e) = self.reload().await {
+                    tracing::warn!(error = %e, "key ring reload failed");
+                }
+            }
+            self.known(&kid)
+        })
+    }
+}

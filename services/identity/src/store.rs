@@ -1,0 +1,113 @@
+//! Identity's MySQL queries: the users table.
+
+use chrono::{DateTime, Utc};
+use sqlx::MySqlPool;
+
+use crate::domain::{Email, Role, User};
+
+pub struct UserStore {
+    pool: MySqlPool,
+}
+
+/// A user row with the password hash, for login only.
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+type Row = (String, String, String, String, DateTime<Utc>);
+
+fn to_user((id, email, _hash, roles, created_at): &Row) -> Option<User> {
+    Some(User {
+        id: id.clone(),
+        email: Email::parse(email).ok()?,
+        roles: roles.split(',').filter_map(Role::from_name).collect(),
+        created_at: *created_at,
+    })
+}
+
+impl UserStore {
+    pub fn new(pool: MySqlPool) -> Self {
+        UserStore { pool }
+    }
+
+    /// Inserts a user; `Ok(None)` when the email is taken.
+    pub async fn insert(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        roles: &[Role],
+    ) -> Result<Option<User>, sqlx::Error> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = Utc::now();
+        let roles_text = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
+        let result = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, roles, version, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, 1, ?, ?)",
+        )
+        .bind(&id)
+        .bind(email.as_str())
+        .bind(password_hash)
+        .bind(&roles_text)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(Some(User {
+                id,
+                email: email.clone(),
+                roles: roles.to_vec(),
+                created_at: now,
+            })),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn by_email(&self, email: &Email) -> Result<Option<Credentials>, sqlx::Error> {
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id, email, password_hash, roles, created_at FROM users WHERE email = ?",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|r| {
+            to_user(&r).map(|user| Credentials {
+                user,
+                password_hash: r.2.clone(),
+            })
+        }))
+    }
+
+    pub async fn by_id(&self, id: &str) -> Result<Option<User>, sqlx::Error> {
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id, email, password_hash, roles, created_at FROM users WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().and_then(to_user))
+    }
+
+    /// Makes sure an admin with this email exists (bootstrap), adding the role if needed.
+    pub async fn ensure_admin(&self, email: &Email, password_hash: &str) -> Result<(), sqlx::Error> {
+        let now = Utc::now();
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, roles, version, created_at, updated_at) \
+             VALUES (?, ?, ?, 'admin', 1, ?, ?) \
+             ON DUPLICATE KEY UPDATE \
+               roles = IF(FIND_IN_SET('admin', roles) > 0, roles, CONCAT(roles, ',admin')), \
+               version = version + IF(FIND_IN_SET('admin', roles) > 0, 0, 1), \
+               updated_at = IF(FIND_IN_SET('admin', roles) > 0, updated_at, VALUES(updated_at))",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(email.as_str())
+        .bind(password_hash)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

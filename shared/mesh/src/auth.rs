@@ -1,0 +1,301 @@
+//! Bearer-token authentication for every service. A tower layer in front of the gRPC routes
+//! verifies the access token (EdDSA JWT only; `kid` picks the key; `exp`, `nbf`, `iss`, `aud`,
+//! `sub` required) and puts the [`Caller`] into the request extensions, where handlers read it with
+//! [`caller`]. RPCs listed as public pass without a token. Keys come from a [`KeySource`]: the
+//! identity service's own key ring inside identity, the cached JWKS from identity everywhere else.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, RwLock};
+use tonic::body::Body;
+
+use crate::error::ApiError;
+
+/// Who is calling, as proven by a verified access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The user id (`sub`), without the `users/` prefix.
+    pub user_id: String,
+    pub email: String,
+    /// Role names as in the token, e.g. "candidate", "employer", "admin".
+    pub roles: Vec<String>,
+    /// The token's `jti`.
+    pub token_id: String,
+}
+
+impl Caller {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.has_role("admin")
+    }
+}
+
+/// The claims talentmesh access tokens carry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub exp: i64,
+    pub nbf: i64,
+    pub iat: i64,
+    pub jti: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// Where verification keys come from.
+pub trait KeySource: Send + Sync + 'static {
+    /// The key with id `kid`, if it is known (after a refresh if needed).
+    fn key(&self, kid: &str) -> BoxFuture<'_, Option<Arc<DecodingKey>>>;
+}
+
+/// Verifies access tokens against a key source and the expected issuer and audience.
+pub struct Verifier {
+    keys: Arc<dyn KeySource>,
+    validation: Validation,
+}
+
+impl Verifier {
+    pub fn new(keys: Arc<dyn KeySource>, issuer: &str, audience: &str) -> Self {
+        // EdDSA only: a token whose header names any other algorithm ("none", HS256 signed with
+        // the public key, ...) is refused before any key is touched.
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.algorithms = vec![Algorithm::EdDSA];
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        Verifier { keys, validation }
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Caller, ApiError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| ApiError::unauthenticated("malformed access token"))?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(ApiError::unauthenticated("access token algorithm must be EdDSA"));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| ApiError::unauthenticated("access token has no key id"))?;
+        let key = self
+            .keys
+            .key(&kid)
+            .await
+            .ok_or_else(|| ApiError::unauthenticated("access token signed by an unknown key"))?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            let why = match e.kind() {
+                ErrorKind::ExpiredSignature => "access token expired",
+                ErrorKind::ImmatureSignature => "access token not yet valid",
+                ErrorKind::InvalidAudience => "access token has the wrong audience",
+                ErrorKind::InvalidIssuer => "access token has the wrong issuer",
+                ErrorKind::MissingRequiredClaim(_) => "access token lacks a required claim",
+                ErrorKind::InvalidSignature => "access token signature does not verify",
+                _ => "invalid access token",
+            };
+            ApiError::unauthenticated(why)
+        })?;
+        let claims = data.claims;
+        if claims.sub.is_empty() {
+            return Err(ApiError::unauthenticated("access token has an empty subject"));
+        }
+        Ok(Caller {
+            user_id: claims.sub,
+            email: claims.email,
+            roles: claims.roles,
+            token_id: claims.jti,
+        })
+    }
+}
+
+/// A public key as published in a JWKS (RFC 8037 OKP / Ed25519).
+#[derive(Debug, Clone)]
+pub struct PublicJwk {
+    pub kid: String,
+    /// Base64url of the 32-byte public key.
+    pub x: String,
+}
+
+type FetchKeys =
+    Arc<dyn Fn() -> BoxFuture<'static, Result<Vec<PublicJwk>, ApiError>> + Send + Sync>;
+
+/// Keys fetched from identity and cached. An unknown `kid` triggers a refetch (so a rotated key
+/// is picked up at once), at most once per `min_refresh` so forged kids cannot flood identity.
+pub struct JwksCache {
+    fetch: FetchKeys,
+    keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
+    last_fetch: Mutex<Option<Instant>>,
+    min_refresh: Duration,
+}
+
+impl JwksCache {
+    pub fn new(fetch: FetchKeys) -> Self {
+        JwksCache {
+            fetch,
+            keys: RwLock::new(HashMap::new()),
+            last_fetch: Mutex::new(None),
+            min_refresh: Duration::from_secs(2),
+        }
+    }
+
+    async fn refresh(&self) {
+        let mut last = self.last_fetch.lock().await;
+        if last.is_some_and(|t| t.elapsed() < self.min_refresh) {
+            return;
+        }
+        *last = Some(Instant::now());
+        match (self.fetch)().await {
+            Ok(jwks) => {
+                let mut keys = HashMap::new();
+                for jwk in jwks {
+                    match DecodingKey::from_ed_components(&jwk.x) {
+                        Ok(k) => {
+                            keys.insert(jwk.kid, Arc::new(k));
+                        }
+                        Err(e) => tracing::warn!(kid = %jwk.kid, error = %e, "skipping bad key"),
+                    }
+                }
+                *self.keys.write().await = keys;
+            }
+            Err(e) => tracing::warn!(error = %e, "fetching public keys failed"),
+        }
+    }
+}
+
+impl KeySource for JwksCache {
+    fn key(&self, kid: &str) -> BoxFuture<'_, Option<Arc<DecodingKey>>> {
+        let kid = kid.to_string();
+        Box::pin(async move {
+            if let Some(k) = self.keys.read().await.get(&kid) {
+                return Some(k.clone());
+            }
+            self.refresh().await;
+            self.keys.read().await.get(&kid).cloned()
+        })
+    }
+}
+
+/// Which RPCs need a token. Health and reflection are always public.
+#[derive(Debug, Clone, Default)]
+pub struct AuthPolicy {
+    public: HashSet<String>,
+}
+
+impl AuthPolicy {
+    /// `public` holds full method paths, e.g. `/talentmesh.identity.v1.IdentityService/Login`.
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(public: I) -> Self {
+        AuthPolicy {
+            public: public.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    pub fn is_public(&self, path: &str) -> bool {
+        path.starts_with("/grpc.health.v1.")
+            || path.starts_with("/grpc.reflection.")
+            || self.public.contains(path)
+    }
+}
+
+/// The tower layer; see the module docs.
+#[derive(Clone)]
+pub struct AuthLayer {
+    verifier: Arc<Verifier>,
+    policy: Arc<AuthPolicy>,
+}
+
+impl AuthLayer {
+    pub fn new(verifier: Arc<Verifier>, policy: AuthPolicy) -> Self {
+        AuthLayer {
+            verifier,
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            verifier: self.verifier.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    verifier: Arc<Verifier>,
+    policy: Arc<AuthPolicy>,
+}
+
+fn bearer(req: &http::Request<Body>) -> Option<&str> {
+    let value = req.headers().get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+impl<S> tower::Service<http::Request<Body>> for AuthService<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        // Take the service that was driven to readiness and leave a fresh clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let verifier = self.verifier.clone();
+        let public = self.policy.is_public(req.uri().path());
+        Box::pin(async move {
+            match bearer(&req).map(str::to_string) {
+                Some(token) => match verifier.verify(&token).await {
+                    Ok(caller) => {
+                        req.extensions_mut().insert(caller);
+                    }
+                    // A public RPC ignores a bad token rather than failing a login page.
+                    Err(_) if public => {}
+                    Err(e) => return Ok(tonic::Status::from(e).into_http()),
+                },
+                None if public => {}
+                None => {
+                    let e = ApiError::unauthenticated("missing bearer access token");
+                    return Ok(tonic::Status::from(e).into_http());
+                }
+            }
+            inner.call(req).await
+        })
+    }
+}
+
+/// The verified caller of a request, or UNAUTHENTICATED.
+pub fn caller<T>(req: &tonic::Request<T>) -> Result<&Caller, tonic::Status> {
+    req.extensions()
+        .get::<Caller>()
+        .ok_or_else(|| ApiError::unauthenticated("missing bearer access token").into())
+}

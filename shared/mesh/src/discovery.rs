@@ -1,0 +1,434 @@
+//! Clients of other services find them through Consul. [`Discovery`] keeps one blocking-query
+//! watch per service name and hands out [`MeshChannel`]s: cheap-to-clone gRPC channels that
+//! balance round-robin over the passing instances, drop an instance as soon as Consul stops
+//! listing it, eject for a few seconds an instance that refuses connections (so a process killed
+//! between two health checks costs no failed calls), and never wait for an instance: with none,
+//! a call fails at once with UNAVAILABLE. Every call carries a deadline and the trace context.
+//!
+//! Why not tonic's balanced channel: it reports zero load for every endpoint, so its
+//! power-of-two choice is random, and with no ready endpoint its calls wait forever.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use futures::future::BoxFuture;
+use http_body_util::BodyExt;
+use tokio::sync::watch;
+use tonic::body::Body;
+use tonic::transport::Channel;
+use tower::{Service, ServiceExt};
+
+use crate::consul::{next_index, ConsulClient, Instance};
+use crate::telemetry;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How long a blocking query waits for a change before Consul answers anyway.
+const WATCH_WAIT: Duration = Duration::from_secs(30);
+/// How long an instance that refused a connection is skipped.
+const EJECT_FOR: Duration = Duration::from_secs(5);
+
+/// Watches services in Consul and builds balanced channels to them. Clone freely.
+#[derive(Clone)]
+pub struct Discovery {
+    inner: Arc<DiscoveryInner>,
+}
+
+struct DiscoveryInner {
+    consul: ConsulClient,
+    default_deadline: Duration,
+    watches: Mutex<HashMap<String, watch::Receiver<Arc<Vec<Instance>>>>>,
+    channels: Mutex<HashMap<String, MeshChannel>>,
+}
+
+impl Discovery {
+    pub fn new(consul: ConsulClient, default_deadline: Duration) -> Self {
+        Discovery {
+            inner: Arc::new(DiscoveryInner {
+                consul,
+                default_deadline,
+                watches: Mutex::new(HashMap::new()),
+                channels: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn consul(&self) -> &ConsulClient {
+        &self.inner.consul
+    }
+
+    /// The passing instances of `service`, kept current by a background blocking query.
+    pub fn instances(&self, service: &str) -> watch::Receiver<Arc<Vec<Instance>>> {
+        let mut watches = lock(&self.inner.watches);
+        if let Some(rx) = watches.get(service) {
+            return rx.clone();
+        }
+        let (tx, rx) = watch::channel(Arc::new(Vec::new()));
+        tokio::spawn(watch_service(
+            self.inner.consul.clone(),
+            service.to_string(),
+            tx,
+        ));
+        watches.insert(service.to_string(), rx.clone());
+        rx
+    }
+
+    /// A channel balancing over the passing instances of `service`; one per service, shared.
+    pub fn channel(&self, service: &str) -> MeshChannel {
+        if let Some(ch) = lock(&self.inner.channels).get(service) {
+            return ch.clone();
+        }
+        let channel = MeshChannel::empty(service, self.inner.default_deadline);
+        let mut rx = self.instances(service);
+        let updating = channel.clone();
+        tokio::spawn(async move {
+            loop {
+                let current = rx.borrow_and_update().clone();
+                updating.set_instances(&current);
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+        lock(&self.inner.channels)
+            .entry(service.to_string())
+            .or_insert(channel)
+            .clone()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned map of watches is still a valid map.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn watch_service(
+    consul: ConsulClient,
+    service: String,
+    tx: watch::Sender<Arc<Vec<Instance>>>,
+) {
+    let mut index = 0u64;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let started = Instant::now();
+        match consul.passing_instances(&service, index, WATCH_WAIT).await {
+            Ok(result) => {
+                backoff = Duration::from_millis(200);
+                let unchanged = result.index == index;
+                index = next_index(index, result.index);
+                tx.send_if_modified(|current| {
+                    if **current != result.value {
+                        tracing::info!(service = %service, instances = result.value.len(), "instances changed");
+                        *current = Arc::new(result.value);
+                        true
+                    } else {
+                        false
+                    }
+                });
+                // An index that returns at once without change would spin; Consul asks
+                // clients to rate-limit in that case.
+                if unchanged && started.elapsed() < Duration::from_millis(100) {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(service = %service, error = %e, "consul watch failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                index = 0;
+            }
+        }
+    }
+}
+
+/// One reachable instance behind a [`MeshChannel`].
+struct Endpoint {
+    id: String,
+    uri: String,
+    channel: Channel,
+    /// Milliseconds since [`clock_origin`] until which the endpoint is skipped.
+    ejected_until: AtomicU64,
+}
+
+struct ChannelInner {
+    service: String,
+    endpoints: ArcSwap<Vec<Arc<Endpoint>>>,
+    next: AtomicUsize,
+    default_deadline: Duration,
+}
+
+/// A gRPC channel over the current instances of one service. Implements the tower service tonic
+/// clients need, so `FooServiceClient::new(channel)` works.
+#[derive(Clone)]
+pub struct MeshChannel {
+    inner: Arc<ChannelInner>,
+}
+
+impl MeshChannel {
+    fn empty(service: &str, default_deadline: Duration) -> Self {
+        MeshChannel {
+            inner: Arc::new(ChannelInner {
+                service: service.to_string(),
+                endpoints: ArcSwap::from_pointee(Vec::new()),
+                next: AtomicUsize::new(0),
+                default_deadline,
+            }),
+        }
+    }
+
+    /// A channel over fixed addresses (`http://host:port`), for tests and static setups.
+    pub fn fixed(service: &str, uris: &[String], default_deadline: Duration) -> Self {
+        let channel = MeshChannel::empty(service, default_deadline);
+        let instances: Vec<Instance> = uris
+            .iter()
+            .map(|uri| Instance {
+                id: uri.clone(),
+                address: String::new(),
+                port: 0,
+                tags: Vec::new(),
+                meta: Vec::new(),
+            })
+            .collect();
+        channel.set_endpoints(instances.iter().map(|i| (i.id.clone(), i.id.clone())));
+        channel
+    }
+
+    pub fn service(&self) -> &str {
+        &self.inner.service
+    }
+
+    /// Addresses currently balanced over.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.inner
+            .endpoints
+            .load()
+            .iter()
+            .map(|e| e.uri.clone())
+            .collect()
+    }
+
+    fn set_instances(&self, instances: &[Instance]) {
+        self.set_endpoints(instances.iter().map(|i| (i.id.clone(), i.uri())));
+    }
+
+    /// Replaces the endpoint list, keeping the connections of endpoints that stay.
+    fn set_endpoints(&self, wanted: impl Iterator<Item = (String, String)>) {
+        let current = self.inner.endpoints.load();
+        let mut next = Vec::new();
+        for (id, uri) in wanted {
+            if let Some(kept) = current.iter().find(|e| e.id == id && e.uri == uri) {
+                next.push(kept.clone());
+                continue;
+            }
+            match tonic::transport::Endpoint::from_shared(uri.clone()) {
+                Ok(endpoint) => {
+                    let channel = endpoint
+                        .connect_timeout(Duration::from_secs(1))
+                        .tcp_nodelay(true)
+                        .http2_keep_alive_interval(Duration::from_secs(10))
+                        .keep_alive_timeout(Duration::from_secs(5))
+                        .connect_lazy();
+                    next.push(Arc::new(Endpoint {
+                        id,
+                        uri,
+                        channel,
+                        ejected_until: AtomicU64::new(0),
+                    }));
+                }
+                Err(e) => tracing::warn!(uri = %uri, error = %e, "ignoring instance with a bad address"),
+            }
+        }
+        self.inner.endpoints.store(Arc::new(next));
+    }
+
+    /// Round-robin pick, skipping ejected endpoints unless every one is ejected.
+    fn pick(&self, tried: &[usize]) -> Option<(usize, Arc<Endpoint>)> {
+        let endpoints = self.inner.endpoints.load();
+        let n = endpoints.len();
+        if n == 0 {
+            return None;
+        }
+        let now = now_ms();
+        let start = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        let mut fallback = None;
+        for k in 0..n {
+            let i = (start + k) % n;
+            if tried.contains(&i) {
+                continue;
+            }
+            let ep = &endpoints[i];
+            if ep.ejected_until.load(Ordering::Relaxed) <= now {
+                return Some((i, ep.clone()));
+            }
+            fallback.get_or_insert((i, ep.clone()));
+        }
+        fallback
+    }
+}
+
+fn clock_origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(clock_origin().elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Did the call fail before the request could reach the server (so a retry elsewhere is safe)?
+fn never_reached_server(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable
+            ) {
+                return true;
+            }
+        }
+        let text = e.to_string();
+        if text.contains("tcp connect error") || text.contains("Connection refused") {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Parses a `grpc-timeout` header value (`<digits><unit>`).
+fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+impl Service<http::Request<Body>> for MeshChannel {
+    type Response = http::Response<Body>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness is decided per call, when an endpoint is picked.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        let this = self.clone();
+        if !req.headers().contains_key("traceparent") {
+            telemetry::inject_current(req.headers_mut());
+        }
+        let deadline = match req
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_grpc_timeout)
+        {
+            Some(d) => d,
+            None => {
+                let d = this.inner.default_deadline;
+                if let Ok(v) = http::HeaderValue::from_str(&format!("{}m", d.as_millis())) {
+                    req.headers_mut().insert("grpc-timeout", v);
+                }
+                d
+            }
+        };
+        Box::pin(async move {
+            let service = this.inner.service.clone();
+            let work = async move {
+                // Unary request bodies are one small frame; holding them lets a call move to
+                // another instance when the first refuses the connection.
+                let (parts, body) = req.into_parts();
+                let bytes = body.collect().await.map_err(BoxError::from)?.to_bytes();
+                let mut tried = Vec::new();
+                loop {
+                    let Some((i, endpoint)) = this.pick(&tried) else {
+                        return Err(unavailable(&this.inner.service, tried.len()));
+                    };
+                    tried.push(i);
+                    let mut request = http::Request::builder()
+                        .method(parts.method.clone())
+                        .uri(parts.uri.clone())
+                        .version(parts.version)
+                        .body(Body::new(http_body_util::Full::new(bytes.clone())))
+                        .map_err(BoxError::from)?;
+                    *request.headers_mut() = parts.headers.clone();
+                    let mut channel = endpoint.channel.clone();
+                    let result = match channel.ready().await {
+                        Ok(ready) => ready.call(request).await,
+                        Err(e) => Err(e),
+                    };
+                    match result {
+                        Ok(resp) => return Ok(resp),
+                        Err(e) if never_reached_server(&e) => {
+                            endpoint
+                                .ejected_until
+                                .store(now_ms() + EJECT_FOR.as_millis() as u64, Ordering::Relaxed);
+                            tracing::debug!(uri = %endpoint.uri, error = %e, "instance refused; trying another");
+                            continue;
+                        }
+                        Err(e) => return Err(BoxError::from(e)),
+                    }
+                }
+            };
+            match tokio::time::timeout(deadline, work).await {
+                Ok(result) => result,
+                Err(_) => Err(Box::new(tonic::Status::deadline_exceeded(format!(
+                    "deadline of {deadline:?} exceeded calling {service}"
+                ))) as BoxError),
+            }
+        })
+    }
+}
+
+fn unavailable(service: &str, tried: usize) -> BoxError {
+    let message = if tried == 0 {
+        format!("no healthy instance of {service}")
+    } else {
+        format!("no instance of {service} accepted the connection")
+    };
+    Box::new(tonic::Status::unavailable(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_units() {
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("3S"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_grpc_timeout("x"), None);
+    }
+
+    #[tokio::test]
+    async fn no_instance_fails_fast_with_unavailable() {
+        let channel = MeshChannel::fixed("nothing", &[], Duration::from_secs(30));
+        let mut client = tonic::client::Grpc::new(channel);
+        let started = Instant::now();
+        let ready = client.ready().await;
+        assert!(ready.is_ok());
+        let err = client
+            .unary::<(), (), _>(
+                tonic::Request::new(()),
+                http::uri::PathAndQuery::from_static("/x.Y/Z"),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .err();
+        assert_eq!(err.map(|e| e.code()), Some(tonic::Code::Unavailable));
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+}

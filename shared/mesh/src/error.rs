@@ -1,0 +1,376 @@
+//! The one error-code table of talentmesh. Every error a service returns has an [`ErrorCode`];
+//! the code decides the gRPC status code and the HTTP status the gateway answers with. The matches
+//! below are exhaustive with no `_` arm, so a new code does not compile until both mappings exist.
+//!
+//! [`ApiError`] turns a code, a message and `google.rpc` details (field violations, retry info,
+//! error info) into a `tonic::Status` whose `grpc-status-details-bin` carries a `google.rpc.Status`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use http::StatusCode;
+use prost::Message;
+use talentmesh_proto::google::rpc;
+use tonic::Code;
+
+/// The domain for `google.rpc.ErrorInfo` of every talentmesh error.
+pub const ERROR_DOMAIN: &str = "talentmesh.dev";
+
+/// What went wrong, in the terms callers act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The request is malformed or a field breaks a rule; details name the fields.
+    InvalidArgument,
+    /// No credentials, or credentials that do not verify.
+    Unauthenticated,
+    /// The caller is known but may not do this.
+    PermissionDenied,
+    /// The resource does not exist (or the caller may not know that it does).
+    NotFound,
+    /// A resource with the same unique key exists.
+    AlreadyExists,
+    /// The system is not in the state the operation needs.
+    FailedPrecondition,
+    /// A concurrent change won (stale version, transaction conflict); retry with fresh data.
+    Aborted,
+    /// A quota or rate limit is exhausted; details carry when to retry.
+    ResourceExhausted,
+    /// A store or another service is unreachable; safe to retry.
+    Unavailable,
+    /// The deadline passed before the operation finished.
+    DeadlineExceeded,
+    /// The caller cancelled.
+    Cancelled,
+    /// The operation is not offered by this server.
+    Unimplemented,
+    /// A value is outside its valid range (e.g. a page past the end).
+    OutOfRange,
+    /// A bug or an invariant broken; the caller gets a generic message and a request id.
+    Internal,
+    /// Unrecoverable loss or corruption of data.
+    DataLoss,
+    /// An error whose cause is not known (e.g. from a peer that sent none).
+    Unknown,
+}
+
+impl ErrorCode {
+    pub fn grpc_code(self) -> Code {
+        match self {
+            ErrorCode::InvalidArgument => Code::InvalidArgument,
+            ErrorCode::Unauthenticated => Code::Unauthenticated,
+            ErrorCode::PermissionDenied => Code::PermissionDenied,
+            ErrorCode::NotFound => Code::NotFound,
+            ErrorCode::AlreadyExists => Code::AlreadyExists,
+            ErrorCode::FailedPrecondition => Code::FailedPrecondition,
+            ErrorCode::Aborted => Code::Aborted,
+            ErrorCode::ResourceExhausted => Code::ResourceExhausted,
+            ErrorCode::Unavailable => Code::Unavailable,
+            ErrorCode::DeadlineExceeded => Code::DeadlineExceeded,
+            ErrorCode::Cancelled => Code::Cancelled,
+            ErrorCode::Unimplemented => Code::Unimplemented,
+            ErrorCode::OutOfRange => Code::OutOfRange,
+            ErrorCode::Internal => Code::Internal,
+            ErrorCode::DataLoss => Code::DataLoss,
+            ErrorCode::Unknown => Code::Unknown,
+        }
+    }
+
+    pub fn from_grpc_code(code: Code) -> ErrorCode {
+        match code {
+            // OK has no error code; a caller that asks treats it as a broken peer.
+            Code::Ok => ErrorCode::Unknown,
+            Code::Cancelled => ErrorCode::Cancelled,
+            Code::Unknown => ErrorCode::Unknown,
+            Code::InvalidArgument => ErrorCode::InvalidArgument,
+            Code::DeadlineExceeded => ErrorCode::DeadlineExceeded,
+            Code::NotFound => ErrorCode::NotFound,
+            Code::AlreadyExists => ErrorCode::AlreadyExists,
+            Code::PermissionDenied => ErrorCode::PermissionDenied,
+            Code::ResourceExhausted => ErrorCode::ResourceExhausted,
+            Code::FailedPrecondition => ErrorCode::FailedPrecondition,
+            Code::Aborted => ErrorCode::Aborted,
+            Code::OutOfRange => ErrorCode::OutOfRange,
+            Code::Unimplemented => ErrorCode::Unimplemented,
+            Code::Internal => ErrorCode::Internal,
+            Code::Unavailable => ErrorCode::Unavailable,
+            Code::DataLoss => ErrorCode::DataLoss,
+            Code::Unauthenticated => ErrorCode::Unauthenticated,
+        }
+    }
+
+    /// The HTTP status the gateway answers with (the mapping of google.rpc.Code).
+    pub fn http_status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidArgument => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::AlreadyExists => StatusCode::CONFLICT,
+            ErrorCode::FailedPrecondition => StatusCode::BAD_REQUEST,
+            ErrorCode::Aborted => StatusCode::CONFLICT,
+            ErrorCode::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+            // 499 "client closed request" is not in the http crate's constants.
+            ErrorCode::Cancelled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+            ErrorCode::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+            ErrorCode::OutOfRange => StatusCode::BAD_REQUEST,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Upper-snake name used as `ErrorInfo.reason` when a service gives none of its own.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::AlreadyExists => "ALREADY_EXISTS",
+            ErrorCode::FailedPrecondition => "FAILED_PRECONDITION",
+            ErrorCode::Aborted => "ABORTED",
+            ErrorCode::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            ErrorCode::Cancelled => "CANCELLED",
+            ErrorCode::Unimplemented => "UNIMPLEMENTED",
+            ErrorCode::OutOfRange => "OUT_OF_RANGE",
+            ErrorCode::Internal => "INTERNAL",
+            ErrorCode::DataLoss => "DATA_LOSS",
+            ErrorCode::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// HTTP status for a gRPC status code, through the table above.
+pub fn http_status_for(code: Code) -> StatusCode {
+    if code == Code::Ok {
+        return StatusCode::OK;
+    }
+    ErrorCode::from_grpc_code(code).http_status()
+}
+
+/// One field that broke a rule, named by its path in the request (`user.email`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// An error ready for the wire: a code, a message for people, and machine-readable details.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// `ErrorInfo.reason`, UPPER_SNAKE; defaults to the code's name.
+    pub reason: Option<&'static str>,
+    pub metadata: HashMap<String, String>,
+    pub violations: Vec<FieldViolation>,
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            reason: None,
+            metadata: HashMap::new(),
+            violations: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// INVALID_ARGUMENT with one `BadRequest` field violation per broken rule.
+    pub fn invalid(violations: Vec<FieldViolation>) -> Self {
+        let message = match violations.as_slice() {
+            [] => "invalid request".to_string(),
+            [one] => format!("invalid {}: {}", one.field, one.description),
+            [first, rest @ ..] => format!(
+                "invalid {}: {} (and {} more)",
+                first.field,
+                first.description,
+                rest.len()
+            ),
+        };
+        ApiError {
+            violations,
+            ..ApiError::new(ErrorCode::InvalidArgument, message)
+        }
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::Unauthenticated, message)
+    }
+
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::PermissionDenied, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::Unavailable, message)
+    }
+
+    /// An internal failure: the cause is logged here with a fresh id, the caller sees only the id.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        let id = uuid::Uuid::new_v4().to_string();
+        tracing::error!(error_id = %id, error = %cause, "internal error");
+        let mut err = ApiError::new(ErrorCode::Internal, format!("internal error (id {id})"));
+        err.metadata.insert("error_id".to_string(), id);
+        err
+    }
+
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// The `google.rpc.Status` this error is sent as.
+    pub fn to_rpc_status(&self) -> rpc::Status {
+        let mut details = vec![any(
+            "google.rpc.ErrorInfo",
+            &rpc::ErrorInfo {
+                reason: self.reason.unwrap_or(self.code.as_str()).to_string(),
+                domain: ERROR_DOMAIN.to_string(),
+                metadata: self.metadata.clone(),
+            },
+        )];
+        if !self.violations.is_empty() {
+            details.push(any(
+                "google.rpc.BadRequest",
+                &rpc::BadRequest {
+                    field_violations: self
+                        .violations
+                        .iter()
+                        .map(|v| rpc::bad_request::FieldViolation {
+                            field: v.field.clone(),
+                            description: v.description.clone(),
+                            reason: String::new(),
+                        })
+                        .collect(),
+                },
+            ));
+        }
+        if let Some(after) = self.retry_after {
+            details.push(any(
+                "google.rpc.RetryInfo",
+                &rpc::RetryInfo {
+                    retry_delay: Some(prost_types_duration(after)),
+                },
+            ));
+        }
+        rpc::Status {
+            code: self.code.grpc_code() as i32,
+            message: self.message.clone(),
+            details,
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<ApiError> for tonic::Status {
+    fn from(err: ApiError) -> Self {
+        let details = err.to_rpc_status().encode_to_vec();
+        tonic::Status::with_details(err.code.grpc_code(), err.message, details.into())
+    }
+}
+
+/// Decodes the `google.rpc.Status` a peer sent, falling back to code and message alone.
+pub fn rpc_status_of(status: &tonic::Status) -> rpc::Status {
+    if !status.details().is_empty() {
+        if let Ok(decoded) = rpc::Status::decode(status.details()) {
+            return decoded;
+        }
+    }
+    rpc::Status {
+        code: status.code() as i32,
+        message: status.message().to_string(),
+        details: Vec::new(),
+    }
+}
+
+/// Field violations carried by a status, for tests and clients.
+pub fn field_violations_of(status: &tonic::Status) -> Vec<FieldViolation> {
+    rpc_status_of(status)
+        .details
+        .iter()
+        .filter(|d| d.type_url.ends_with("/google.rpc.BadRequest"))
+        .filter_map(|d| rpc::BadRequest::decode(d.value.as_slice()).ok())
+        .flat_map(|b| b.field_violations)
+        .map(|v| FieldViolation::new(v.field, v.description))
+        .collect()
+}
+
+fn any<M: Message>(name: &str, msg: &M) -> prost_types::Any {
+    prost_types::Any {
+        type_url: format!("type.googleapis.com/{name}"),
+        value: msg.encode_to_vec(),
+    }
+}
+
+fn prost_types_duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_grpc_code_round_trips_through_the_table() {
+        for n in 1..=16 {
+            let code = Code::from_i32(n);
+            assert_eq!(ErrorCode::from_grpc_code(code).grpc_code(), code, "code {n}");
+        }
+        assert_eq!(http_status_for(Code::NotFound), StatusCode::NOT_FOUND);
+        assert_eq!(http_status_for(Code::Unauthenticated), StatusCode::UNAUTHORIZED);
+        assert_eq!(http_status_for(Code::ResourceExhausted), StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[test]
+    fn invalid_argument_carries_field_violations() {
+        let status: tonic::Status = ApiError::invalid(vec![FieldViolation::new(
+            "email",
+            "must be an email address",
+        )])
+        .into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let violations = field_violations_of(&status);
+        assert_eq!(violations, vec![FieldViolation::new("email", "must be an email address")]);
+    }
+}

@@ -1,0 +1,303 @@
+//! Serving a service: the gRPC server with health, reflection, metrics, tracing and auth layers;
+//! Consul registration with a gRPC health check; health that follows the stores; and the
+//! shutdown sequence SIGTERM asks for: NOT_SERVING, deregister, drain in-flight requests, return.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::body::Body;
+use tonic_health::server::HealthReporter;
+use tonic_health::ServingStatus;
+
+use crate::auth::{AuthLayer, AuthPolicy, Verifier};
+use crate::config::MeshConfig;
+use crate::consul::{ConsulClient, Registration};
+use crate::metrics::{Metrics, MetricsLayer};
+use crate::telemetry;
+
+/// Says whether every store the service needs answers.
+pub type Readiness = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
+
+/// What a service adds to the runtime.
+pub struct ServeOptions {
+    /// Full proto names of the services served, reported in grpc.health.v1 one by one.
+    pub services: Vec<&'static str>,
+    /// Token verification; `None` serves without auth (only for services that have no caller).
+    pub verifier: Option<Arc<Verifier>>,
+    pub policy: AuthPolicy,
+    /// Probed every second; while false the health service says NOT_SERVING.
+    pub readiness: Option<Readiness>,
+    pub metrics: Arc<Metrics>,
+    pub tags: Vec<String>,
+}
+
+/// The listeners a service runs on; bind port 0 in tests.
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub metrics: TcpListener,
+}
+
+impl Listeners {
+    pub async fn bind(config: &MeshConfig) -> std::io::Result<Listeners> {
+        Ok(Listeners {
+            grpc: TcpListener::bind(config.grpc_addr).await?,
+            metrics: TcpListener::bind(config.metrics_addr).await?,
+        })
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn set_all(reporter: &HealthReporter, services: &[&'static str], status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    for s in services {
+        reporter.set_service_status(*s, status).await;
+    }
+}
+
+/// Runs the service until `shutdown` completes, then drains and returns.
+pub async fn serve(
+    config: MeshConfig,
+    listeners: Listeners,
+    routes: tonic::service::Routes,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grpc_addr: SocketAddr = listeners.grpc.local_addr()?;
+    let metrics_addr: SocketAddr = listeners.metrics.local_addr()?;
+
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let ready_now = match &options.readiness {
+        Some(probe) => probe().await,
+        None => true,
+    };
+    let initial = if ready_now { ServingStatus::Serving } else { ServingStatus::NotServing };
+    set_all(&reporter, &options.services, initial).await;
+
+    // Health follows the stores: a probe loop flips SERVING / NOT_SERVING as they come and go.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(probe) = options.readiness.clone() {
+        let reporter = reporter.clone();
+        let services = options.services.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut last = ready_now;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                    _ = stop.changed() => return,
+                }
+                let now = probe().await;
+                if now != last {
+                    tracing::warn!(ready = now, "store health changed");
+                    let status = if now { ServingStatus::Serving } else { ServingStatus::NotServing };
+                    set_all(&reporter, &services, status).await;
+                    last = now;
+                }
+            }
+        });
+    }
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(talentmesh_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(talentmesh_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let mut routes = routes;
+    routes = routes
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+
+    let metrics_task = {
+        let metrics = options.metrics.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(crate::metrics::serve_metrics(listeners.metrics, metrics, async move {
+            let _ = stop.changed().await;
+        }))
+    };
+
+    let consul = if config.consul_addr.is_empty() {
+        None
+    } else {
+        Some(ConsulClient::new(&config.consul_addr)?)
+    };
+    let registration = Registration {
+        name: config.service_name.clone(),
+        id: config.instance_id.clone(),
+        address: config.advertise_host.clone(),
+        port: grpc_addr.port(),
+        tags: options.tags.clone(),
+        meta: [
+            ("version".to_string(), config.version.clone()),
+            ("metrics_port".to_string(), metrics_addr.port().to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        check_interval: config.check_interval,
+        deregister_critical_after: config.deregister_critical_after,
+    };
+    let register_task = consul.clone().map(|consul| {
+        let registration = registration.clone();
+        // Consul may come up after the service; keep trying rather than refusing to start.
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(200);
+            loop {
+                match consul.register(&registration).await {
+                    Ok(()) => {
+                        tracing::info!(id = %registration.id, "registered in consul");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "consul registration failed; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+        })
+    });
+
+    // Order matters, outermost first: the trace span wraps everything so metrics and auth
+    // failures are inside it; metrics see every request including the ones auth refuses.
+    let auth = options
+        .verifier
+        .clone()
+        .map(|v| AuthLayer::new(v, options.policy.clone()));
+    let layers = tower::ServiceBuilder::new()
+        .layer(TraceLayer)
+        .layer(MetricsLayer::new(options.metrics.clone()))
+        .option_layer(auth);
+
+    tracing::info!(
+        service = %config.service_name,
+        grpc = %grpc_addr,
+        metrics = %metrics_addr,
+        "serving"
+    );
+
+    let shutdown_reporter = reporter.clone();
+    let services = options.services.clone();
+    let instance_id = config.instance_id.clone();
+    let consul_for_shutdown = consul.clone();
+    let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: not serving, deregistering, draining");
+        set_all(&shutdown_reporter, &services, ServingStatus::NotServing).await;
+        if let Some(task) = register_task {
+            task.abort();
+        }
+        if let Some(consul) = consul_for_shutdown {
+            if let Err(e) = consul.deregister(&instance_id).await {
+                tracing::warn!(error = %e, "consul deregistration failed");
+            }
+        }
+        let _ = drain_tx.send(());
+    };
+
+    let server = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .layer(layers)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), signal);
+    tokio::pin!(server);
+
+    // Drain in-flight requests, but not forever: after the grace period the process exits.
+    let grace = config.shutdown_grace;
+    let result = tokio::select! {
+        r = &mut server => r,
+        _ = async {
+            let _ = drain_rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("grace period over; dropping remaining connections");
+            Ok(())
+        }
+    };
+    let _ = stop_tx.send(true);
+    let _ = metrics_task.await;
+    result?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Opens a span per RPC, child of the caller's W3C trace context.
+#[derive(Clone, Copy)]
+struct TraceLayer;
+
+impl<S> tower::Layer<S> for TraceLayer {
+    type Service = TraceService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        TraceService { inner }
+    }
+}
+
+#[derive(Clone)]
+struct TraceService<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<http::Request<Body>> for TraceService<S>
+where
+    S: tower::Service<http::Request<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        use tracing::Instrument;
+        let request_id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let span = tracing::info_span!(
+            "rpc",
+            otel.kind = "server",
+            rpc.method = %req.uri().path(),
+            request_id = %request_id,
+        );
+        telemetry::adopt_parent(&span, req.headers());
+        let fut = {
+            let _entered = span.enter();
+            self.inner.call(req)
+        };
+        Box::pin(fut.instrument(span))
+    }
+}

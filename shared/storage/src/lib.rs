@@ -1,0 +1,57 @@
+//! The one entry point to the four stores. A service builds [`Stores`] from its
+//! [`StorageConfig`]: its own MySQL database and PostgreSQL schema (created if missing, migrations
+//! embedded in the service and applied at start), a Neo4j graph, and a Redis pool with the
+//! service's key prefix. [`Stores::health`] probes each store the service needs; the runtime
+//! turns that into grpc.health.v1 status.
+//!
+//! The outbox, the event bus on Redis Streams and the projection framework build on these handles.
+
+pub mod config;
+pub mod health;
+pub mod stores;
+
+pub use config::{Needs, StorageConfig};
+pub use health::{StoreHealth, StoreReport};
+pub use stores::{Migrations, RedisPool, Stores};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("mysql: {0}")]
+    MySql(#[source] sqlx::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[source] sqlx::Error),
+    #[error("migrations ({store}): {source}")]
+    Migrate {
+        store: &'static str,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("neo4j: {0}")]
+    Neo4j(#[from] neo4rs::Error),
+    #[error("redis: {0}")]
+    Redis(String),
+    #[error("{0} is not configured for this service")]
+    NotConfigured(&'static str),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<Error> for talentmesh_mesh::ApiError {
+    fn from(e: Error) -> Self {
+        // Connection failures are worth a retry; anything else is a bug to look into.
+        let transient = match &e {
+            Error::MySql(s) | Error::Postgres(s) => matches!(
+                s,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            ),
+            Error::Redis(_) | Error::Neo4j(_) => true,
+            _ => false,
+        };
+        if transient {
+            tracing::warn!(error = %e, "store unavailable");
+            talentmesh_mesh::ApiError::unavailable("a store is unavailable; retry shortly")
+        } else {
+            talentmesh_mesh::ApiError::internal(&e)
+        }
+    }
+}
