@@ -226,6 +226,9 @@ impl MeshConfig {
         if deregister_critical_after < Duration::from_secs(60) {
             env.problem("TALENTMESH_DEREGISTER_CRITICAL_AFTER: Consul's minimum is 60s");
         }
+        // Overridable so tests and canaries can register under a name of their own.
+        let name = env.string("TALENTMESH_SERVICE_NAME", name);
+        let name = name.as_str();
         let config = MeshConfig {
             service_name: name.to_string(),
             instance_id: env.string(

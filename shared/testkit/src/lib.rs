@@ -1,0 +1,186 @@
+//! Isolation for tests that use the real local servers. A [`TestEnv`] names a MySQL database,
+//! a PostgreSQL schema, a Redis key prefix and a Neo4j namespace of its own (random), hands out
+//! the `TALENTMESH_*` variables that point a service at them with ports chosen by the OS, and
+//! drops all of it when the test ends, so tests run in parallel without seeing each other.
+//!
+//! The servers themselves are started by `dev/servers.sh up` (the README's test command does it).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use talentmesh_mesh::config::Env;
+
+pub const MYSQL_URL: &str = "mysql://root@127.0.0.1:13306";
+pub const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:15432/postgres";
+pub const REDIS_URL: &str = "redis://127.0.0.1:16379";
+pub const NEO4J_URI: &str = "127.0.0.1:17687";
+pub const CONSUL_ADDR: &str = "http://127.0.0.1:18500";
+
+pub struct TestEnv {
+    /// Random lower-case token shared by every namespace of this test.
+    pub id: String,
+    pub mysql_database: String,
+    pub postgres_schema: String,
+    pub redis_prefix: String,
+    /// Neo4j has one database in community edition; tests tag their nodes with this value.
+    pub neo4j_namespace: String,
+    vars: HashMap<String, String>,
+}
+
+impl TestEnv {
+    pub fn new(service: &str) -> TestEnv {
+        talentmesh_mesh::telemetry::init_for_tests();
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        let mysql_database = format!("t_{service}_{id}");
+        let postgres_schema = format!("t_{service}_{id}");
+        let redis_prefix = format!("t:{id}:{service}:");
+        let neo4j_namespace = format!("t_{id}");
+        let vars: HashMap<String, String> = [
+            ("TALENTMESH_GRPC_ADDR", "127.0.0.1:0".to_string()),
+            ("TALENTMESH_METRICS_ADDR", "127.0.0.1:0".to_string()),
+            // Registration is opt-in per test (with_consul), so tests do not see each other.
+            ("TALENTMESH_CONSUL_ADDR", String::new()),
+            ("TALENTMESH_MYSQL_DATABASE", mysql_database.clone()),
+            ("TALENTMESH_POSTGRES_SCHEMA", postgres_schema.clone()),
+            ("TALENTMESH_REDIS_PREFIX", redis_prefix.clone()),
+            ("TALENTMESH_SHUTDOWN_GRACE", "2s".to_string()),
+            ("TALENTMESH_LOG_FORMAT", "pretty".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        TestEnv {
+            id,
+            mysql_database,
+            postgres_schema,
+            redis_prefix,
+            neo4j_namespace,
+            vars,
+        }
+    }
+
+    /// Registers the service in the local Consul under a name unique to this test.
+    pub fn with_consul(mut self) -> TestEnv {
+        self.vars
+            .insert("TALENTMESH_CONSUL_ADDR".into(), CONSUL_ADDR.into());
+        self
+    }
+
+    pub fn set(mut self, key: &str, value: impl Into<String>) -> TestEnv {
+        self.vars.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// The variables for a service under test.
+    pub fn env(&self) -> Env {
+        Env::from_map(self.vars.clone())
+    }
+
+    /// The same variables, for a child process.
+    pub fn vars(&self) -> &HashMap<String, String> {
+        &self.vars
+    }
+
+    /// A MySQL pool on this test's database (which the service under test creates).
+    pub async fn mysql(&self) -> sqlx::MySqlPool {
+        sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(2)
+            .connect(&format!("{MYSQL_URL}/{}", self.mysql_database))
+            .await
+            .expect("connect to the test database")
+    }
+
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(REDIS_URL)
+            .expect("redis url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to redis")
+    }
+
+    /// Keys of this test in Redis.
+    pub async fn redis_keys(&self, pattern: &str) -> Vec<String> {
+        let mut conn = self.redis().await;
+        redis::cmd("KEYS")
+            .arg(format!("{}{pattern}", self.redis_prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let db = self.mysql_database.clone();
+        let schema = self.postgres_schema.clone();
+        let prefix = self.redis_prefix.clone();
+        let ns = self.neo4j_namespace.clone();
+        // Drop runs outside any runtime guarantee; clean up on a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async move {
+                let cleanup = async {
+                    if let Ok(pool) = sqlx::mysql::MySqlPoolOptions::new()
+                        .max_connections(1)
+                        .connect(MYSQL_URL)
+                        .await
+                    {
+                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{db}`"))
+                            .execute(&pool)
+                            .await;
+                    }
+                    if let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
+                        .max_connections(1)
+                        .connect(POSTGRES_URL)
+                        .await
+                    {
+                        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                            .execute(&pool)
+                            .await;
+                    }
+                    if let Ok(client) = redis::Client::open(REDIS_URL) {
+                        if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                            let keys: Vec<String> = redis::cmd("KEYS")
+                                .arg(format!("{prefix}*"))
+                                .query_async(&mut conn)
+                                .await
+                                .unwrap_or_default();
+                            if !keys.is_empty() {
+                                let _ = redis::cmd("DEL").arg(keys).query_async::<()>(&mut conn).await;
+                            }
+                        }
+                    }
+                    if let Ok(graph) = neo4rs::Graph::new(NEO4J_URI, "neo4j", "talentmesh").await {
+                        let _ = graph
+                            .run(neo4rs::query("MATCH (n {ns: $ns}) DETACH DELETE n").param("ns", ns))
+                            .await;
+                    }
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(10), cleanup).await;
+            });
+        })
+        .join();
+    }
+}
+
+/// Polls `check` every 100 ms until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
