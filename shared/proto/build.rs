@@ -42,7 +42,10 @@ fn collect_protos(
         if path.is_dir() {
             collect_protos(root, &path, out)?;
         } else if path.extension().is_some_and(|e| e == "proto") {
-            let rel = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
+            let rel = path
+                .strip_prefix(root)?
+                .to_string_lossy()
+                .replace('\\', "/");
             out.push(rel);
         }
     }

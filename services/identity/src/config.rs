@@ -40,7 +40,10 @@ impl Config {
         let config = Config {
             mesh,
             storage,
-            access_ttl: env.duration("TALENTMESH_IDENTITY_ACCESS_TTL", Duration::from_secs(15 * 60)),
+            access_ttl: env.duration(
+                "TALENTMESH_IDENTITY_ACCESS_TTL",
+                Duration::from_secs(15 * 60),
+            ),
             refresh_ttl: env.duration(
                 "TALENTMESH_IDENTITY_REFRESH_TTL",
                 Duration::from_secs(30 * 24 * 3600),
@@ -50,7 +53,10 @@ impl Config {
                 Duration::from_secs(24 * 3600),
             ),
             throttle: Limits {
-                window: env.duration("TALENTMESH_IDENTITY_THROTTLE_WINDOW", Duration::from_secs(900)),
+                window: env.duration(
+                    "TALENTMESH_IDENTITY_THROTTLE_WINDOW",
+                    Duration::from_secs(900),
+                ),
                 per_account: env.parse("TALENTMESH_IDENTITY_THROTTLE_PER_ACCOUNT", 5),
                 per_address: env.parse("TALENTMESH_IDENTITY_THROTTLE_PER_ADDRESS", 50),
             },
@@ -64,7 +70,9 @@ impl Config {
             env.problem("TALENTMESH_IDENTITY_THROTTLE_PER_*: must be at least 1");
         }
         if config.admin_email.is_some() && config.admin_password.is_empty() {
-            env.problem("TALENTMESH_IDENTITY_ADMIN_PASSWORD: required with TALENTMESH_IDENTITY_ADMIN_EMAIL");
+            env.problem(
+                "TALENTMESH_IDENTITY_ADMIN_PASSWORD: required with TALENTMESH_IDENTITY_ADMIN_EMAIL",
+            );
         }
         env.finish()?;
         Ok(config)

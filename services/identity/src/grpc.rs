@@ -168,10 +168,9 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
             .strip_prefix("users/")
             .filter(|id| !id.is_empty() && !id.contains('/'))
             .ok_or_else(|| {
-                Status::from(ApiError::invalid(vec![talentmesh_mesh::FieldViolation::new(
-                    "name",
-                    "must look like users/{user}",
-                )]))
+                Status::from(ApiError::invalid(vec![
+                    talentmesh_mesh::FieldViolation::new("name", "must look like users/{user}"),
+                ]))
             })?;
         let user = self.identity.get_user(&caller, id).await.map_err(status)?;
         Ok(Response::new(pb::GetUserResponse {

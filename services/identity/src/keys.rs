@@ -130,9 +130,17 @@ impl KeyRing {
                 .fetch_one(&mut *conn)
                 .await?;
         let due = newest.is_none_or(|t| {
-            Utc::now().signed_duration_since(t).to_std().unwrap_or_default() >= self.rotate_every
+            Utc::now()
+                .signed_duration_since(t)
+                .to_std()
+                .unwrap_or_default()
+                >= self.rotate_every
         });
-        let result = if due { self.insert_key().await.map(|_| ()) } else { Ok(()) };
+        let result = if due {
+            self.insert_key().await.map(|_| ())
+        } else {
+            Ok(())
+        };
         let _ = sqlx::query("SELECT RELEASE_LOCK('identity_key_ring')")
             .execute(&mut *conn)
             .await;
@@ -141,18 +149,21 @@ impl KeyRing {
 
     async fn insert_key(&self) -> Result<String, KeyError> {
         let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-        let pkcs8 = signing
-            .to_pkcs8_der()
-            .map_err(|e| KeyError::BadKey {
-                kid: "new".into(),
-                why: e.to_string(),
-            })?;
+        let pkcs8 = signing.to_pkcs8_der().map_err(|e| KeyError::BadKey {
+            kid: "new".into(),
+            why: e.to_string(),
+        })?;
         let public = signing.verifying_key().to_bytes();
         let now = Utc::now();
-        let kid = format!("{}-{}", now.format("%Y%m%d%H%M%S"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let kid = format!(
+            "{}-{}",
+            now.format("%Y%m%d%H%M%S"),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         // Signs for up to rotate_every, then its last tokens live token_ttl more (plus slack).
         let lifetime = self.rotate_every + self.token_ttl + Duration::from_secs(60);
-        let expires = now + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::days(365));
+        let expires =
+            now + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::days(365));
         sqlx::query(
             "INSERT INTO signing_keys (kid, private_pkcs8, public_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
         )

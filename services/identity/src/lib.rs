@@ -75,9 +75,8 @@ pub async fn run(
         &config.mesh.jwt_issuer,
         &config.mesh.jwt_audience,
     ));
-    let routes = tonic::service::Routes::new(IdentityServiceServer::new(grpc::IdentityGrpc {
-        identity,
-    }));
+    let routes =
+        tonic::service::Routes::new(IdentityServiceServer::new(grpc::IdentityGrpc { identity }));
     let readiness_stores = stores.clone();
     let options = ServeOptions {
         services: vec!["talentmesh.identity.v1.IdentityService"],

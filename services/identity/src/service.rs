@@ -57,10 +57,13 @@ impl From<Error> for ApiError {
                     .map(|i| FieldViolation::new(i.field, i.description))
                     .collect(),
             ),
-            Error::EmailTaken => ApiError::new(ErrorCode::AlreadyExists, "email already registered")
-                .with_reason("EMAIL_TAKEN"),
-            Error::BadCredentials => ApiError::unauthenticated("wrong email or password")
-                .with_reason("BAD_CREDENTIALS"),
+            Error::EmailTaken => {
+                ApiError::new(ErrorCode::AlreadyExists, "email already registered")
+                    .with_reason("EMAIL_TAKEN")
+            }
+            Error::BadCredentials => {
+                ApiError::unauthenticated("wrong email or password").with_reason("BAD_CREDENTIALS")
+            }
             Error::Throttled(after) => ApiError::new(
                 ErrorCode::ResourceExhausted,
                 "too many failed logins; try again later",
@@ -69,10 +72,10 @@ impl From<Error> for ApiError {
             .with_retry_after(after),
             Error::RefreshInvalid => ApiError::unauthenticated("refresh token is not valid")
                 .with_reason("REFRESH_TOKEN_INVALID"),
-            Error::RefreshReused => ApiError::unauthenticated(
-                "refresh token was already used; the session is revoked",
-            )
-            .with_reason("REFRESH_TOKEN_REUSED"),
+            Error::RefreshReused => {
+                ApiError::unauthenticated("refresh token was already used; the session is revoked")
+                    .with_reason("REFRESH_TOKEN_REUSED")
+            }
             Error::NotFound => ApiError::not_found("user not found"),
             Error::Store(e) => e.into(),
             Error::Db(e) => talentmesh_storage::Error::MySql(e).into(),
@@ -156,11 +159,17 @@ impl Identity {
         let role = match role {
             Some(r @ (Role::Candidate | Role::Employer)) => Some(r),
             Some(Role::Admin) => {
-                problems.push(Invalid::new("role", "admins are created by the operator, not by registration"));
+                problems.push(Invalid::new(
+                    "role",
+                    "admins are created by the operator, not by registration",
+                ));
                 None
             }
             None => {
-                problems.push(Invalid::new("role", "must be ROLE_CANDIDATE or ROLE_EMPLOYER"));
+                problems.push(Invalid::new(
+                    "role",
+                    "must be ROLE_CANDIDATE or ROLE_EMPLOYER",
+                ));
                 None
             }
         };
@@ -180,10 +189,17 @@ impl Identity {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, email: &str, password: &str, address: &str) -> Result<(User, Tokens)> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<(User, Tokens)> {
         let mut problems = Vec::new();
         let email = Email::parse(email).map_err(|e| problems.push(e)).ok();
-        let password = Password::attempt(password).map_err(|e| problems.push(e)).ok();
+        let password = Password::attempt(password)
+            .map_err(|e| problems.push(e))
+            .ok();
         let (Some(email), Some(password)) = (email, password) else {
             return Err(Error::Invalid(problems));
         };
@@ -217,7 +233,11 @@ impl Identity {
         }
         match self.sessions.spend(refresh_token).await? {
             Spend::Rotated { user_id, family } => {
-                let user = self.users.by_id(&user_id).await?.ok_or(Error::RefreshInvalid)?;
+                let user = self
+                    .users
+                    .by_id(&user_id)
+                    .await?
+                    .ok_or(Error::RefreshInvalid)?;
                 let refresh = self.sessions.issue(&user.id, &family).await?;
                 self.tokens(&user, refresh)
             }

@@ -40,7 +40,11 @@ impl UserStore {
     ) -> Result<Option<User>, sqlx::Error> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = Utc::now();
-        let roles_text = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
+        let roles_text = roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         let result = sqlx::query(
             "INSERT INTO users (id, email, password_hash, roles, version, created_at, updated_at) \
              VALUES (?, ?, ?, ?, 1, ?, ?)",
@@ -91,7 +95,11 @@ impl UserStore {
     }
 
     /// Makes sure an admin with this email exists (bootstrap), adding the role if needed.
-    pub async fn ensure_admin(&self, email: &Email, password_hash: &str) -> Result<(), sqlx::Error> {
+    pub async fn ensure_admin(
+        &self,
+        email: &Email,
+        password_hash: &str,
+    ) -> Result<(), sqlx::Error> {
         let now = Utc::now();
         sqlx::query(
             "INSERT INTO users (id, email, password_hash, roles, version, created_at, updated_at) \

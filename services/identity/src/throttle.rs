@@ -58,7 +58,11 @@ impl Throttle {
     }
 
     /// Counts one failed login against the account and the address.
-    pub async fn failed(&self, account: &str, address: &str) -> Result<(), talentmesh_storage::Error> {
+    pub async fn failed(
+        &self,
+        account: &str,
+        address: &str,
+    ) -> Result<(), talentmesh_storage::Error> {
         let [acct, addr] = self.keys(account, address);
         let window = self.limits.window.as_secs().max(1);
         let mut conn = self.redis.get().await?;

@@ -53,35 +53,61 @@ async fn two_instances_share_traffic_survive_a_kill_and_deregister_on_sigterm() 
     // The first instance creates the database; the second joins it.
     let mut a = spawn(&env, &a_id);
     assert!(
-        eventually(Duration::from_secs(30), || async { status(&consul, &a_id).await.as_deref() == Some("passing") }).await,
+        eventually(Duration::from_secs(30), || async {
+            status(&consul, &a_id).await.as_deref() == Some("passing")
+        })
+        .await,
         "instance a never became passing in consul"
     );
     let mut b = spawn(&env, &b_id);
     assert!(
-        eventually(Duration::from_secs(30), || async { status(&consul, &b_id).await.as_deref() == Some("passing") }).await,
+        eventually(Duration::from_secs(30), || async {
+            status(&consul, &b_id).await.as_deref() == Some("passing")
+        })
+        .await,
         "instance b never became passing in consul"
     );
 
     let discovery = Discovery::new(consul.clone(), Duration::from_secs(5));
     let channel = discovery.channel(&service);
     assert!(
-        eventually(Duration::from_secs(10), || async { channel.endpoints().len() == 2 }).await,
+        eventually(Duration::from_secs(10), || async {
+            channel.endpoints().len() == 2
+        })
+        .await,
         "discovery did not see both instances: {:?}",
         channel.endpoints()
     );
     let mut client = IdentityServiceClient::new(channel.clone());
     for _ in 0..20 {
-        client.list_public_keys(pb::ListPublicKeysRequest {}).await.expect("call through discovery");
+        client
+            .list_public_keys(pb::ListPublicKeysRequest {})
+            .await
+            .expect("call through discovery");
     }
-    let instances = consul.passing_instances(&service, 0, Duration::from_secs(1)).await.unwrap().value;
+    let instances = consul
+        .passing_instances(&service, 0, Duration::from_secs(1))
+        .await
+        .unwrap()
+        .value;
     let ports: Vec<String> = instances
         .iter()
-        .map(|i| i.meta.iter().find(|(k, _)| k == "metrics_port").unwrap().1.clone())
+        .map(|i| {
+            i.meta
+                .iter()
+                .find(|(k, _)| k == "metrics_port")
+                .unwrap()
+                .1
+                .clone()
+        })
         .collect();
     assert_eq!(ports.len(), 2);
     for port in &ports {
         let n = served(port).await;
-        assert!(n >= 5, "round robin sends each instance a share; instance on metrics port {port} served {n}");
+        assert!(
+            n >= 5,
+            "round robin sends each instance a share; instance on metrics port {port} served {n}"
+        );
     }
 
     // SIGKILL a: no deregistration happens, so Consul must notice through the check, and every
@@ -95,24 +121,43 @@ async fn two_instances_share_traffic_survive_a_kill_and_deregister_on_sigterm() 
             .unwrap_or_else(|e| panic!("call {i} after the kill failed: {e}"));
     }
     assert!(
-        eventually(Duration::from_secs(15), || async { status(&consul, &a_id).await.as_deref() == Some("critical") }).await,
+        eventually(Duration::from_secs(15), || async {
+            status(&consul, &a_id).await.as_deref() == Some("critical")
+        })
+        .await,
         "the killed instance's check never went critical"
     );
     assert!(
-        eventually(Duration::from_secs(10), || async { channel.endpoints().len() == 1 }).await,
+        eventually(Duration::from_secs(10), || async {
+            channel.endpoints().len() == 1
+        })
+        .await,
         "discovery kept the dead instance"
     );
     for _ in 0..10 {
-        client.list_public_keys(pb::ListPublicKeysRequest {}).await.expect("call after critical");
+        client
+            .list_public_keys(pb::ListPublicKeysRequest {})
+            .await
+            .expect("call after critical");
     }
 
     // SIGTERM b: it deregisters itself before exiting with status 0.
     let pid = b.id().unwrap();
-    let kill = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
-    let exit = tokio::time::timeout(Duration::from_secs(15), b.wait()).await.expect("b exits").unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(15), b.wait())
+        .await
+        .expect("b exits")
+        .unwrap();
     assert!(exit.success(), "SIGTERM exits 0, got {exit:?}");
-    assert_eq!(status(&consul, &b_id).await, None, "b is deregistered by the time it has exited");
+    assert_eq!(
+        status(&consul, &b_id).await,
+        None,
+        "b is deregistered by the time it has exited"
+    );
 
     // The killed instance would linger (critical) for a minute; clean it up.
     let _ = consul.deregister(&a_id).await;

@@ -35,7 +35,12 @@ fn claims(sub: &str, aud: &str, exp_in: i64) -> Claims {
 fn sign_ed(kid: &str, pkcs8: &[u8], claims: &Claims) -> String {
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     header.kid = Some(kid.into());
-    jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_ed_der(pkcs8)).unwrap()
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_ed_der(pkcs8),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -53,7 +58,10 @@ async fn session_life_cycle() {
     assert_eq!(tokens.expires_in, 900, "access tokens live 15 minutes");
 
     let me = client
-        .get_current_user(with_bearer(pb::GetCurrentUserRequest {}, &tokens.access_token))
+        .get_current_user(with_bearer(
+            pb::GetCurrentUserRequest {},
+            &tokens.access_token,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -63,7 +71,9 @@ async fn session_life_cycle() {
 
     // Refresh rotates: a new pair, and the old refresh token is spent.
     let next = client
-        .refresh(pb::RefreshRequest { refresh_token: tokens.refresh_token.clone() })
+        .refresh(pb::RefreshRequest {
+            refresh_token: tokens.refresh_token.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -71,17 +81,24 @@ async fn session_life_cycle() {
         .unwrap();
     assert_ne!(next.refresh_token, tokens.refresh_token);
     client
-        .get_current_user(with_bearer(pb::GetCurrentUserRequest {}, &next.access_token))
+        .get_current_user(with_bearer(
+            pb::GetCurrentUserRequest {},
+            &next.access_token,
+        ))
         .await
         .unwrap();
 
     // Logout ends the family: the live refresh token no longer works.
     client
-        .logout(pb::LogoutRequest { refresh_token: next.refresh_token.clone() })
+        .logout(pb::LogoutRequest {
+            refresh_token: next.refresh_token.clone(),
+        })
         .await
         .unwrap();
     let err = client
-        .refresh(pb::RefreshRequest { refresh_token: next.refresh_token })
+        .refresh(pb::RefreshRequest {
+            refresh_token: next.refresh_token,
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
@@ -99,7 +116,9 @@ async fn reusing_a_spent_refresh_token_revokes_the_family() {
     register(&mut client, "bob@example.com", PASSWORD).await;
     let first = login(&mut client, "bob@example.com", PASSWORD).await;
     let second = client
-        .refresh(pb::RefreshRequest { refresh_token: first.refresh_token.clone() })
+        .refresh(pb::RefreshRequest {
+            refresh_token: first.refresh_token.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -108,7 +127,9 @@ async fn reusing_a_spent_refresh_token_revokes_the_family() {
 
     // A thief replays the first token: refused, and the family is revoked.
     let err = client
-        .refresh(pb::RefreshRequest { refresh_token: first.refresh_token.clone() })
+        .refresh(pb::RefreshRequest {
+            refresh_token: first.refresh_token.clone(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
@@ -116,7 +137,9 @@ async fn reusing_a_spent_refresh_token_revokes_the_family() {
 
     // The owner's newer token died with the family.
     let err = client
-        .refresh(pb::RefreshRequest { refresh_token: second.refresh_token })
+        .refresh(pb::RefreshRequest {
+            refresh_token: second.refresh_token,
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
@@ -124,7 +147,9 @@ async fn reusing_a_spent_refresh_token_revokes_the_family() {
     // A separate login is a separate family and still works.
     let other = login(&mut client, "bob@example.com", PASSWORD).await;
     client
-        .refresh(pb::RefreshRequest { refresh_token: other.refresh_token })
+        .refresh(pb::RefreshRequest {
+            refresh_token: other.refresh_token,
+        })
         .await
         .unwrap();
     app.stop().await;
@@ -150,11 +175,17 @@ async fn forged_expired_and_missing_tokens_are_unauthenticated() {
     let wrong_aud = sign_ed(&kid, &pkcs8, &claims(&id, "someone-else", 60));
     let other_key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let other_der = other_key.to_pkcs8_der().unwrap();
-    let wrong_kid = sign_ed("no-such-key", other_der.as_bytes(), &claims(&id, "talentmesh", 60));
+    let wrong_kid = sign_ed(
+        "no-such-key",
+        other_der.as_bytes(),
+        &claims(&id, "talentmesh", 60),
+    );
     let right_kid_wrong_key = sign_ed(&kid, other_der.as_bytes(), &claims(&id, "talentmesh", 60));
     let alg_none = {
-        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#));
-        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(&id, "talentmesh", 60)).unwrap());
+        let header =
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#));
+        let body =
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(&id, "talentmesh", 60)).unwrap());
         format!("{header}.{body}.")
     };
     let hs256_with_public_key = {
@@ -199,19 +230,28 @@ async fn failed_logins_are_throttled_per_account_even_for_the_right_password() {
     register(&mut client, "dave@example.com", PASSWORD).await;
     for _ in 0..3 {
         let err = client
-            .login(pb::LoginRequest { email: "dave@example.com".into(), password: "wrong password 1".into() })
+            .login(pb::LoginRequest {
+                email: "dave@example.com".into(),
+                password: "wrong password 1".into(),
+            })
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated);
     }
     let err = client
-        .login(pb::LoginRequest { email: "dave@example.com".into(), password: PASSWORD.into() })
+        .login(pb::LoginRequest {
+            email: "dave@example.com".into(),
+            password: PASSWORD.into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted);
     let status = rpc_status_of(&err);
     assert!(
-        status.details.iter().any(|d| d.type_url.ends_with("google.rpc.RetryInfo")),
+        status
+            .details
+            .iter()
+            .any(|d| d.type_url.ends_with("google.rpc.RetryInfo")),
         "retry info attached: {status:?}"
     );
     // Another account from the same address is not locked by dave's failures.
@@ -226,24 +266,87 @@ async fn bad_registrations_name_the_field_and_write_nothing() {
     let mut client = app.client().await;
     register(&mut client, "frank@example.com", PASSWORD).await;
     let cases: Vec<(pb::RegisterRequest, Code, &str)> = vec![
-        (pb::RegisterRequest { email: "not-an-email".into(), password: PASSWORD.into(), role: 1 }, Code::InvalidArgument, "email"),
-        (pb::RegisterRequest { email: "".into(), password: PASSWORD.into(), role: 1 }, Code::InvalidArgument, "email"),
-        (pb::RegisterRequest { email: "gina@example.com".into(), password: "short1".into(), role: 1 }, Code::InvalidArgument, "password"),
-        (pb::RegisterRequest { email: "gina@example.com".into(), password: "nodigitshere".into(), role: 1 }, Code::InvalidArgument, "password"),
-        (pb::RegisterRequest { email: "gina@example.com".into(), password: PASSWORD.into(), role: 0 }, Code::InvalidArgument, "role"),
-        (pb::RegisterRequest { email: "gina@example.com".into(), password: PASSWORD.into(), role: pb::Role::Admin as i32 }, Code::InvalidArgument, "role"),
-        (pb::RegisterRequest { email: "FRANK@example.com".into(), password: PASSWORD.into(), role: 1 }, Code::AlreadyExists, ""),
+        (
+            pb::RegisterRequest {
+                email: "not-an-email".into(),
+                password: PASSWORD.into(),
+                role: 1,
+            },
+            Code::InvalidArgument,
+            "email",
+        ),
+        (
+            pb::RegisterRequest {
+                email: "".into(),
+                password: PASSWORD.into(),
+                role: 1,
+            },
+            Code::InvalidArgument,
+            "email",
+        ),
+        (
+            pb::RegisterRequest {
+                email: "gina@example.com".into(),
+                password: "short1".into(),
+                role: 1,
+            },
+            Code::InvalidArgument,
+            "password",
+        ),
+        (
+            pb::RegisterRequest {
+                email: "gina@example.com".into(),
+                password: "nodigitshere".into(),
+                role: 1,
+            },
+            Code::InvalidArgument,
+            "password",
+        ),
+        (
+            pb::RegisterRequest {
+                email: "gina@example.com".into(),
+                password: PASSWORD.into(),
+                role: 0,
+            },
+            Code::InvalidArgument,
+            "role",
+        ),
+        (
+            pb::RegisterRequest {
+                email: "gina@example.com".into(),
+                password: PASSWORD.into(),
+                role: pb::Role::Admin as i32,
+            },
+            Code::InvalidArgument,
+            "role",
+        ),
+        (
+            pb::RegisterRequest {
+                email: "FRANK@example.com".into(),
+                password: PASSWORD.into(),
+                role: 1,
+            },
+            Code::AlreadyExists,
+            "",
+        ),
     ];
     for (req, code, field) in cases {
         let what = format!("{req:?}");
         let err = client.register(req).await.expect_err(&what);
         assert_eq!(err.code(), code, "{what}");
         if !field.is_empty() {
-            let fields: Vec<String> = field_violations_of(&err).into_iter().map(|v| v.field).collect();
+            let fields: Vec<String> = field_violations_of(&err)
+                .into_iter()
+                .map(|v| v.field)
+                .collect();
             assert!(fields.iter().any(|f| f == field), "{what}: {fields:?}");
         }
     }
-    assert_eq!(app.user_count().await, 1, "no bad registration wrote a user");
+    assert_eq!(
+        app.user_count().await,
+        1,
+        "no bad registration wrote a user"
+    );
     app.stop().await;
 }
 
@@ -266,13 +369,23 @@ async fn rotated_keys_keep_verifying_old_tokens_and_are_published() {
         .await
         .unwrap();
     let me = claims("someone", "talentmesh", 60);
-    let with_new = sign_ed("rotated-1", new_key.to_pkcs8_der().unwrap().as_bytes(), &Claims { sub: before_sub(&mut client, &before.access_token).await, ..me });
+    let with_new = sign_ed(
+        "rotated-1",
+        new_key.to_pkcs8_der().unwrap().as_bytes(),
+        &Claims {
+            sub: before_sub(&mut client, &before.access_token).await,
+            ..me
+        },
+    );
     client
         .get_current_user(with_bearer(pb::GetCurrentUserRequest {}, &with_new))
         .await
         .expect("token of the new key verifies");
     client
-        .get_current_user(with_bearer(pb::GetCurrentUserRequest {}, &before.access_token))
+        .get_current_user(with_bearer(
+            pb::GetCurrentUserRequest {},
+            &before.access_token,
+        ))
         .await
         .expect("token of the old key still verifies");
     let keys = client
@@ -284,7 +397,9 @@ async fn rotated_keys_keep_verifying_old_tokens_and_are_published() {
     let kids: Vec<&str> = keys.iter().map(|k| k.kid.as_str()).collect();
     assert_eq!(kids.first(), Some(&"rotated-1"), "newest first: {kids:?}");
     assert!(kids.contains(&old_kid.as_str()));
-    assert!(keys.iter().all(|k| k.kty == "OKP" && k.crv == "Ed25519" && k.alg == "EdDSA"));
+    assert!(keys
+        .iter()
+        .all(|k| k.kty == "OKP" && k.crv == "Ed25519" && k.alg == "EdDSA"));
     app.stop().await;
 }
 
@@ -299,7 +414,9 @@ fn error_reason(status: &tonic::Status) -> Option<String> {
 }
 
 async fn before_sub(
-    client: &mut talentmesh_proto::identity::v1::identity_service_client::IdentityServiceClient<tonic::transport::Channel>,
+    client: &mut talentmesh_proto::identity::v1::identity_service_client::IdentityServiceClient<
+        tonic::transport::Channel,
+    >,
     token: &str,
 ) -> String {
     client

@@ -85,16 +85,17 @@ impl Verifier {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| ApiError::unauthenticated("malformed access token"))?;
         if header.alg != Algorithm::EdDSA {
-            return Err(ApiError::unauthenticated("access token algorithm must be EdDSA"));
+            return Err(ApiError::unauthenticated(
+                "access token algorithm must be EdDSA",
+            ));
         }
         let kid = header
             .kid
             .ok_or_else(|| ApiError::unauthenticated("access token has no key id"))?;
-        let key = self
-            .keys
-            .key(&kid)
-            .await
-            .ok_or_else(|| ApiError::unauthenticated("access token signed by an unknown key"))?;
+        let key =
+            self.keys.key(&kid).await.ok_or_else(|| {
+                ApiError::unauthenticated("access token signed by an unknown key")
+            })?;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             let why = match e.kind() {
@@ -110,7 +111,9 @@ impl Verifier {
         })?;
         let claims = data.claims;
         if claims.sub.is_empty() {
-            return Err(ApiError::unauthenticated("access token has an empty subject"));
+            return Err(ApiError::unauthenticated(
+                "access token has an empty subject",
+            ));
         }
         Ok(Caller {
             user_id: claims.sub,
@@ -244,9 +247,15 @@ pub struct AuthService<S> {
 }
 
 fn bearer(req: &http::Request<Body>) -> Option<&str> {
-    let value = req.headers().get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = req
+        .headers()
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 impl<S> tower::Service<http::Request<Body>> for AuthService<S>

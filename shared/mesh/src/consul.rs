@@ -217,7 +217,10 @@ impl ConsulClient {
     pub async fn instance_status(&self, id: &str) -> Result<Option<String>> {
         let resp = self
             .http
-            .get(format!("{}/v1/agent/health/service/id/{id}?format=text", self.base))
+            .get(format!(
+                "{}/v1/agent/health/service/id/{id}?format=text",
+                self.base
+            ))
             .timeout(Duration::from_secs(5))
             .send()
             .await?;

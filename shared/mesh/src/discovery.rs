@@ -239,7 +239,9 @@ impl MeshChannel {
                         ejected_until: AtomicU64::new(0),
                     }));
                 }
-                Err(e) => tracing::warn!(uri = %uri, error = %e, "ignoring instance with a bad address"),
+                Err(e) => {
+                    tracing::warn!(uri = %uri, error = %e, "ignoring instance with a bad address")
+                }
             }
         }
         self.inner.endpoints.store(Arc::new(next));

@@ -355,11 +355,21 @@ mod tests {
     fn every_grpc_code_round_trips_through_the_table() {
         for n in 1..=16 {
             let code = Code::from_i32(n);
-            assert_eq!(ErrorCode::from_grpc_code(code).grpc_code(), code, "code {n}");
+            assert_eq!(
+                ErrorCode::from_grpc_code(code).grpc_code(),
+                code,
+                "code {n}"
+            );
         }
         assert_eq!(http_status_for(Code::NotFound), StatusCode::NOT_FOUND);
-        assert_eq!(http_status_for(Code::Unauthenticated), StatusCode::UNAUTHORIZED);
-        assert_eq!(http_status_for(Code::ResourceExhausted), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            http_status_for(Code::Unauthenticated),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            http_status_for(Code::ResourceExhausted),
+            StatusCode::TOO_MANY_REQUESTS
+        );
     }
 
     #[test]
@@ -371,6 +381,9 @@ mod tests {
         .into();
         assert_eq!(status.code(), Code::InvalidArgument);
         let violations = field_violations_of(&status);
-        assert_eq!(violations, vec![FieldViolation::new("email", "must be an email address")]);
+        assert_eq!(
+            violations,
+            vec![FieldViolation::new("email", "must be an email address")]
+        );
     }
 }

@@ -56,10 +56,26 @@ impl Metrics {
             latency_histogram,
         );
         let in_flight = Gauge::default();
-        registry.register("grpc_requests", "gRPC requests by method and status code", requests.clone());
-        registry.register("grpc_errors", "gRPC requests that ended in an error status", errors.clone());
-        registry.register("grpc_request_duration_seconds", "gRPC request latency", latency.clone());
-        registry.register("grpc_in_flight", "gRPC requests being served", in_flight.clone());
+        registry.register(
+            "grpc_requests",
+            "gRPC requests by method and status code",
+            requests.clone(),
+        );
+        registry.register(
+            "grpc_errors",
+            "gRPC requests that ended in an error status",
+            errors.clone(),
+        );
+        registry.register(
+            "grpc_request_duration_seconds",
+            "gRPC request latency",
+            latency.clone(),
+        );
+        registry.register(
+            "grpc_in_flight",
+            "gRPC requests being served",
+            in_flight.clone(),
+        );
         Arc::new(Metrics {
             registry: Mutex::new(registry),
             requests,

@@ -98,7 +98,11 @@ pub async fn serve(
         Some(probe) => probe().await,
         None => true,
     };
-    let initial = if ready_now { ServingStatus::Serving } else { ServingStatus::NotServing };
+    let initial = if ready_now {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
     set_all(&reporter, &options.services, initial).await;
 
     // Health follows the stores: a probe loop flips SERVING / NOT_SERVING as they come and go.
@@ -117,7 +121,11 @@ pub async fn serve(
                 let now = probe().await;
                 if now != last {
                     tracing::warn!(ready = now, "store health changed");
-                    let status = if now { ServingStatus::Serving } else { ServingStatus::NotServing };
+                    let status = if now {
+                        ServingStatus::Serving
+                    } else {
+                        ServingStatus::NotServing
+                    };
                     set_all(&reporter, &services, status).await;
                     last = now;
                 }
@@ -140,9 +148,13 @@ pub async fn serve(
     let metrics_task = {
         let metrics = options.metrics.clone();
         let mut stop = stop_rx.clone();
-        tokio::spawn(crate::metrics::serve_metrics(listeners.metrics, metrics, async move {
-            let _ = stop.changed().await;
-        }))
+        tokio::spawn(crate::metrics::serve_metrics(
+            listeners.metrics,
+            metrics,
+            async move {
+                let _ = stop.changed().await;
+            },
+        ))
     };
 
     let consul = if config.consul_addr.is_empty() {

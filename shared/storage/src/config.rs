@@ -47,7 +47,10 @@ impl StorageConfig {
     pub fn load(env: &mut Env, service: &str, needs: Needs) -> StorageConfig {
         let config = StorageConfig {
             mysql_url: env.secret("TALENTMESH_MYSQL_URL", "mysql://root@127.0.0.1:13306"),
-            mysql_database: env.string("TALENTMESH_MYSQL_DATABASE", &format!("talentmesh_{service}")),
+            mysql_database: env.string(
+                "TALENTMESH_MYSQL_DATABASE",
+                &format!("talentmesh_{service}"),
+            ),
             postgres_url: env.secret(
                 "TALENTMESH_POSTGRES_URL",
                 "postgres://postgres@127.0.0.1:15432/postgres",

@@ -38,7 +38,10 @@ impl RedisPool {
     }
 
     pub async fn get(&self) -> Result<deadpool_redis::Connection> {
-        self.pool.get().await.map_err(|e| Error::Redis(e.to_string()))
+        self.pool
+            .get()
+            .await
+            .map_err(|e| Error::Redis(e.to_string()))
     }
 }
 
@@ -90,7 +93,9 @@ impl Stores {
     }
 
     pub fn postgres(&self) -> Result<&PgPool> {
-        self.postgres.as_ref().ok_or(Error::NotConfigured("postgres"))
+        self.postgres
+            .as_ref()
+            .ok_or(Error::NotConfigured("postgres"))
     }
 
     pub fn neo4j(&self) -> Result<&neo4rs::Graph> {
@@ -106,13 +111,17 @@ impl Stores {
         let mysql = async {
             match &self.mysql {
                 None => StoreHealth::NotUsed,
-                Some(pool) => probe(async { sqlx::query("SELECT 1").execute(pool).await.map(|_| ()) }).await,
+                Some(pool) => {
+                    probe(async { sqlx::query("SELECT 1").execute(pool).await.map(|_| ()) }).await
+                }
             }
         };
         let postgres = async {
             match &self.postgres {
                 None => StoreHealth::NotUsed,
-                Some(pool) => probe(async { sqlx::query("SELECT 1").execute(pool).await.map(|_| ()) }).await,
+                Some(pool) => {
+                    probe(async { sqlx::query("SELECT 1").execute(pool).await.map(|_| ()) }).await
+                }
             }
         };
         let neo4j = async {
@@ -184,7 +193,9 @@ async fn connect_mysql(config: &StorageConfig, migrator: Option<&Migrator>) -> R
         .map_err(Error::MySql)?
         .charset("utf8mb4")
         .log_statements(tracing::log::LevelFilter::Trace);
-    let mut conn = patiently("mysql", || server.connect()).await.map_err(Error::MySql)?;
+    let mut conn = patiently("mysql", || server.connect())
+        .await
+        .map_err(Error::MySql)?;
     sqlx::query(&format!(
         "CREATE DATABASE IF NOT EXISTS `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
     ))
@@ -217,7 +228,9 @@ async fn connect_postgres(config: &StorageConfig, migrator: Option<&Migrator>) -
     let server = PgConnectOptions::from_str(config.postgres_url.expose())
         .map_err(Error::Postgres)?
         .log_statements(tracing::log::LevelFilter::Trace);
-    let mut conn = patiently("postgres", || server.connect()).await.map_err(Error::Postgres)?;
+    let mut conn = patiently("postgres", || server.connect())
+        .await
+        .map_err(Error::Postgres)?;
     sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
         .execute(&mut conn)
         .await

@@ -119,7 +119,10 @@ impl Drop for TestEnv {
         let ns = self.neo4j_namespace.clone();
         // Drop runs outside any runtime guarantee; clean up on a thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {
@@ -150,13 +153,19 @@ impl Drop for TestEnv {
                                 .await
                                 .unwrap_or_default();
                             if !keys.is_empty() {
-                                let _ = redis::cmd("DEL").arg(keys).query_async::<()>(&mut conn).await;
+                                let _ = redis::cmd("DEL")
+                                    .arg(keys)
+                                    .query_async::<()>(&mut conn)
+                                    .await;
                             }
                         }
                     }
                     if let Ok(graph) = neo4rs::Graph::new(NEO4J_URI, "neo4j", "talentmesh").await {
                         let _ = graph
-                            .run(neo4rs::query("MATCH (n {ns: $ns}) DETACH DELETE n").param("ns", ns))
+                            .run(
+                                neo4rs::query("MATCH (n {ns: $ns}) DETACH DELETE n")
+                                    .param("ns", ns),
+                            )
                             .await;
                     }
                 };

@@ -24,10 +24,16 @@ impl Password {
         let mut problems = Vec::new();
         let chars = raw.chars().count();
         if chars < MIN_LEN {
-            problems.push(Invalid::new("password", format!("must be at least {MIN_LEN} characters")));
+            problems.push(Invalid::new(
+                "password",
+                format!("must be at least {MIN_LEN} characters"),
+            ));
         }
         if chars > MAX_LEN {
-            problems.push(Invalid::new("password", format!("must be at most {MAX_LEN} characters")));
+            problems.push(Invalid::new(
+                "password",
+                format!("must be at most {MAX_LEN} characters"),
+            ));
         }
         if !raw.chars().any(char::is_alphabetic) {
             problems.push(Invalid::new("password", "must contain a letter"));
@@ -36,10 +42,19 @@ impl Password {
             problems.push(Invalid::new("password", "must contain a digit"));
         }
         if let Some(email) = email {
-            if raw.to_lowercase().contains(email.as_str().split('@').next().unwrap_or_default())
-                && email.as_str().split('@').next().is_some_and(|l| l.len() >= 4)
+            if raw
+                .to_lowercase()
+                .contains(email.as_str().split('@').next().unwrap_or_default())
+                && email
+                    .as_str()
+                    .split('@')
+                    .next()
+                    .is_some_and(|l| l.len() >= 4)
             {
-                problems.push(Invalid::new("password", "must not contain the email's name"));
+                problems.push(Invalid::new(
+                    "password",
+                    "must not contain the email's name",
+                ));
             }
         }
         if problems.is_empty() {
@@ -72,7 +87,11 @@ impl Password {
     /// True when the password matches the stored PHC string.
     pub fn verify(&self, phc: &str) -> bool {
         PasswordHash::new(phc)
-            .map(|h| Argon2::default().verify_password(self.0.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(self.0.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     }
 }

@@ -48,7 +48,9 @@ pub async fn start(env: TestEnv) -> Running {
             let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
             matches!(
                 health
-                    .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: String::new()
+                    })
                     .await
                     .map(|r| r.into_inner().status),
                 Ok(1)
@@ -73,7 +75,10 @@ impl Running {
         }
         if let Some(task) = self.task.take() {
             let result = tokio::time::timeout(Duration::from_secs(10), task).await;
-            assert!(matches!(result, Ok(Ok(Ok(())))), "identity did not stop cleanly: {result:?}");
+            assert!(
+                matches!(result, Ok(Ok(Ok(())))),
+                "identity did not stop cleanly: {result:?}"
+            );
         }
     }
 
@@ -88,7 +93,10 @@ impl Running {
 
     pub async fn user_count(&self) -> i64 {
         let pool = self.env.mysql().await;
-        sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&pool).await.unwrap()
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
     }
 }
 
