@@ -250,23 +250,24 @@ CONSUL_DIR="$TALENTMESH_DATA/consul"
 CONSUL_LOG="$CONSUL_DIR/consul.log"
 CONSUL_PID="$CONSUL_DIR/consul.pid"
 CONSUL_BIN="$TALENTMESH_BIN/consul"
-# Release built from its Go module (v1.22.x is under the BUSL 1.1 licence; fine for local
-# development). Consul's go.mod builds against its in-tree api module through a `replace`,
-# and the api version it requires is older than that tree: pin the published api release
-# that matches it.
-CONSUL_VERSION=v1.22.7
-CONSUL_EXTRA_REQUIRES=(github.com/hashicorp/consul/api@v1.34.1)
+# Release built from its Go module. v1.14.11 is the newest release the Go module proxy serves
+# that is under the MPL 2.0 (later ones, and some 1.15/1.16 patch releases, are BUSL 1.1) and
+# that needs neither the consul/envoyextensions nor the consul/troubleshoot module (1.15+ do;
+# the workplace's package notes say not to use them). It requires consul/api v1.18.1,
+# proto-public v0.2.1 and sdk v0.13.0, all MPL 2.0 and served as published releases.
+CONSUL_VERSION=v1.14.11
 
 # Builds $TALENTMESH_CACHE/bin/consul in a module of our own under
-# $TALENTMESH_CACHE/consul-build (the Go module cache stays where Go keeps it).
+# $TALENTMESH_CACHE/consul-build (the Go module cache stays where Go keeps it). The version
+# file holds the release tag, so a binary of another release (e.g. v1.22.7) is rebuilt.
 consul_install() {
   have curl || ensure_apt_packages curl ca-certificates
-  local stamp="$CONSUL_VERSION ${CONSUL_EXTRA_REQUIRES[*]}"
+  local stamp="$CONSUL_VERSION"
   if [[ -x $CONSUL_BIN && -f $CONSUL_BIN.version && $(<"$CONSUL_BIN.version") == "$stamp" ]]; then
     return 0
   fi
-  command -v go >/dev/null || die "consul: the Go toolchain (>= 1.25) is needed to build Consul"
-  local build="$TALENTMESH_CACHE/consul-build" src req
+  command -v go >/dev/null || die "consul: the Go toolchain (>= 1.24) is needed to build Consul"
+  local build="$TALENTMESH_CACHE/consul-build" src
   log "consul: building $CONSUL_VERSION from its Go module (first time: several minutes)"
   mkdir -p "$build" "$TALENTMESH_BIN"
   (
@@ -275,6 +276,11 @@ consul_install() {
     src=$(go mod download -json github.com/hashicorp/consul@"$CONSUL_VERSION" |
       sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
     [[ -f $src/go.mod ]] || exit 1
+    # Refuse a release whose licence is not the MPL 2.0.
+    grep -q 'Mozilla Public License, version 2.0' "$src/LICENSE" || {
+      echo "consul: $CONSUL_VERSION is not under the MPL 2.0 (see $src/LICENSE)"
+      exit 1
+    }
     go mod init talentmesh.local/consul-build 2>/dev/null
     # Consul's own `exclude` lines (block or single-line form), as in its go.mod.
     awk '/^exclude \(/ { inblock = 1; next }
@@ -282,9 +288,12 @@ consul_install() {
          inblock && NF >= 2 { print "exclude " $1 " " $2 }
          /^exclude [^(]/ { print }' "$src/go.mod" >>go.mod
     go mod edit -require=github.com/hashicorp/consul@"$CONSUL_VERSION" -tool=github.com/hashicorp/consul
-    for req in "${CONSUL_EXTRA_REQUIRES[@]}"; do go mod edit -require="$req"; done
     go mod tidy
-    go build -o "$CONSUL_BIN.tmp" github.com/hashicorp/consul
+    if grep -Eq 'hashicorp/consul/(envoyextensions|troubleshoot) ' go.mod; then
+      echo "consul: $CONSUL_VERSION pulls in consul/envoyextensions or consul/troubleshoot"
+      exit 1
+    fi
+    nice -n 10 go build -o "$CONSUL_BIN.tmp" github.com/hashicorp/consul
     mv "$CONSUL_BIN.tmp" "$CONSUL_BIN"
   ) >&2 || die "consul: build failed"
   echo "$stamp" >"$CONSUL_BIN.version"

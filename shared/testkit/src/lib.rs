@@ -193,3 +193,102 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A service running in-process for a test: its addresses and a way to stop it.
+pub struct Spawned {
+    pub addr: std::net::SocketAddr,
+    pub metrics: std::net::SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Spawned {
+    /// Binds OS-chosen ports from `mesh`, runs `run(listeners, shutdown)` on a task, and waits
+    /// until the health service says SERVING.
+    pub async fn start<F, Fut>(mesh: &talentmesh_mesh::MeshConfig, run: F) -> Spawned
+    where
+        F: FnOnce(
+            talentmesh_mesh::server::Listeners,
+            std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+        ) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let listeners = talentmesh_mesh::server::Listeners::bind(mesh)
+            .await
+            .expect("bind");
+        let addr = listeners.grpc.local_addr().unwrap();
+        let metrics = listeners.metrics.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run(
+            listeners,
+            Box::pin(async move {
+                let _ = rx.await;
+            }),
+        ));
+        let spawned = Spawned {
+            addr,
+            metrics,
+            shutdown: Some(tx),
+            task: Some(task),
+        };
+        let url = format!("http://{addr}");
+        let serving = eventually(Duration::from_secs(30), || {
+            let url = url.clone();
+            async move {
+                let Ok(ch) = tonic::transport::Endpoint::from_shared(url)
+                    .unwrap()
+                    .connect()
+                    .await
+                else {
+                    return false;
+                };
+                let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
+                matches!(
+                    health
+                        .check(tonic_health::pb::HealthCheckRequest {
+                            service: String::new()
+                        })
+                        .await
+                        .map(|r| r.into_inner().status),
+                    Ok(1)
+                )
+            }
+        })
+        .await;
+        assert!(serving, "service on {addr} did not become SERVING");
+        spawned
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Asks the service to shut down and asserts it stops cleanly.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let result = tokio::time::timeout(Duration::from_secs(10), task).await;
+            assert!(
+                matches!(result, Ok(Ok(Ok(())))),
+                "service did not stop cleanly: {result:?}"
+            );
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub use sqlx::MySqlPool;
+
+/// One integer from a query, for tests that count rows.
+pub async fn scalar_i64(pool: &MySqlPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
+}

@@ -3,83 +3,33 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use talentmesh_identity::{run, Config};
-use talentmesh_mesh::server::Listeners;
 use talentmesh_proto::identity::v1 as pb;
 use talentmesh_proto::identity::v1::identity_service_client::IdentityServiceClient;
-use talentmesh_testkit::TestEnv;
+use talentmesh_testkit::{Spawned, TestEnv};
 use tonic::transport::Channel;
 
 pub struct Running {
-    pub addr: SocketAddr,
-    pub metrics: SocketAddr,
+    pub service: Spawned,
     pub env: TestEnv,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 pub async fn start(env: TestEnv) -> Running {
     let config = Config::load(env.env()).expect("config");
-    let listeners = Listeners::bind(&config.mesh).await.expect("bind");
-    let addr = listeners.grpc.local_addr().unwrap();
-    let metrics = listeners.metrics.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run(config, listeners, async move {
-        let _ = rx.await;
-    }));
-    let running = Running {
-        addr,
-        metrics,
-        env,
-        shutdown: Some(tx),
-        task: Some(task),
-    };
-    // Serving once the health service answers SERVING.
-    let url = format!("http://{addr}");
-    let ok = talentmesh_testkit::eventually(Duration::from_secs(30), || {
-        let url = url.clone();
-        async move {
-            let Ok(ch) = Channel::from_shared(url).unwrap().connect().await else {
-                return false;
-            };
-            let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
-            matches!(
-                health
-                    .check(tonic_health::pb::HealthCheckRequest {
-                        service: String::new()
-                    })
-                    .await
-                    .map(|r| r.into_inner().status),
-                Ok(1)
-            )
-        }
-    })
-    .await;
-    assert!(ok, "identity did not become SERVING");
-    running
+    let mesh = config.mesh.clone();
+    let service = Spawned::start(&mesh, move |listeners, shutdown| run(config, listeners, shutdown)).await;
+    Running { service, env }
 }
 
 impl Running {
     pub async fn client(&self) -> IdentityServiceClient<Channel> {
-        IdentityServiceClient::connect(format!("http://{}", self.addr))
+        IdentityServiceClient::connect(self.service.url())
             .await
             .expect("connect")
     }
 
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let result = tokio::time::timeout(Duration::from_secs(10), task).await;
-            assert!(
-                matches!(result, Ok(Ok(Ok(())))),
-                "identity did not stop cleanly: {result:?}"
-            );
-        }
+    pub async fn stop(self) {
+        self.service.stop().await;
     }
 
     /// The current signing key straight from MySQL, to forge tokens the way an insider could.
@@ -93,18 +43,7 @@ impl Running {
 
     pub async fn user_count(&self) -> i64 {
         let pool = self.env.mysql().await;
-        sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&pool).await.unwrap()
     }
 }
 

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The wire benchmark. Builds release binaries, starts the local servers, then measures the same
+# small RPC (identity's ListPublicKeys) called
+#   (a) directly over gRPC,
+#   (b) through a minimal hand-written axum handler (talentmesh-bench handwritten),
+#   (c) through the gateway,
+# at a fixed concurrency, and each service's start-up time to SERVING and idle resident memory.
+# Prints a table and writes it to tests/bench/RESULTS.md.
+#
+#   tests/bench/run.sh [CONCURRENCY=32] [SECONDS=10]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+# shellcheck source=../../dev/lib.sh
+source "$repo/dev/lib.sh"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$TALENTMESH_CACHE/target}"
+concurrency=${1:-32}
+seconds=${2:-10}
+bin="$CARGO_TARGET_DIR/release"
+work="$(mktemp -d)"
+service="identity-bench-$$"
+
+bash "$repo/dev/servers.sh" up
+(cd "$repo" && cargo build --release --locked -p talentmesh-identity -p talentmesh-gateway -p talentmesh-bench)
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+common=(TALENTMESH_LOG_FORMAT=json RUST_LOG=warn TALENTMESH_MYSQL_DATABASE=talentmesh_bench
+  TALENTMESH_REDIS_PREFIX=bench: TALENTMESH_SERVICE_NAME="$service")
+
+# Start-up time and idle memory, each measured on a fresh process of its own.
+identity_start=$(env "${common[@]}" TALENTMESH_GRPC_ADDR=127.0.0.1:50161 TALENTMESH_METRICS_ADDR=127.0.0.1:51161 \
+  TALENTMESH_CONSUL_ADDR= "$bin/talentmesh-bench" startup "$bin/talentmesh-identity" grpc 127.0.0.1:50161)
+
+env "${common[@]}" TALENTMESH_GRPC_ADDR=127.0.0.1:50151 TALENTMESH_METRICS_ADDR=127.0.0.1:51151 \
+  "$bin/talentmesh-identity" >"$work/identity.log" 2>&1 &
+pids+=($!)
+wait_until "bench identity" "$work/identity.log" 60 \
+  bash -c "curl -fsS 'http://127.0.0.1:18500/v1/health/service/$service?passing=true' | grep -q ServiceID"
+
+gateway_env=(RUST_LOG=warn TALENTMESH_GATEWAY_SERVICE_NAMES="identity=$service")
+gateway_start=$(env "${gateway_env[@]}" TALENTMESH_GATEWAY_HTTP_ADDR=127.0.0.1:18190 \
+  "$bin/talentmesh-bench" startup "$bin/talentmesh-gateway" http http://127.0.0.1:18190/readyz)
+
+env "${gateway_env[@]}" TALENTMESH_GATEWAY_HTTP_ADDR=127.0.0.1:18180 "$bin/talentmesh-gateway" >"$work/gateway.log" 2>&1 &
+pids+=($!)
+"$bin/talentmesh-bench" handwritten 127.0.0.1:18181 "$service" >"$work/handwritten.log" 2>&1 &
+pids+=($!)
+wait_until "bench gateway" "$work/gateway.log" 60 curl -fsS http://127.0.0.1:18180/v1/publicKeys -o /dev/null
+wait_until "bench handwritten handler" "$work/handwritten.log" 60 curl -fsS http://127.0.0.1:18181/v1/publicKeys -o /dev/null
+
+log "(a) direct gRPC, concurrency $concurrency, ${seconds}s"
+a=$("$bin/talentmesh-bench" grpc 127.0.0.1:50151 "$concurrency" "$seconds")
+log "(b) hand-written axum handler"
+b=$("$bin/talentmesh-bench" http http://127.0.0.1:18181/v1/publicKeys "$concurrency" "$seconds")
+log "(c) gateway"
+c=$("$bin/talentmesh-bench" http http://127.0.0.1:18180/v1/publicKeys "$concurrency" "$seconds")
+
+field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.3f", x / y; else print "n/a" }'; }
+ra=$(field "$a" rps) rb=$(field "$b" rps) rc=$(field "$c" rps)
+
+report=$(cat <<MD
+# Benchmark results
+
+Command: \`tests/bench/run.sh $concurrency $seconds\` (release build, $(nproc) cores, load generator,
+services and stores on the same machine). RPC: identity ListPublicKeys; REST: GET /v1/publicKeys.
+
+| path | throughput (req/s) | p50 (µs) | p99 (µs) | errors |
+|---|---|---|---|---|
+| (a) direct gRPC | $ra | $(field "$a" p50_us) | $(field "$a" p99_us) | $(field "$a" errors) |
+| (b) hand-written axum handler | $rb | $(field "$b" p50_us) | $(field "$b" p99_us) | $(field "$b" errors) |
+| (c) gateway | $rc | $(field "$c" p50_us) | $(field "$c" p99_us) | $(field "$c" errors) |
+
+Ratios: (c)/(b) = $(ratio "$rc" "$rb") (target ≥ 0.95), (c)/(a) = $(ratio "$rc" "$ra").
+
+| process | start to SERVING (ms, target ≤ 1000) | idle RSS (MB, target ≤ 50) |
+|---|---|---|
+| identity | $(field "$identity_start" serving_ms) | $(field "$identity_start" rss_mb) |
+| gateway | $(field "$gateway_start" serving_ms) | $(field "$gateway_start" rss_mb) |
+
+Measured $(date -u +%Y-%m-%d).
+MD
+)
+echo "$report"
+echo "$report" >"$here/RESULTS.md"

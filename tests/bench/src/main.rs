@@ -1,0 +1,265 @@
+//! The benchmark's tools in one binary (run by `tests/bench/run.sh`, which prints the table):
+//!
+//! - `handwritten ADDR SERVICE` — a minimal hand-written axum handler for `GET /v1/publicKeys`
+//!   that calls identity's ListPublicKeys through the same Consul-discovered channel the gateway
+//!   uses and writes the JSON itself: the baseline the gateway is held to.
+//! - `http URL CONCURRENCY SECONDS` — load over HTTP/1.1 keep-alive, one connection per worker.
+//! - `grpc ADDR CONCURRENCY SECONDS` — the same RPC called directly over gRPC.
+//! - `startup BINARY grpc ADDR | http URL` — spawns a service and reports the time until its
+//!   gRPC health check says SERVING (or the URL answers 200), then its idle resident memory.
+//!
+//! Load results are printed as one line: `rps=… p50_us=… p99_us=… errors=…`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use axum::response::IntoResponse;
+use http_body_util::{BodyExt, Empty};
+use talentmesh_proto::identity::v1 as pb;
+use talentmesh_proto::identity::v1::identity_service_client::IdentityServiceClient;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["handwritten", addr, service] => handwritten(addr, service).await,
+        ["http", url, c, s] => report(load_http(url.to_string(), c.parse()?, s.parse()?).await?),
+        ["grpc", addr, c, s] => report(load_grpc(addr.to_string(), c.parse()?, s.parse()?).await?),
+        ["startup", binary, "grpc", addr] => startup(binary, Probe::Grpc(addr.to_string())).await,
+        ["startup", binary, "http", url] => startup(binary, Probe::Http(url.to_string())).await,
+        _ => bail!("usage: talentmesh-bench handwritten ADDR SERVICE | http URL C SECS | grpc ADDR C SECS | startup BINARY grpc ADDR|http URL"),
+    }
+}
+
+async fn handwritten(addr: &str, service: &str) -> anyhow::Result<()> {
+    let consul = talentmesh_mesh::consul::ConsulClient::new("http://127.0.0.1:18500")?;
+    let discovery = talentmesh_mesh::Discovery::new(consul, Duration::from_secs(10));
+    let client = IdentityServiceClient::new(discovery.channel(service));
+    let app = axum::Router::new().route(
+        "/v1/publicKeys",
+        axum::routing::get(move || {
+            let mut client = client.clone();
+            async move {
+                match client.list_public_keys(pb::ListPublicKeysRequest {}).await {
+                    Ok(resp) => {
+                        let keys: Vec<serde_json::Value> = resp
+                            .into_inner()
+                            .keys
+                            .into_iter()
+                            .map(|k| {
+                                serde_json::json!({
+                                    "kty": k.kty, "crv": k.crv, "x": k.x,
+                                    "kid": k.kid, "use": k.r#use, "alg": k.alg,
+                                })
+                            })
+                            .collect();
+                        axum::Json(serde_json::json!({ "keys": keys })).into_response()
+                    }
+                    Err(status) => (
+                        talentmesh_mesh::error::http_status_for(status.code()),
+                        status.message().to_string(),
+                    )
+                        .into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+struct Outcome {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    elapsed: Duration,
+}
+
+fn report(o: Outcome) -> anyhow::Result<()> {
+    let mut l = o.latencies_us;
+    l.sort_unstable();
+    let pct = |p: f64| -> u32 {
+        if l.is_empty() {
+            return 0;
+        }
+        let i = ((l.len() as f64 - 1.0) * p).round() as usize;
+        l[i.min(l.len() - 1)]
+    };
+    println!(
+        "rps={:.0} p50_us={} p99_us={} errors={} requests={}",
+        l.len() as f64 / o.elapsed.as_secs_f64(),
+        pct(0.50),
+        pct(0.99),
+        o.errors,
+        l.len()
+    );
+    Ok(())
+}
+
+/// Runs `workers` loops of `call` for `seconds` after a one-second warm-up that is not counted.
+async fn drive<F, Fut>(workers: usize, seconds: u64, make: impl Fn() -> F) -> Outcome
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let recording = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let mut call = make();
+        let (recording, stop, errors) = (recording.clone(), stop.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(200_000);
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let ok = call().await;
+                if recording.load(Ordering::Relaxed) {
+                    if ok {
+                        lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    recording.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    recording.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies_us = Vec::new();
+    for t in tasks {
+        if let Ok(mut l) = t.await {
+            latencies_us.append(&mut l);
+        }
+    }
+    Outcome {
+        latencies_us,
+        errors: errors.load(Ordering::Relaxed),
+        elapsed,
+    }
+}
+
+async fn load_http(url: String, workers: usize, seconds: u64) -> anyhow::Result<Outcome> {
+    let uri: http::Uri = url.parse()?;
+    Ok(drive(workers, seconds, || {
+        // One keep-alive connection per worker, like a browser's or a proxy's pool.
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_max_idle_per_host(1)
+            .build_http::<Empty<bytes::Bytes>>();
+        let uri = uri.clone();
+        move || {
+            let client = client.clone();
+            let uri = uri.clone();
+            async move {
+                match client.get(uri).await {
+                    Ok(resp) => {
+                        let ok = resp.status().is_success();
+                        ok && resp.into_body().collect().await.is_ok()
+                    }
+                    Err(_) => false,
+                }
+            }
+        }
+    })
+    .await)
+}
+
+async fn load_grpc(addr: String, workers: usize, seconds: u64) -> anyhow::Result<Outcome> {
+    let mut channels = Vec::new();
+    for _ in 0..workers {
+        channels.push(
+            tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+                .tcp_nodelay(true)
+                .connect()
+                .await?,
+        );
+    }
+    let channels = Arc::new(std::sync::Mutex::new(channels));
+    Ok(drive(workers, seconds, || {
+        let channel = channels
+            .lock()
+            .ok()
+            .and_then(|mut c| c.pop())
+            .unwrap_or_else(|| tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy());
+        let client = IdentityServiceClient::new(channel);
+        move || {
+            let mut client = client.clone();
+            async move { client.list_public_keys(pb::ListPublicKeysRequest {}).await.is_ok() }
+        }
+    })
+    .await)
+}
+
+enum Probe {
+    Grpc(String),
+    Http(String),
+}
+
+async fn ready(probe: &Probe) -> bool {
+    match probe {
+        Probe::Grpc(addr) => {
+            let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://{addr}")) else {
+                return false;
+            };
+            let Ok(ch) = endpoint.connect().await else {
+                return false;
+            };
+            let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
+            health
+                .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+                .await
+                .is_ok_and(|r| r.into_inner().status == 1)
+        }
+        Probe::Http(url) => {
+            let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<Empty<bytes::Bytes>>();
+            match url.parse::<http::Uri>() {
+                Ok(uri) => client.get(uri).await.is_ok_and(|r| r.status().is_success()),
+                Err(_) => false,
+            }
+        }
+    }
+}
+
+async fn startup(binary: &str, probe: Probe) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(binary)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("spawn {binary}"))?;
+    let deadline = started + Duration::from_secs(30);
+    let serving_after = loop {
+        if Instant::now() > deadline {
+            return Err(anyhow!("{binary} did not serve within 30s"));
+        }
+        if ready(&probe).await {
+            break started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    // Idle resident memory, a moment after start.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_kb = child
+        .id()
+        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    println!("serving_ms={} rss_mb={:.1}", serving_after.as_millis(), rss_kb as f64 / 1024.0);
+    child.start_kill()?;
+    let _ = child.wait().await;
+    Ok(())
+}
