@@ -264,7 +264,7 @@ pub async fn serve(
 
 /// Opens a span per RPC, child of the caller's W3C trace context.
 #[derive(Clone, Copy)]
-struct TraceLayer;
+pub struct TraceLayer;
 
 impl<S> tower::Layer<S> for TraceLayer {
     type Service = TraceService<S>;
@@ -274,7 +274,7 @@ impl<S> tower::Layer<S> for TraceLayer {
 }
 
 #[derive(Clone)]
-struct TraceService<S> {
+pub struct TraceService<S> {
     inner: S,
 }
 

@@ -11,7 +11,8 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogFormat, MeshConfig};
 
@@ -48,14 +49,25 @@ pub fn init(config: &MeshConfig) -> anyhow::Result<TelemetryGuard> {
     // across hops even when nothing is exported.
     let provider = builder.build();
     let tracer = provider.tracer(config.service_name.clone());
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    // Traces and logs are filtered apart: RUST_LOG quiets logs without breaking the trace
+    // context that spans carry from hop to hop.
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(LevelFilter::INFO);
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(otel);
     let result = match config.log_format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_filter(filter()),
+            )
             .try_init(),
-        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        LogFormat::Pretty => registry
+            .with(tracing_subscriber::fmt::layer().with_filter(filter()))
+            .try_init(),
     };
     if let Err(e) = result {
         // A second init in one process (tests) keeps the first subscriber.
@@ -77,9 +89,16 @@ pub fn init_for_tests() {
         EnvFilter::new("off")
     };
     let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
-        .with(tracing_subscriber::fmt::layer().with_test_writer())
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(LevelFilter::INFO),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(filter),
+        )
         .try_init();
 }
 
