@@ -171,19 +171,13 @@ impl ConsulClient {
         index: u64,
         wait: Duration,
     ) -> Result<Indexed<Vec<Instance>>> {
-        let mut url = format!("{}/v1/health/service/{service}?passing=true", self.base);
-        if index > 0 {
-            url.push_str(&format!("&index={index}&wait={}", go_duration(wait)));
-        }
-        let resp = self
-            .http
-            .get(url)
-            // Consul adds up to wait/16 of jitter to the wait.
-            .timeout(wait + wait / 16 + Duration::from_secs(5))
-            .send()
+        let (resp, index) = self
+            .blocking_get(
+                &format!("/v1/health/service/{service}?passing=true"),
+                index,
+                wait,
+            )
             .await?;
-        let resp = check(resp).await?;
-        let index = consul_index(&resp);
         let entries: Vec<HealthEntry> = resp.json().await?;
         let mut instances: Vec<Instance> = entries
             .into_iter()
@@ -234,18 +228,9 @@ impl ConsulClient {
 
     /// Names of every registered service, with a blocking query like [`Self::passing_instances`].
     pub async fn services(&self, index: u64, wait: Duration) -> Result<Indexed<Vec<String>>> {
-        let mut url = format!("{}/v1/catalog/services", self.base);
-        if index > 0 {
-            url.push_str(&format!("?index={index}&wait={}", go_duration(wait)));
-        }
-        let resp = self
-            .http
-            .get(url)
-            .timeout(wait + wait / 16 + Duration::from_secs(5))
-            .send()
+        let (resp, index) = self
+            .blocking_get("/v1/catalog/services", index, wait)
             .await?;
-        let resp = check(resp).await?;
-        let index = consul_index(&resp);
         let map: HashMap<String, serde_json::Value> = resp.json().await?;
         let mut names: Vec<String> = map.into_keys().collect();
         names.sort();
@@ -253,6 +238,32 @@ impl ConsulClient {
             value: names,
             index,
         })
+    }
+}
+
+impl ConsulClient {
+    /// GET `path`; with `index > 0` a blocking query. Returns the response and its index.
+    async fn blocking_get(
+        &self,
+        path: &str,
+        index: u64,
+        wait: Duration,
+    ) -> Result<(reqwest::Response, u64)> {
+        let mut url = format!("{}{path}", self.base);
+        if index > 0 {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            url.push_str(&format!("{sep}index={index}&wait={}", go_duration(wait)));
+        }
+        let resp = self
+            .http
+            .get(url)
+            // Consul adds up to wait/16 of jitter to the wait.
+            .timeout(wait + wait / 16 + Duration::from_secs(5))
+            .send()
+            .await?;
+        let resp = check(resp).await?;
+        let index = consul_index(&resp);
+        Ok((resp, index))
     }
 }
 

@@ -17,7 +17,8 @@ async fn the_handler_continues_the_callers_trace() {
     let inner = tower::service_fn(|_req: http::Request<Body>| async {
         let mut resp = http::Response::new(Body::empty());
         if let Some(tp) = telemetry::current_traceparent() {
-            resp.headers_mut().insert("x-onward-traceparent", tp.parse().unwrap());
+            resp.headers_mut()
+                .insert("x-onward-traceparent", tp.parse().unwrap());
         }
         Ok::<_, Infallible>(resp)
     });
@@ -31,14 +32,29 @@ async fn the_handler_continues_the_callers_trace() {
         .body(Body::empty())
         .unwrap();
     let resp = svc.ready().await.unwrap().call(req).await.unwrap();
-    let onward = resp.headers().get("x-onward-traceparent").unwrap().to_str().unwrap().to_string();
+    let onward = resp
+        .headers()
+        .get("x-onward-traceparent")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let parts: Vec<&str> = onward.split('-').collect();
     assert_eq!(parts[1], trace_id, "same trace: {onward}");
     assert_ne!(parts[2], "00f067aa0ba902b7", "a span of its own: {onward}");
 
     // Without a caller's context, a new trace starts.
-    let req = http::Request::builder().uri("/x.Y/Z").body(Body::empty()).unwrap();
+    let req = http::Request::builder()
+        .uri("/x.Y/Z")
+        .body(Body::empty())
+        .unwrap();
     let resp = svc.ready().await.unwrap().call(req).await.unwrap();
-    let fresh = resp.headers().get("x-onward-traceparent").unwrap().to_str().unwrap().to_string();
+    let fresh = resp
+        .headers()
+        .get("x-onward-traceparent")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(!fresh.contains(trace_id));
 }

@@ -151,9 +151,10 @@ async fn load_http(url: String, workers: usize, seconds: u64) -> anyhow::Result<
     let uri: http::Uri = url.parse()?;
     Ok(drive(workers, seconds, || {
         // One keep-alive connection per worker, like a browser's or a proxy's pool.
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_max_idle_per_host(1)
-            .build_http::<Empty<bytes::Bytes>>();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_max_idle_per_host(1)
+                .build_http::<Empty<bytes::Bytes>>();
         let uri = uri.clone();
         move || {
             let client = client.clone();
@@ -188,11 +189,18 @@ async fn load_grpc(addr: String, workers: usize, seconds: u64) -> anyhow::Result
             .lock()
             .ok()
             .and_then(|mut c| c.pop())
-            .unwrap_or_else(|| tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy());
+            .unwrap_or_else(|| {
+                tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy()
+            });
         let client = IdentityServiceClient::new(channel);
         move || {
             let mut client = client.clone();
-            async move { client.list_public_keys(pb::ListPublicKeysRequest {}).await.is_ok() }
+            async move {
+                client
+                    .list_public_keys(pb::ListPublicKeysRequest {})
+                    .await
+                    .is_ok()
+            }
         }
     })
     .await)
@@ -206,7 +214,8 @@ enum Probe {
 async fn ready(probe: &Probe) -> bool {
     match probe {
         Probe::Grpc(addr) => {
-            let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://{addr}")) else {
+            let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            else {
                 return false;
             };
             let Ok(ch) = endpoint.connect().await else {
@@ -214,13 +223,16 @@ async fn ready(probe: &Probe) -> bool {
             };
             let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
             health
-                .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
                 .await
                 .is_ok_and(|r| r.into_inner().status == 1)
         }
         Probe::Http(url) => {
-            let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<Empty<bytes::Bytes>>();
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http::<Empty<bytes::Bytes>>();
             match url.parse::<http::Uri>() {
                 Ok(uri) => client.get(uri).await.is_ok_and(|r| r.status().is_success()),
                 Err(_) => false,
@@ -258,7 +270,11 @@ async fn startup(binary: &str, probe: Probe) -> anyhow::Result<()> {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .unwrap_or(0);
-    println!("serving_ms={} rss_mb={:.1}", serving_after.as_millis(), rss_kb as f64 / 1024.0);
+    println!(
+        "serving_ms={} rss_mb={:.1}",
+        serving_after.as_millis(),
+        rss_kb as f64 / 1024.0
+    );
     child.start_kill()?;
     let _ = child.wait().await;
     Ok(())

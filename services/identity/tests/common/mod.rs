@@ -17,7 +17,10 @@ pub struct Running {
 pub async fn start(env: TestEnv) -> Running {
     let config = Config::load(env.env()).expect("config");
     let mesh = config.mesh.clone();
-    let service = Spawned::start(&mesh, move |listeners, shutdown| run(config, listeners, shutdown)).await;
+    let service = Spawned::start(&mesh, move |listeners, shutdown| {
+        run(config, listeners, shutdown)
+    })
+    .await;
     Running { service, env }
 }
 
@@ -43,7 +46,10 @@ impl Running {
 
     pub async fn user_count(&self) -> i64 {
         let pool = self.env.mysql().await;
-        sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&pool).await.unwrap()
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
     }
 }
 

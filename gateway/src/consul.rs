@@ -1,0 +1,142 @@
+//! Upstreams from Consul, as every other client in the mesh finds its peers. A route's service
+//! name (`identity`) is the Consul service name unless renamed (benchmarks and tests register
+//! under names of their own). [`spawn_refresh`] follows Consul: whenever the instances of a
+//! service change — a redeploy, a new service — the gateway re-reads that service's descriptors
+//! through gRPC reflection, so newly annotated RPCs are served without a rebuild or restart.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use talentmesh_mesh::consul::next_index;
+use talentmesh_mesh::{Discovery, MeshChannel};
+
+use crate::gateway::Gateway;
+use crate::upstream::Upstreams;
+
+/// Channels to Consul-discovered instances, balanced by the mesh's discovery client.
+#[derive(Clone)]
+pub struct DiscoveryUpstreams {
+    discovery: Discovery,
+    /// Route service name → Consul service name, where they differ.
+    renamed: Arc<HashMap<String, String>>,
+}
+
+impl DiscoveryUpstreams {
+    pub fn new(discovery: Discovery) -> Self {
+        DiscoveryUpstreams {
+            discovery,
+            renamed: Arc::new(HashMap::new()),
+        }
+    }
+
+    /// Sends the routes of `service` to the Consul service `consul_name`.
+    pub fn rename(mut self, service: &str, consul_name: &str) -> Self {
+        Arc::make_mut(&mut self.renamed).insert(service.to_string(), consul_name.to_string());
+        self
+    }
+
+    pub fn consul_name<'a>(&'a self, service: &'a str) -> &'a str {
+        self.renamed.get(service).map_or(service, String::as_str)
+    }
+
+    /// The route service name of a Consul service.
+    pub fn service_name(&self, consul_name: &str) -> String {
+        self.renamed
+            .iter()
+            .find(|(_, c)| c.as_str() == consul_name)
+            .map_or_else(|| consul_name.to_string(), |(s, _)| s.clone())
+    }
+}
+
+impl Upstreams for DiscoveryUpstreams {
+    type Channel = MeshChannel;
+
+    fn channel(&self, service: &str) -> Option<MeshChannel> {
+        Some(self.discovery.channel(self.consul_name(service)))
+    }
+}
+
+/// Watches Consul for services and their instances and refreshes the routes from reflection on
+/// every change. Runs until the process ends.
+pub fn spawn_refresh(gateway: Gateway<DiscoveryUpstreams>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut watched: HashSet<String> = HashSet::new();
+        let mut index = 0u64;
+        loop {
+            let mut names: BTreeSet<String> = gateway
+                .routes()
+                .upstream_names()
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
+            let upstreams = gateway.upstreams().clone();
+            match upstreams
+                .discovery
+                .consul()
+                .services(index, Duration::from_secs(30))
+                .await
+            {
+                Ok(result) => {
+                    index = next_index(index, result.index);
+                    names.extend(
+                        result
+                            .value
+                            .iter()
+                            .filter(|n| n.as_str() != "consul")
+                            .map(|n| upstreams.service_name(n)),
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing consul services failed; retrying");
+                    index = 0;
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+            for name in names {
+                if watched.insert(name.clone()) {
+                    tokio::spawn(follow(gateway.clone(), name));
+                }
+            }
+        }
+    })
+}
+
+async fn follow(gateway: Gateway<DiscoveryUpstreams>, service: String) {
+    let upstreams = gateway.upstreams().clone();
+    let mut instances = upstreams
+        .discovery
+        .instances(upstreams.consul_name(&service));
+    loop {
+        let current = instances.borrow_and_update().clone();
+        if !current.is_empty() {
+            refresh(&gateway, &service).await;
+        }
+        if instances.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One refresh, retried briefly: the channel learns of a new instance from the same watch a
+/// moment after this task does.
+async fn refresh(gateway: &Gateway<DiscoveryUpstreams>, service: &str) {
+    let mut delay = Duration::from_millis(100);
+    for attempt in 1..=6 {
+        match gateway.refresh_from_reflection(service).await {
+            Ok(report) => {
+                tracing::info!(
+                    service,
+                    files = report.files.len(),
+                    routes = report.routes,
+                    "routes refreshed"
+                );
+                return;
+            }
+            // Not every Consul service is a talentmesh gRPC service with reflection.
+            Err(e) => tracing::debug!(service, attempt, error = %e, "refresh failed"),
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    }
+}

@@ -1,0 +1,68 @@
+//! The gateway binary: config from the environment, upstreams from Consul (or a fixed list in
+//! `TALENTMESH_GATEWAY_UPSTREAMS`), routes refreshed as services change, serve until SIGTERM.
+
+use talentmesh_gateway::consul::{spawn_refresh, DiscoveryUpstreams};
+use talentmesh_gateway::{serve, Gateway, GatewayConfig, StaticUpstreams, Upstreams};
+use talentmesh_mesh::consul::ConsulClient;
+use talentmesh_mesh::server::shutdown_signal;
+use talentmesh_mesh::Discovery;
+use tonic::transport::Endpoint;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = GatewayConfig::from_env()?;
+    let listener = tokio::net::TcpListener::bind(config.http_addr).await?;
+    if config.upstreams.is_empty() {
+        let consul_addr = std::env::var("TALENTMESH_CONSUL_ADDR")
+            .unwrap_or_else(|_| "http://127.0.0.1:18500".to_string());
+        let discovery = Discovery::new(ConsulClient::new(&consul_addr)?, config.deadline);
+        let mut upstreams = DiscoveryUpstreams::new(discovery);
+        // `identity=identity-bench,...`: routes of a service to a Consul name of another.
+        for entry in std::env::var("TALENTMESH_GATEWAY_SERVICE_NAMES")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|e| !e.trim().is_empty())
+        {
+            let (service, consul_name) = entry.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!(
+                    "TALENTMESH_GATEWAY_SERVICE_NAMES: expected service=consul-name entries"
+                )
+            })?;
+            upstreams = upstreams.rename(service.trim(), consul_name.trim());
+        }
+        let gateway = Gateway::new(config, upstreams)?;
+        spawn_refresh(gateway.clone());
+        run(listener, gateway).await
+    } else {
+        let mut upstreams = StaticUpstreams::new();
+        for (name, uri) in &config.upstreams {
+            // Lazy: the gateway starts even when a service is not up yet.
+            upstreams.insert(
+                name.clone(),
+                Endpoint::from_shared(uri.clone())?.connect_lazy(),
+            );
+        }
+        run(listener, Gateway::new(config, upstreams)?).await
+    }
+}
+
+async fn run<U: Upstreams>(
+    listener: tokio::net::TcpListener,
+    gateway: Gateway<U>,
+) -> anyhow::Result<()> {
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        routes = gateway.routes().routes().len(),
+        "talentmesh gateway listening"
+    );
+    serve(listener, gateway, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! The hot path: one HTTP request in, one unary gRPC call out, one HTTP response back.
+//!
+//! Everything that can be decided without the request was decided when the route table was
+//! compiled; here the route is found by walking the segment trie, the request message is built
+//! from path, query and body with precompiled field descriptors, and the call goes through a
+//! cloned channel with the `DynamicMessage` codec. No per-request template parsing, no descriptor
+//! lookups by name on the body path, one body buffer, one response buffer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue};
+use http_body_util::{BodyExt as _, Limited};
+use prost_reflect::{
+    DynamicMessage, FieldDescriptor, Kind, ReflectMessage as _, SerializeOptions, Value,
+};
+use talentmesh_mesh::error::{ApiError, FieldViolation};
+
+use crate::codec::DynamicCodec;
+use crate::gateway::Shared;
+use crate::json;
+use crate::metadata::{self, X_REQUEST_ID};
+use crate::routes::{BodyRule, Route, RouteMatch, RouteTable};
+use crate::status::{Rejection, APPLICATION_JSON};
+use crate::upstream::Upstreams;
+
+/// The fallback handler: every path that is not one of the gateway's own endpoints.
+pub(crate) async fn handle<U: Upstreams>(
+    State(shared): State<Arc<Shared<U>>>,
+    request: Request,
+) -> Response {
+    let request_id = metadata::request_id(request.headers());
+    // The table current when the request starts serves it to the end, even across a refresh.
+    let table = shared.routes.load_full();
+    let mut response = match forward(&shared, &table, request, &request_id).await {
+        Ok(response) => response,
+        Err(rejection) => {
+            rejection.into_response(&shared.status_descriptor(&table), &shared.serialize)
+        }
+    };
+    response.headers_mut().insert(X_REQUEST_ID, request_id);
+    response
+}
+
+#[tracing::instrument(
+    skip_all,
+    fields(method = %request.method(), path = %request.uri().path(), request_id = ?request_id)
+)]
+async fn forward<U: Upstreams>(
+    shared: &Shared<U>,
+    table: &RouteTable,
+    request: Request,
+    request_id: &HeaderValue,
+) -> Result<Response, Rejection> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    let (route, segments) = match table.find(&parts.method, path) {
+        RouteMatch::Found { route, segments } => (route, segments),
+        RouteMatch::MethodNotAllowed(allowed) => {
+            return Err(Rejection::method_not_allowed(&parts.method, path, &allowed))
+        }
+        RouteMatch::NotFound => return Err(Rejection::not_found(&parts.method, path)),
+    };
+
+    let body = match route.body {
+        BodyRule::None => Bytes::new(),
+        BodyRule::Whole | BodyRule::Field(_) => {
+            read_body(&parts, body, shared.config.body_limit).await?
+        }
+    };
+    let message = crate::request::build(route, &segments, parts.uri.query(), &body)
+        .map_err(|violations| Rejection::api(&ApiError::invalid(violations)))?;
+    drop(body);
+
+    let channel = shared
+        .upstreams
+        .channel(&route.rpc.upstream)
+        .ok_or_else(|| {
+            Rejection::api(&ApiError::unavailable(format!(
+                "no instance of service {} is available",
+                route.rpc.upstream
+            )))
+        })?;
+    let client = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let mut call = tonic::Request::from_parts(
+        metadata::outgoing(&parts.headers, request_id, client),
+        tonic::Extensions::default(),
+        message,
+    );
+    let deadline = shared.config.deadline;
+    call.set_timeout(deadline);
+
+    let mut grpc = tonic::client::Grpc::new(channel);
+    let codec = DynamicCodec::new(route.rpc.output.clone());
+    let exchange = async {
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(format!("upstream not ready: {}", e.into())))?;
+        grpc.unary(call, route.rpc.path.clone(), codec).await
+    };
+    // grpc-timeout asks the upstream to give up; this makes sure the client is answered even if
+    // the upstream (or the network) does not.
+    let started = Instant::now();
+    let expired = || {
+        tonic::Status::deadline_exceeded(format!(
+            "{} did not answer within {deadline:?}",
+            route.rpc.upstream
+        ))
+    };
+    let answer = match tokio::time::timeout(deadline, exchange).await {
+        // tonic servers answer an expired grpc-timeout with CANCELLED; to the client it is the
+        // gateway's deadline that passed, so it is reported as such.
+        Ok(Err(status))
+            if status.code() == tonic::Code::Cancelled
+                && started.elapsed() + deadline / 20 >= deadline =>
+        {
+            Err(expired())
+        }
+        Ok(answer) => answer,
+        Err(_) => Err(expired()),
+    };
+    let reply = answer.map_err(|status| {
+        tracing::debug!(code = ?status.code(), message = status.message(), "upstream error");
+        Rejection::upstream(&status)
+    })?;
+
+    let (metadata, message, _) = reply.into_parts();
+    let json = render_response(route, &message, &shared.serialize)
+        .map_err(|e| Rejection::api(&ApiError::internal(&e)))?;
+    let mut response = Response::new(Body::from(json));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, APPLICATION_JSON);
+    metadata::incoming(metadata, response.headers_mut());
+    Ok(response)
+}
+
+/// Reads the body up to the limit, checking its content type when there is one.
+async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, Rejection> {
+    if declared_length(&parts.headers).is_some_and(|n| n > limit as u64) {
+        return Err(Rejection::too_large(limit));
+    }
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(Rejection::too_large(limit))
+        }
+        Err(e) => {
+            return Err(Rejection::api(&ApiError::invalid(vec![
+                FieldViolation::new("body", format!("could not read the request body: {e}")),
+            ])))
+        }
+    };
+    if !bytes.is_empty() {
+        // A body without a content type is taken as JSON; a declared other type is refused.
+        if let Some(content_type) = parts.headers.get(CONTENT_TYPE) {
+            let text = content_type.to_str().unwrap_or("");
+            if !is_json(text) {
+                return Err(Rejection::unsupported_media_type(text));
+            }
+        }
+    }
+    Ok(bytes)
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The response body: the whole message, or the `response_body` field of it.
+fn render_response(
+    route: &Route,
+    message: &DynamicMessage,
+    options: &SerializeOptions,
+) -> Result<Vec<u8>, serde_json::Error> {
+    match &route.response_body {
+        None => json::encode(message, options),
+        Some(field) => render_field(message, field, options),
+    }
+}
+
+fn render_field(
+    message: &DynamicMessage,
+    field: &FieldDescriptor,
+    options: &SerializeOptions,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let value = message.get_field(field);
+    if let (Value::Message(inner), false) = (value.as_ref(), field.is_list() || field.is_map()) {
+        return json::encode(inner, options);
+    }
+    // A scalar, list or map: serialize the field inside its message and lift it out.
+    let mut alone = DynamicMessage::new(message.descriptor());
+    alone.set_field(field, value.into_owned());
+    let mut object = alone.serialize_with_options(serde_json::value::Serializer, options)?;
+    let lifted = object
+        .as_object_mut()
+        .and_then(|o| o.remove(field.json_name()))
+        .unwrap_or_else(|| empty_value(field));
+    serde_json::to_vec(&lifted)
+}
+
+fn empty_value(field: &FieldDescriptor) -> serde_json::Value {
+    if field.is_list() {
+        serde_json::Value::Array(Vec::new())
+    } else if field.is_map() || matches!(field.kind(), Kind::Message(_)) {
+        serde_json::Value::Object(serde_json::Map::new())
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+    }
+}

@@ -1,0 +1,93 @@
+//! The HTTP server: the gateway's own endpoints (`/healthz`, `/readyz`, `/openapi.json`) and,
+//! for every other path, the route table. The dynamic routes are not registered with axum's
+//! router: they change at run time, so a single fallback consults the current table instead.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use http::header::CONTENT_TYPE;
+use http::StatusCode;
+use tokio::net::TcpListener;
+
+use crate::gateway::{Gateway, Shared};
+use crate::status::APPLICATION_JSON;
+use crate::upstream::Upstreams;
+
+impl<U: Upstreams> Gateway<U> {
+    /// The gateway as an axum router, for serving or embedding.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz::<U>))
+            .route("/openapi.json", get(openapi::<U>))
+            .fallback(crate::proxy::handle::<U>)
+            .with_state(self.shared.clone())
+    }
+}
+
+/// Serves `gateway` on `listener` until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve<U: Upstreams>(
+    listener: TcpListener,
+    gateway: Gateway<U>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Connect info gives the proxy the client address for x-forwarded-for.
+    let service = gateway
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    let mut response = Response::new(Body::from(serde_json::to_vec(value).unwrap_or_default()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, APPLICATION_JSON);
+    response
+}
+
+/// The process is alive and serving HTTP.
+async fn healthz() -> Response {
+    json(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+}
+
+/// Ready when routes are loaded and at least one of their upstreams has a channel.
+async fn readyz<U: Upstreams>(State(shared): State<Arc<Shared<U>>>) -> Response {
+    let table = shared.routes.load_full();
+    let known: Vec<&str> = table
+        .upstream_names()
+        .iter()
+        .filter(|name| shared.upstreams.channel(name).is_some())
+        .map(|name| name.as_ref())
+        .collect();
+    let routes = table.routes().len();
+    let ready = routes > 0 && !known.is_empty();
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "routes": routes,
+        "upstreams": known,
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json(status, &body)
+}
+
+async fn openapi<U: Upstreams>(State(shared): State<Arc<Shared<U>>>) -> Response {
+    let mut response = Response::new(Body::from(shared.routes.load().openapi_json()));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, APPLICATION_JSON);
+    response
+}

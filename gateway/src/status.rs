@@ -1,0 +1,164 @@
+//! Error responses. Every failure, the gateway's own or an upstream's, reaches the client as a
+//! `google.rpc.Status` in JSON — `{"code":..,"message":..,"details":[{"@type":..}]}` — rendered by
+//! prost-reflect through the descriptor pool, so each `Any` detail appears as its message's JSON
+//! with an `@type` field. The HTTP status comes from the one error table in `talentmesh-mesh`;
+//! only the gateway's transport-level rejections (405, 413, 415) have no row there and set their
+//! status explicitly while the body carries the nearest gRPC code.
+
+use axum::body::Body;
+use axum::response::Response;
+use base64::Engine as _;
+use http::header::{ALLOW, CONTENT_TYPE};
+use http::{HeaderValue, Method, StatusCode};
+use prost::Message as _;
+use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
+use serde_json::Value as Json;
+use talentmesh_mesh::error::{http_status_for, rpc_status_of, ApiError, ErrorCode};
+use talentmesh_proto::google::rpc;
+
+pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// A request the gateway answers with an error.
+#[derive(Debug)]
+pub struct Rejection {
+    pub status: StatusCode,
+    pub body: rpc::Status,
+    pub allow: Option<HeaderValue>,
+}
+
+impl Rejection {
+    pub fn api(error: &ApiError) -> Rejection {
+        Rejection {
+            status: error.code.http_status(),
+            body: error.to_rpc_status(),
+            allow: None,
+        }
+    }
+
+    pub fn upstream(status: &tonic::Status) -> Rejection {
+        Rejection {
+            status: http_status_for(status.code()),
+            body: rpc_status_of(status),
+            allow: None,
+        }
+    }
+
+    pub fn not_found(method: &Method, path: &str) -> Rejection {
+        Rejection::api(&ApiError::not_found(format!(
+            "no route for {method} {path}"
+        )))
+    }
+
+    pub fn method_not_allowed(method: &Method, path: &str, allowed: &[Method]) -> Rejection {
+        let allow = allowed
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let error = ApiError::new(
+            ErrorCode::Unimplemented,
+            format!("method {method} is not allowed on {path}; allowed: {allow}"),
+        )
+        .with_reason("METHOD_NOT_ALLOWED");
+        Rejection {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            body: error.to_rpc_status(),
+            allow: HeaderValue::from_str(&allow).ok(),
+        }
+    }
+
+    pub fn too_large(limit: usize) -> Rejection {
+        let error = ApiError::new(
+            ErrorCode::ResourceExhausted,
+            format!("request body is larger than {limit} bytes"),
+        )
+        .with_reason("PAYLOAD_TOO_LARGE");
+        Rejection {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            body: error.to_rpc_status(),
+            allow: None,
+        }
+    }
+
+    pub fn unsupported_media_type(content_type: &str) -> Rejection {
+        let error = ApiError::new(
+            ErrorCode::InvalidArgument,
+            format!("content type {content_type:?} is not supported; send application/json"),
+        )
+        .with_reason("UNSUPPORTED_MEDIA_TYPE");
+        Rejection {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            body: error.to_rpc_status(),
+            allow: None,
+        }
+    }
+
+    /// The HTTP response, with the status rendered through `status_desc` (`google.rpc.Status`).
+    pub fn into_response(
+        self,
+        status_desc: &MessageDescriptor,
+        options: &SerializeOptions,
+    ) -> Response {
+        let body = render(status_desc, &self.body, options);
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = self.status;
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, APPLICATION_JSON);
+        if let Some(allow) = self.allow {
+            response.headers_mut().insert(ALLOW, allow);
+        }
+        response
+    }
+}
+
+/// Renders `status` as JSON. Details whose type the pool does not know cannot become JSON
+/// fields; they are kept as `{"@type": .., "value": <base64>}` rather than dropped.
+pub fn render(
+    status_desc: &MessageDescriptor,
+    status: &rpc::Status,
+    options: &SerializeOptions,
+) -> Vec<u8> {
+    let pool = status_desc.parent_pool();
+    let (known, unknown): (Vec<_>, Vec<_>) = status.details.iter().cloned().partition(|d| {
+        d.type_url
+            .rsplit_once('/')
+            .is_some_and(|(_, name)| pool.get_message_by_name(name).is_some())
+    });
+    let renderable = rpc::Status {
+        code: status.code,
+        message: status.message.clone(),
+        details: known,
+    };
+    let decoded =
+        DynamicMessage::decode(status_desc.clone(), renderable.encode_to_vec().as_slice()).ok();
+    if unknown.is_empty() {
+        // The usual case: straight to bytes, fields in proto order (code, message, details).
+        if let Some(Ok(bytes)) = decoded.as_ref().map(|m| crate::json::encode(m, options)) {
+            return bytes;
+        }
+    }
+    let rendered = decoded.and_then(|msg| {
+        msg.serialize_with_options(serde_json::value::Serializer, options)
+            .ok()
+    });
+    let mut json = rendered.unwrap_or_else(
+        || serde_json::json!({ "code": status.code, "message": status.message, "details": [] }),
+    );
+    if !unknown.is_empty() {
+        if let Json::Object(object) = &mut json {
+            let details = object
+                .entry("details")
+                .or_insert_with(|| Json::Array(Vec::new()));
+            if let Json::Array(items) = details {
+                for detail in unknown {
+                    items.push(serde_json::json!({
+                        "@type": detail.type_url,
+                        "value": base64::engine::general_purpose::STANDARD.encode(&detail.value),
+                    }));
+                }
+            }
+        }
+    }
+    serde_json::to_vec(&json).unwrap_or_else(|_| b"{}".to_vec())
+}

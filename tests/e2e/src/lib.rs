@@ -1,0 +1,146 @@
+//! A whole mesh in one test process: identity registered in the local Consul under a name of the
+//! test's own, and the gateway finding it through Consul like in production. Tests talk to it
+//! over HTTP exactly as a web client would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use talentmesh_gateway::consul::DiscoveryUpstreams;
+use talentmesh_gateway::{Gateway, GatewayConfig};
+use talentmesh_mesh::consul::ConsulClient;
+use talentmesh_mesh::Discovery;
+use talentmesh_testkit::{eventually, Spawned, TestEnv, CONSUL_ADDR};
+
+pub struct Mesh {
+    /// Base URL of the gateway, e.g. `http://127.0.0.1:40123`.
+    pub base: String,
+    pub identity: Spawned,
+    pub env: TestEnv,
+    pub http: reqwest::Client,
+    gateway: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Mesh {
+    pub async fn start() -> Mesh {
+        Mesh::start_with(|env| env).await
+    }
+
+    /// `tweak` adjusts identity's environment (e.g. throttle limits) before it starts.
+    pub async fn start_with(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
+        let env = TestEnv::new("identity").with_consul();
+        let consul_name = format!("identity-e2e-{}", env.id);
+        let env = tweak(env.set("TALENTMESH_SERVICE_NAME", consul_name.clone()));
+        let config = talentmesh_identity::Config::load(env.env()).expect("identity config");
+        let mesh = config.mesh.clone();
+        let identity = Spawned::start(&mesh, move |listeners, shutdown| {
+            talentmesh_identity::run(config, listeners, shutdown)
+        })
+        .await;
+
+        let consul = ConsulClient::new(CONSUL_ADDR).unwrap();
+        let discovery = Discovery::new(consul, Duration::from_secs(5));
+        let channel = discovery.channel(&consul_name);
+        assert!(
+            eventually(Duration::from_secs(20), || async {
+                !channel.endpoints().is_empty()
+            })
+            .await,
+            "identity never passed its consul check"
+        );
+        let upstreams = DiscoveryUpstreams::new(discovery).rename("identity", &consul_name);
+        let config = GatewayConfig {
+            body_limit: 64 * 1024,
+            ..GatewayConfig::default()
+        };
+        let gateway = Gateway::new(config, upstreams).expect("gateway");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(talentmesh_gateway::serve(listener, gateway, async move {
+            let _ = rx.await;
+        }));
+        Mesh {
+            base,
+            identity,
+            env,
+            http: reqwest::Client::new(),
+            gateway: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs JSON and returns the status and the parsed body (Null when not JSON).
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        read(resp).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    pub async fn users_in_mysql(&self) -> i64 {
+        let pool = self.env.mysql().await;
+        talentmesh_testkit::scalar_i64(&pool, "SELECT COUNT(*) FROM users").await
+    }
+}
+
+pub async fn read(resp: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+impl Drop for Mesh {
+    fn drop(&mut self) {
+        if let Some(tx) = self.gateway.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `reason` of the ErrorInfo detail in a google.rpc.Status JSON body.
+pub fn reason(body: &serde_json::Value) -> Option<String> {
+    body["details"]
+        .as_array()?
+        .iter()
+        .find(|d| {
+            d["@type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("google.rpc.ErrorInfo"))
+        })
+        .and_then(|d| d["reason"].as_str().map(str::to_string))
+}
+
+/// Field names of the BadRequest detail in a google.rpc.Status JSON body.
+pub fn bad_fields(body: &serde_json::Value) -> Vec<String> {
+    body["details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| {
+            d["@type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("google.rpc.BadRequest"))
+        })
+        .flat_map(|d| d["fieldViolations"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v["field"].as_str().map(str::to_string))
+        .collect()
+}

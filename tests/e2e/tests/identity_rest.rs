@@ -1,0 +1,429 @@
+//! Identity through the gateway over HTTP, as a web client uses it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use serde_json::json;
+use talentmesh_e2e::{bad_fields, reason, Mesh};
+use talentmesh_mesh::auth::Claims;
+
+const PASSWORD: &str = "correct horse 42";
+
+async fn register_and_login(mesh: &Mesh, email: &str) -> serde_json::Value {
+    let (status, body) = mesh
+        .post(
+            "/v1/users:register",
+            json!({"email": email, "password": PASSWORD, "role": "ROLE_CANDIDATE"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = mesh
+        .post(
+            "/v1/sessions:login",
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn register_login_me_refresh_logout() {
+    let mesh = Mesh::start().await;
+    let (status, body) = mesh
+        .post(
+            "/v1/users:register",
+            json!({"email": "Ann@Example.com", "password": PASSWORD, "role": "ROLE_CANDIDATE"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["email"], "ann@example.com");
+    assert_eq!(body["user"]["roles"], json!(["ROLE_CANDIDATE"]));
+    assert!(body["user"].get("password").is_none());
+
+    let (status, login) = mesh
+        .post(
+            "/v1/sessions:login",
+            json!({"email": "ann@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200, "{login}");
+    let access = login["tokens"]["accessToken"].as_str().unwrap().to_string();
+    let refresh = login["tokens"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(login["tokens"]["tokenType"], "Bearer");
+
+    // response_body: "user" — the body is the user itself.
+    let (status, me) = mesh.get("/v1/users/me", Some(&access)).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["email"], "ann@example.com");
+    let name = me["name"].as_str().unwrap().to_string();
+    let (status, same) = mesh.get(&format!("/v1/{name}"), Some(&access)).await;
+    assert_eq!((status, same["name"].as_str()), (200, Some(name.as_str())));
+
+    let (status, renewed) = mesh
+        .post("/v1/sessions:refresh", json!({"refreshToken": refresh}))
+        .await;
+    assert_eq!(status, 200, "{renewed}");
+    let refresh2 = renewed["tokens"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(refresh2, refresh);
+
+    let (status, _) = mesh
+        .post("/v1/sessions:logout", json!({"refreshToken": refresh2}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = mesh
+        .post("/v1/sessions:refresh", json!({"refreshToken": refresh2}))
+        .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(reason(&body).as_deref(), Some("REFRESH_TOKEN_INVALID"));
+
+    let (status, jwks) = mesh.get("/.well-known/jwks.json", None).await;
+    assert_eq!(status, 200);
+    let keys = jwks["keys"].as_array().unwrap();
+    assert!(!keys.is_empty());
+    assert!(keys.iter().all(|k| k["kty"] == "OKP"
+        && k["crv"] == "Ed25519"
+        && k["alg"] == "EdDSA"
+        && k["use"] == "sig"));
+}
+
+#[tokio::test]
+async fn refresh_token_reuse_revokes_the_family() {
+    let mesh = Mesh::start().await;
+    let login = register_and_login(&mesh, "bob@example.com").await;
+    let first = login["tokens"]["refreshToken"].as_str().unwrap();
+    let (status, renewed) = mesh
+        .post("/v1/sessions:refresh", json!({"refreshToken": first}))
+        .await;
+    assert_eq!(status, 200);
+    let second = renewed["tokens"]["refreshToken"].as_str().unwrap();
+
+    let (status, body) = mesh
+        .post("/v1/sessions:refresh", json!({"refreshToken": first}))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(reason(&body).as_deref(), Some("REFRESH_TOKEN_REUSED"));
+    let (status, _) = mesh
+        .post("/v1/sessions:refresh", json!({"refreshToken": second}))
+        .await;
+    assert_eq!(
+        status, 401,
+        "the newer token of the revoked family is dead too"
+    );
+}
+
+fn sign(kid: &str, pkcs8: &[u8], claims: &Claims) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_ed_der(pkcs8),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn bad_tokens_get_401() {
+    let mesh = Mesh::start().await;
+    let login = register_and_login(&mesh, "carol@example.com").await;
+    let sub = login["user"]["name"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("users/")
+        .to_string();
+    let pool = mesh.env.mysql().await;
+    let (kid, pkcs8, public): (String, Vec<u8>, Vec<u8>) = sqlx::query_as(
+        "SELECT kid, private_pkcs8, public_key FROM signing_keys ORDER BY created_at DESC LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let claims = |aud: &str, exp: i64| Claims {
+        sub: sub.clone(),
+        iss: "talentmesh-identity".into(),
+        aud: aud.into(),
+        exp: now + exp,
+        nbf: now - 1,
+        iat: now - 1,
+        jti: "forged".into(),
+        email: "carol@example.com".into(),
+        roles: vec!["candidate".into()],
+    };
+    let good = sign(&kid, &pkcs8, &claims("talentmesh", 60));
+    let (status, _) = mesh.get("/v1/users/me", Some(&good)).await;
+    assert_eq!(status, 200, "control: a correctly signed token is accepted");
+
+    let stranger = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let stranger_der = stranger.to_pkcs8_der().unwrap();
+    let none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","kid":"{kid}"}}"#)),
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims("talentmesh", 60)).unwrap())
+    );
+    let hs256 = {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some(kid.clone());
+        jsonwebtoken::encode(
+            &header,
+            &claims("talentmesh", 60),
+            &jsonwebtoken::EncodingKey::from_secret(&public),
+        )
+        .unwrap()
+    };
+    for (what, token) in [
+        (
+            "expired",
+            Some(sign(&kid, &pkcs8, &claims("talentmesh", -120))),
+        ),
+        ("alg none", Some(none)),
+        ("HS256 keyed with the public key", Some(hs256)),
+        (
+            "wrong kid",
+            Some(sign(
+                "nope",
+                stranger_der.as_bytes(),
+                &claims("talentmesh", 60),
+            )),
+        ),
+        (
+            "wrong aud",
+            Some(sign(&kid, &pkcs8, &claims("elsewhere", 60))),
+        ),
+        ("missing", None),
+    ] {
+        let (status, body) = mesh.get("/v1/users/me", token.as_deref()).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert_eq!(
+            body["code"], 16,
+            "{what}: google.rpc.Status with UNAUTHENTICATED"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_status_and_writes_nothing() {
+    let mesh =
+        Mesh::start_with(|env| env.set("TALENTMESH_IDENTITY_THROTTLE_PER_ACCOUNT", "2")).await;
+    let login = register_and_login(&mesh, "dave@example.com").await;
+    let access = login["tokens"]["accessToken"].as_str().unwrap().to_string();
+    let users_before = mesh.users_in_mysql().await;
+    let sessions_before = mesh.env.redis_keys("rt:*").await.len();
+
+    let raw = |method: reqwest::Method, path: &str, body: &str| {
+        mesh.http
+            .request(method, mesh.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    let reg = |body: serde_json::Value| body.to_string();
+    let huge = "x".repeat(70 * 1024);
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16, Option<&str>)> = vec![
+        (
+            "malformed json",
+            raw(reqwest::Method::POST, "/v1/users:register", "{\"email\":"),
+            400,
+            None,
+        ),
+        (
+            "wrong type",
+            raw(
+                reqwest::Method::POST,
+                "/v1/users:register",
+                &reg(json!({"email": 42, "password": PASSWORD, "role": "ROLE_CANDIDATE"})),
+            ),
+            400,
+            Some("email"),
+        ),
+        (
+            "unknown field",
+            raw(
+                reqwest::Method::POST,
+                "/v1/users:register",
+                &reg(
+                    json!({"email": "x@example.com", "password": PASSWORD, "role": "ROLE_CANDIDATE", "isAdmin": true}),
+                ),
+            ),
+            400,
+            Some("isAdmin"),
+        ),
+        (
+            "unknown enum",
+            raw(
+                reqwest::Method::POST,
+                "/v1/users:register",
+                &reg(json!({"email": "x@example.com", "password": PASSWORD, "role": "ROLE_GOD"})),
+            ),
+            400,
+            Some("role"),
+        ),
+        (
+            "bad email",
+            raw(
+                reqwest::Method::POST,
+                "/v1/users:register",
+                &reg(json!({"email": "nope", "password": PASSWORD, "role": "ROLE_CANDIDATE"})),
+            ),
+            400,
+            Some("email"),
+        ),
+        (
+            "weak password",
+            raw(
+                reqwest::Method::POST,
+                "/v1/users:register",
+                &reg(
+                    json!({"email": "x@example.com", "password": "short", "role": "ROLE_CANDIDATE"}),
+                ),
+            ),
+            400,
+            Some("password"),
+        ),
+        (
+            "self-made admin",
+            raw(
+                reqwest::Method::POST,
+                "/v1/users:register",
+                &reg(json!({"email": "x@example.com", "password": PASSWORD, "role": "ROLE_ADMIN"})),
+            ),
+            400,
+            Some("role"),
+        ),
+        (
+            "duplicate email",
+            raw(
+                reqwest::Method::POST,
+                "/v1/users:register",
+                &reg(
+                    json!({"email": "DAVE@example.com", "password": PASSWORD, "role": "ROLE_CANDIDATE"}),
+                ),
+            ),
+            409,
+            None,
+        ),
+        (
+            "body over limit",
+            raw(
+                reqwest::Method::POST,
+                "/v1/users:register",
+                &reg(json!({"email": "x@example.com", "password": huge, "role": "ROLE_CANDIDATE"})),
+            ),
+            413,
+            None,
+        ),
+        (
+            "unknown route",
+            raw(reqwest::Method::GET, "/v1/nothing/here", ""),
+            404,
+            None,
+        ),
+        (
+            "wrong method",
+            raw(reqwest::Method::GET, "/v1/users:register", ""),
+            405,
+            None,
+        ),
+        (
+            "unknown query parameter",
+            raw(reqwest::Method::GET, "/v1/users/me?debug=1", "").bearer_auth(&access),
+            400,
+            Some("debug"),
+        ),
+        (
+            "wrong password",
+            raw(
+                reqwest::Method::POST,
+                "/v1/sessions:login",
+                &reg(json!({"email": "dave@example.com", "password": "wrong horse 42"})),
+            ),
+            401,
+            None,
+        ),
+        (
+            "second wrong password",
+            raw(
+                reqwest::Method::POST,
+                "/v1/sessions:login",
+                &reg(json!({"email": "dave@example.com", "password": "wrong horse 43"})),
+            ),
+            401,
+            None,
+        ),
+        (
+            "throttled, right password",
+            raw(
+                reqwest::Method::POST,
+                "/v1/sessions:login",
+                &reg(json!({"email": "dave@example.com", "password": PASSWORD})),
+            ),
+            429,
+            None,
+        ),
+        (
+            "unknown refresh token",
+            raw(
+                reqwest::Method::POST,
+                "/v1/sessions:refresh",
+                &reg(json!({"refreshToken": "made-up"})),
+            ),
+            401,
+            None,
+        ),
+        (
+            "empty refresh token",
+            raw(
+                reqwest::Method::POST,
+                "/v1/sessions:refresh",
+                &reg(json!({})),
+            ),
+            400,
+            Some("refresh_token"),
+        ),
+    ];
+    for (what, request, want, field) in cases {
+        let (status, body) = talentmesh_e2e::read(request.send().await.unwrap()).await;
+        assert_eq!(status, want, "{what}: {body}");
+        assert!(
+            body["code"].as_i64().is_some_and(|c| c > 0),
+            "{what}: body is a google.rpc.Status: {body}"
+        );
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {body}"
+        );
+        if let Some(field) = field {
+            let fields = bad_fields(&body);
+            assert!(
+                fields.iter().any(|f| f == field),
+                "{what}: field violations {fields:?} in {body}"
+            );
+        }
+        if want == 429 {
+            let retry = body["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["@type"].as_str().unwrap_or("").ends_with("RetryInfo"));
+            assert!(retry, "{what}: RetryInfo attached: {body}");
+        }
+    }
+    assert_eq!(
+        mesh.users_in_mysql().await,
+        users_before,
+        "no user written by bad input"
+    );
+    assert_eq!(
+        mesh.env.redis_keys("rt:*").await.len(),
+        sessions_before,
+        "no session written by bad input"
+    );
+}
