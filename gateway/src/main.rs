@@ -3,20 +3,20 @@
 
 use talentmesh_gateway::consul::{spawn_refresh, DiscoveryUpstreams};
 use talentmesh_gateway::{serve, Gateway, GatewayConfig, StaticUpstreams, Upstreams};
+use talentmesh_mesh::config::{Env, MeshConfig};
 use talentmesh_mesh::consul::ConsulClient;
 use talentmesh_mesh::server::shutdown_signal;
-use talentmesh_mesh::Discovery;
+use talentmesh_mesh::{telemetry, Discovery};
 use tonic::transport::Endpoint;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // The mesh's telemetry: JSON logs, and spans that carry W3C trace context on to the services
+    // (exported over OTLP when TALENTMESH_OTLP_ENDPOINT is set).
+    let mut env = Env::from_process();
+    let mesh = MeshConfig::load(&mut env, "gateway", 18080);
+    env.finish()?;
+    let _telemetry = telemetry::init(&mesh)?;
     let config = GatewayConfig::from_env()?;
     let listener = tokio::net::TcpListener::bind(config.http_addr).await?;
     if config.upstreams.is_empty() {

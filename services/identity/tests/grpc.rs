@@ -430,3 +430,81 @@ async fn before_sub(
         .trim_start_matches("users/")
         .to_string()
 }
+
+#[tokio::test]
+async fn the_bootstrap_admin_may_read_any_account_and_others_may_not() {
+    let env = TestEnv::new("identity")
+        .set("TALENTMESH_IDENTITY_ADMIN_EMAIL", "root@example.com")
+        .set("TALENTMESH_IDENTITY_ADMIN_PASSWORD", "bootstrap secret 9");
+    let app = start(env).await;
+    let mut client = app.client().await;
+    let ivy = register(&mut client, "ivy@example.com", PASSWORD).await;
+    let jay = register(&mut client, "jay@example.com", PASSWORD).await;
+
+    let admin = client
+        .login(pb::LoginRequest {
+            email: "root@example.com".into(),
+            password: "bootstrap secret 9".into(),
+        })
+        .await
+        .expect("the bootstrap admin can log in")
+        .into_inner();
+    assert_eq!(admin.user.unwrap().roles, vec![pb::Role::Admin as i32]);
+    let admin_token = admin.tokens.unwrap().access_token;
+    let read = client
+        .get_user(with_bearer(
+            pb::GetUserRequest {
+                name: ivy.name.clone(),
+            },
+            &admin_token,
+        ))
+        .await
+        .expect("an admin reads any account")
+        .into_inner();
+    assert_eq!(read.user.unwrap().email, "ivy@example.com");
+
+    // Jay may read himself but not Ivy, and cannot tell whether Ivy exists.
+    let jay_token = login(&mut client, "jay@example.com", PASSWORD)
+        .await
+        .access_token;
+    client
+        .get_user(with_bearer(
+            pb::GetUserRequest {
+                name: jay.name.clone(),
+            },
+            &jay_token,
+        ))
+        .await
+        .expect("a user reads their own account");
+    let err = client
+        .get_user(with_bearer(
+            pb::GetUserRequest {
+                name: ivy.name.clone(),
+            },
+            &jay_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = client
+        .get_user(with_bearer(
+            pb::GetUserRequest {
+                name: "users/does-not-exist".into(),
+            },
+            &jay_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = client
+        .get_user(with_bearer(
+            pb::GetUserRequest {
+                name: "accounts/x".into(),
+            },
+            &jay_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    app.stop().await;
+}

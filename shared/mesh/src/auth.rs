@@ -308,3 +308,31 @@ pub fn caller<T>(req: &tonic::Request<T>) -> Result<&Caller, tonic::Status> {
         .get::<Caller>()
         .ok_or_else(|| ApiError::unauthenticated("missing bearer access token").into())
 }
+
+impl JwksCache {
+    /// A cache that fetches the keys from identity's ListPublicKeys over `channel` — what every
+    /// service but identity verifies tokens with.
+    pub fn from_identity(channel: crate::discovery::MeshChannel) -> JwksCache {
+        use talentmesh_proto::identity::v1::identity_service_client::IdentityServiceClient;
+        use talentmesh_proto::identity::v1::ListPublicKeysRequest;
+        let client = IdentityServiceClient::new(channel);
+        JwksCache::new(Arc::new(move || {
+            let mut client = client.clone();
+            Box::pin(async move {
+                let keys = client
+                    .list_public_keys(ListPublicKeysRequest {})
+                    .await
+                    .map_err(|s| {
+                        ApiError::unavailable(format!("fetching public keys: {}", s.message()))
+                    })?
+                    .into_inner()
+                    .keys;
+                Ok(keys
+                    .into_iter()
+                    .filter(|k| k.kty == "OKP" && k.crv == "Ed25519")
+                    .map(|k| PublicJwk { kid: k.kid, x: k.x })
+                    .collect())
+            })
+        }))
+    }
+}
