@@ -82,8 +82,10 @@ MSG
 }
 
 down() {
-  local entry name pid
-  for entry in "${PROCESSES[@]}"; do
+  local entry name pid i
+  # Reverse order: the gateway stops taking traffic before the services behind it go.
+  for ((i = ${#PROCESSES[@]} - 1; i >= 0; i--)); do
+    entry=${PROCESSES[i]}
     name=${entry%% *}
     local pidfile="$MESH_DIR/$name.pid"
     if pid_alive "$pidfile"; then

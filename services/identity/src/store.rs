@@ -1,6 +1,6 @@
 //! Identity's MySQL queries: the users table.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::MySqlPool;
 
 use crate::domain::{Email, Role, User};
@@ -39,7 +39,8 @@ impl UserStore {
         roles: &[Role],
     ) -> Result<Option<User>, sqlx::Error> {
         let id = uuid::Uuid::now_v7().to_string();
-        let now = Utc::now();
+        // MySQL keeps microseconds; the answer to the insert must equal what a later read shows.
+        let now = Utc::now().trunc_subsecs(6);
         let roles_text = roles
             .iter()
             .map(|r| r.as_str())
