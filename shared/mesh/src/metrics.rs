@@ -31,8 +31,13 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.00025, 2.0, 16))
 }
 
+/// At most this many distinct method labels; callers can send any path, and each new label is
+/// a new time series, so paths past the cap are counted under `other`.
+const MAX_METHODS: usize = 256;
+
 /// The metrics of one process.
 pub struct Metrics {
+    methods: Mutex<std::collections::HashSet<String>>,
     registry: Mutex<Registry>,
     requests: Family<RpcLabels, Counter>,
     errors: Family<RpcLabels, Counter>,
@@ -77,12 +82,25 @@ impl Metrics {
             in_flight.clone(),
         );
         Arc::new(Metrics {
+            methods: Mutex::new(std::collections::HashSet::new()),
             registry: Mutex::new(registry),
             requests,
             errors,
             latency,
             in_flight,
         })
+    }
+
+    fn method_label(&self, method: &str) -> String {
+        let mut seen = self.methods.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.contains(method) {
+            return method.to_string();
+        }
+        if seen.len() < MAX_METHODS {
+            seen.insert(method.to_string());
+            return method.to_string();
+        }
+        "other".to_string()
     }
 
     /// Lets another crate add its metrics.
@@ -101,8 +119,9 @@ impl Metrics {
     }
 
     fn record(&self, method: &str, code: &str, seconds: f64) {
+        let method = self.method_label(method);
         let labels = RpcLabels {
-            method: method.to_string(),
+            method: method.clone(),
             code: code.to_string(),
         };
         self.requests.get_or_create(&labels).inc();
@@ -110,9 +129,7 @@ impl Metrics {
             self.errors.get_or_create(&labels).inc();
         }
         self.latency
-            .get_or_create(&MethodLabels {
-                method: method.to_string(),
-            })
+            .get_or_create(&MethodLabels { method })
             .observe(seconds);
     }
 }
@@ -210,5 +227,30 @@ where
             metrics.record(&method, code, started.elapsed().as_secs_f64());
             result
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_labels_are_capped() {
+        let metrics = Metrics::new("test");
+        for i in 0..(MAX_METHODS + 10) {
+            metrics.record(&format!("/x.Y/M{i}"), "OK", 0.001);
+        }
+        metrics.record("/x.Y/M0", "NOT_FOUND", 0.001);
+        let text = metrics.encode();
+        assert!(text.contains(r#"method="other""#));
+        assert!(
+            text.contains(r#"method="/x.Y/M0",code="NOT_FOUND""#),
+            "{text}"
+        );
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("talentmesh_grpc_requests_total"))
+            .count();
+        assert!(series <= MAX_METHODS + 2, "{series} series");
     }
 }
