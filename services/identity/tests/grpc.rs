@@ -12,7 +12,7 @@ use ed25519_dalek::pkcs8::EncodePrivateKey;
 use talentmesh_mesh::auth::Claims;
 use talentmesh_mesh::error::{field_violations_of, rpc_status_of};
 use talentmesh_proto::identity::v1 as pb;
-use talentmesh_testkit::TestEnv;
+use talentmesh_testkit::{sign_ed, TestEnv};
 use tonic::Code;
 
 const PASSWORD: &str = "correct horse 42";
@@ -30,17 +30,6 @@ fn claims(sub: &str, aud: &str, exp_in: i64) -> Claims {
         email: "x@example.com".into(),
         roles: vec!["admin".into()],
     }
-}
-
-fn sign_ed(kid: &str, pkcs8: &[u8], claims: &Claims) -> String {
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-    header.kid = Some(kid.into());
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &jsonwebtoken::EncodingKey::from_ed_der(pkcs8),
-    )
-    .unwrap()
 }
 
 #[tokio::test]
@@ -476,35 +465,19 @@ async fn the_bootstrap_admin_may_read_any_account_and_others_may_not() {
         ))
         .await
         .expect("a user reads their own account");
-    let err = client
-        .get_user(with_bearer(
-            pb::GetUserRequest {
-                name: ivy.name.clone(),
-            },
-            &jay_token,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound);
-    let err = client
-        .get_user(with_bearer(
-            pb::GetUserRequest {
-                name: "users/does-not-exist".into(),
-            },
-            &jay_token,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound);
-    let err = client
-        .get_user(with_bearer(
-            pb::GetUserRequest {
-                name: "accounts/x".into(),
-            },
-            &jay_token,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument);
+    for (name, code) in [
+        (ivy.name.as_str(), Code::NotFound),
+        ("users/does-not-exist", Code::NotFound),
+        ("accounts/x", Code::InvalidArgument),
+    ] {
+        let err = client
+            .get_user(with_bearer(
+                pb::GetUserRequest { name: name.into() },
+                &jay_token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), code, "{name}");
+    }
     app.stop().await;
 }

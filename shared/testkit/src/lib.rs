@@ -292,3 +292,16 @@ pub use sqlx::MySqlPool;
 pub async fn scalar_i64(pool: &MySqlPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
 }
+
+/// Signs `claims` as an EdDSA access token with key id `kid` and a PKCS#8 Ed25519 key — how
+/// tests forge tokens (expired, wrong audience, unknown key) to check that they are refused.
+pub fn sign_ed(kid: &str, pkcs8: &[u8], claims: &talentmesh_mesh::auth::Claims) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_ed_der(pkcs8),
+    )
+    .expect("sign test token")
+}

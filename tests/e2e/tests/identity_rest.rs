@@ -8,6 +8,7 @@ use ed25519_dalek::pkcs8::EncodePrivateKey;
 use serde_json::json;
 use talentmesh_e2e::{bad_fields, reason, Mesh};
 use talentmesh_mesh::auth::Claims;
+use talentmesh_testkit::sign_ed;
 
 const PASSWORD: &str = "correct horse 42";
 
@@ -120,17 +121,6 @@ async fn refresh_token_reuse_revokes_the_family() {
     );
 }
 
-fn sign(kid: &str, pkcs8: &[u8], claims: &Claims) -> String {
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-    header.kid = Some(kid.into());
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &jsonwebtoken::EncodingKey::from_ed_der(pkcs8),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn bad_tokens_get_401() {
     let mesh = Mesh::start().await;
@@ -159,7 +149,7 @@ async fn bad_tokens_get_401() {
         email: "carol@example.com".into(),
         roles: vec!["candidate".into()],
     };
-    let good = sign(&kid, &pkcs8, &claims("talentmesh", 60));
+    let good = sign_ed(&kid, &pkcs8, &claims("talentmesh", 60));
     let (status, _) = mesh.get("/v1/users/me", Some(&good)).await;
     assert_eq!(status, 200, "control: a correctly signed token is accepted");
 
@@ -183,13 +173,13 @@ async fn bad_tokens_get_401() {
     for (what, token) in [
         (
             "expired",
-            Some(sign(&kid, &pkcs8, &claims("talentmesh", -120))),
+            Some(sign_ed(&kid, &pkcs8, &claims("talentmesh", -120))),
         ),
         ("alg none", Some(none)),
         ("HS256 keyed with the public key", Some(hs256)),
         (
             "wrong kid",
-            Some(sign(
+            Some(sign_ed(
                 "nope",
                 stranger_der.as_bytes(),
                 &claims("talentmesh", 60),
@@ -197,7 +187,7 @@ async fn bad_tokens_get_401() {
         ),
         (
             "wrong aud",
-            Some(sign(&kid, &pkcs8, &claims("elsewhere", 60))),
+            Some(sign_ed(&kid, &pkcs8, &claims("elsewhere", 60))),
         ),
         ("missing", None),
     ] {
