@@ -14,12 +14,13 @@ pub struct IdentityGrpc {
 }
 
 /// Methods callable without an access token.
-pub const PUBLIC_METHODS: [&str; 5] = [
+pub const PUBLIC_METHODS: [&str; 6] = [
     "/talentmesh.identity.v1.IdentityService/Register",
     "/talentmesh.identity.v1.IdentityService/Login",
     "/talentmesh.identity.v1.IdentityService/Refresh",
     "/talentmesh.identity.v1.IdentityService/Logout",
     "/talentmesh.identity.v1.IdentityService/ListPublicKeys",
+    "/talentmesh.identity.v1.IdentityService/GetPublicKey",
 ];
 
 fn role_to_pb(role: Role) -> pb::Role {
@@ -58,6 +59,18 @@ fn tokens_to_pb(t: Tokens) -> pb::TokenPair {
         expires_in: i64::try_from(t.expires_in.as_secs()).unwrap_or(i64::MAX),
         refresh_token: t.refresh_token,
         refresh_expires_in: i64::try_from(t.refresh_expires_in.as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// A published key as a JSON Web Key (RFC 8037, Ed25519).
+fn jwk(key: crate::keys::PublishedKey) -> pb::JsonWebKey {
+    pb::JsonWebKey {
+        kty: "OKP".to_string(),
+        crv: "Ed25519".to_string(),
+        x: key.x,
+        kid: key.kid,
+        r#use: "sig".to_string(),
+        alg: "EdDSA".to_string(),
     }
 }
 
@@ -183,19 +196,32 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         &self,
         _request: Request<pb::ListPublicKeysRequest>,
     ) -> Result<Response<pb::ListPublicKeysResponse>, Status> {
-        let keys = self
+        let keys = self.identity.public_keys().into_iter().map(jwk).collect();
+        Ok(Response::new(pb::ListPublicKeysResponse { keys }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetPublicKey"))]
+    async fn get_public_key(
+        &self,
+        request: Request<pb::GetPublicKeyRequest>,
+    ) -> Result<Response<pb::GetPublicKeyResponse>, Status> {
+        let name = request.into_inner().name;
+        let kid = name
+            .strip_prefix("publicKeys/")
+            .filter(|kid| !kid.is_empty() && !kid.contains('/'))
+            .ok_or_else(|| {
+                Status::from(ApiError::invalid(vec![
+                    talentmesh_mesh::FieldViolation::new("name", "must look like publicKeys/{kid}"),
+                ]))
+            })?;
+        let key = self
             .identity
             .public_keys()
             .into_iter()
-            .map(|k| pb::JsonWebKey {
-                kty: "OKP".to_string(),
-                crv: "Ed25519".to_string(),
-                x: k.x,
-                kid: k.kid,
-                r#use: "sig".to_string(),
-                alg: "EdDSA".to_string(),
-            })
-            .collect();
-        Ok(Response::new(pb::ListPublicKeysResponse { keys }))
+            .find(|k| k.kid == kid)
+            .ok_or_else(|| Status::from(ApiError::not_found(format!("no public key {kid}"))))?;
+        Ok(Response::new(pb::GetPublicKeyResponse {
+            key: Some(jwk(key)),
+        }))
     }
 }

@@ -94,6 +94,11 @@ async fn register_login_me_refresh_logout() {
         && k["crv"] == "Ed25519"
         && k["alg"] == "EdDSA"
         && k["use"] == "sig"));
+    let kid = keys[0]["kid"].as_str().unwrap();
+    let (status, one) = mesh.get(&format!("/v1/publicKeys/{kid}"), None).await;
+    assert_eq!((status, &one), (200, &keys[0]), "one key by name");
+    let (status, body) = mesh.get("/v1/publicKeys/no-such-key", None).await;
+    assert_eq!(status, 404, "{body}");
 }
 
 #[tokio::test]
