@@ -41,6 +41,8 @@ pub(crate) struct Shared<U> {
     /// Serializes read-merge-swap updates so two refreshes cannot lose each other's files. Held
     /// only while compiling, never across an await.
     pub update: Mutex<()>,
+    /// Requests by route and status, latency by route; served by the binary on its metrics port.
+    pub metrics: Arc<talentmesh_mesh::metrics::Metrics>,
 }
 
 impl<U> Shared<U> {
@@ -93,6 +95,7 @@ impl<U: Upstreams> Gateway<U> {
                 fallback_status,
                 serialize,
                 update: Mutex::new(()),
+                metrics: talentmesh_mesh::metrics::Metrics::new("gateway"),
             }),
         })
     }
@@ -103,6 +106,11 @@ impl<U: Upstreams> Gateway<U> {
 
     pub fn upstreams(&self) -> &U {
         &self.shared.upstreams
+    }
+
+    /// The gateway's metrics, for the binary to serve.
+    pub fn metrics(&self) -> Arc<talentmesh_mesh::metrics::Metrics> {
+        self.shared.metrics.clone()
     }
 
     /// The route table requests use now.

@@ -39,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
         }
         let gateway = Gateway::new(config, upstreams)?;
         spawn_refresh(gateway.clone());
-        run(listener, gateway).await
+        run(listener, gateway, &mesh).await
     } else {
         let mut upstreams = StaticUpstreams::new();
         for (name, uri) in &config.upstreams {
@@ -49,20 +49,34 @@ async fn main() -> anyhow::Result<()> {
                 Endpoint::from_shared(uri.clone())?.connect_lazy(),
             );
         }
-        run(listener, Gateway::new(config, upstreams)?).await
+        run(listener, Gateway::new(config, upstreams)?, &mesh).await
     }
 }
 
 async fn run<U: Upstreams>(
     listener: tokio::net::TcpListener,
     gateway: Gateway<U>,
+    mesh: &MeshConfig,
 ) -> anyhow::Result<()> {
+    // Prometheus on a port of its own (TALENTMESH_METRICS_ADDR), not on the public REST port.
+    let metrics_listener = tokio::net::TcpListener::bind(mesh.metrics_addr).await?;
+    let (stop_metrics, stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics = tokio::spawn(talentmesh_mesh::metrics::serve_metrics(
+        metrics_listener,
+        gateway.metrics(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     tracing::info!(
+        metrics = %mesh.metrics_addr,
         addr = %listener.local_addr()?,
         routes = gateway.routes().routes().len(),
         "talentmesh gateway listening"
     );
     serve(listener, gateway, shutdown_signal()).await?;
+    let _ = stop_metrics.send(());
+    let _ = metrics.await;
     tracing::info!("stopped");
     Ok(())
 }

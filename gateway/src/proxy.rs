@@ -39,12 +39,19 @@ pub(crate) async fn handle<U: Upstreams>(
     let request_id = metadata::request_id(request.headers());
     // The table current when the request starts serves it to the end, even across a refresh.
     let table = shared.routes.load_full();
-    let mut response = match forward(&shared, &table, request, &request_id).await {
+    let started = Instant::now();
+    let mut matched = None;
+    let mut response = match forward(&shared, &table, request, &request_id, &mut matched).await {
         Ok(response) => response,
         Err(rejection) => {
             rejection.into_response(&shared.status_descriptor(&table), &shared.serialize)
         }
     };
+    shared.metrics.record_http(
+        matched.map_or("unmatched", |route: &Route| route.label.as_str()),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response.headers_mut().insert(X_REQUEST_ID, request_id);
     response
 }
@@ -53,16 +60,20 @@ pub(crate) async fn handle<U: Upstreams>(
     skip_all,
     fields(method = %request.method(), path = %request.uri().path(), request_id = ?request_id)
 )]
-async fn forward<U: Upstreams>(
+async fn forward<'t, U: Upstreams>(
     shared: &Shared<U>,
-    table: &RouteTable,
+    table: &'t RouteTable,
     request: Request,
     request_id: &HeaderValue,
+    matched: &mut Option<&'t Route>,
 ) -> Result<Response, Rejection> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
     let (route, segments) = match table.find(&parts.method, path) {
-        RouteMatch::Found { route, segments } => (route, segments),
+        RouteMatch::Found { route, segments } => {
+            *matched = Some(route);
+            (route, segments)
+        }
         RouteMatch::MethodNotAllowed(allowed) => {
             return Err(Rejection::method_not_allowed(&parts.method, path, &allowed))
         }

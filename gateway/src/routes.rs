@@ -75,6 +75,8 @@ pub struct Route {
     pub rpc: Arc<Rpc>,
     /// 0 for the main binding, n for the n-th additional binding.
     pub binding_index: usize,
+    /// `METHOD /pattern`, the metrics label of the route (a bounded set, unlike raw paths).
+    pub label: String,
 }
 
 impl Route {
@@ -353,6 +355,7 @@ fn compile_binding(rpc: &Arc<Rpc>, rule: &HttpRule, index: usize) -> Result<Rout
         })?),
     };
     Ok(Route {
+        label: format!("{method} {pattern}"),
         method,
         pattern,
         template,

@@ -45,10 +45,10 @@ wait_until "bench identity" "$work/identity.log" 60 \
   bash -c "curl -fsS 'http://127.0.0.1:18500/v1/health/service/$service?passing=true' | grep -q ServiceID"
 
 gateway_env=(RUST_LOG=warn TALENTMESH_GATEWAY_SERVICE_NAMES="identity=$service")
-gateway_start=$(env "${gateway_env[@]}" TALENTMESH_GATEWAY_HTTP_ADDR=127.0.0.1:18190 \
+gateway_start=$(env "${gateway_env[@]}" TALENTMESH_GATEWAY_HTTP_ADDR=127.0.0.1:18190 TALENTMESH_METRICS_ADDR=127.0.0.1:19190 \
   "$bin/talentmesh-bench" startup "$bin/talentmesh-gateway" http http://127.0.0.1:18190/readyz)
 
-env "${gateway_env[@]}" TALENTMESH_GATEWAY_HTTP_ADDR=127.0.0.1:18180 "$bin/talentmesh-gateway" >"$work/gateway.log" 2>&1 &
+env "${gateway_env[@]}" TALENTMESH_GATEWAY_HTTP_ADDR=127.0.0.1:18180 TALENTMESH_METRICS_ADDR=127.0.0.1:19180 "$bin/talentmesh-gateway" >"$work/gateway.log" 2>&1 &
 pids+=($!)
 "$bin/talentmesh-bench" handwritten 127.0.0.1:18181 "$service" >"$work/handwritten.log" 2>&1 &
 pids+=($!)

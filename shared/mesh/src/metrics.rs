@@ -22,6 +22,17 @@ pub struct RpcLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MethodLabels {
     pub method: String,
 }
@@ -43,6 +54,8 @@ pub struct Metrics {
     errors: Family<RpcLabels, Counter>,
     latency: Family<MethodLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
+    http_requests: Family<HttpLabels, Counter>,
+    http_latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
 }
 
 impl Metrics {
@@ -61,6 +74,11 @@ impl Metrics {
             latency_histogram,
         );
         let in_flight = Gauge::default();
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_latency =
+            Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
         registry.register(
             "grpc_requests",
             "gRPC requests by method and status code",
@@ -81,6 +99,16 @@ impl Metrics {
             "gRPC requests being served",
             in_flight.clone(),
         );
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status (the gateway)",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route (the gateway)",
+            http_latency.clone(),
+        );
         Arc::new(Metrics {
             methods: Mutex::new(std::collections::HashSet::new()),
             registry: Mutex::new(registry),
@@ -88,6 +116,8 @@ impl Metrics {
             errors,
             latency,
             in_flight,
+            http_requests,
+            http_latency,
         })
     }
 
@@ -101,6 +131,22 @@ impl Metrics {
             return method.to_string();
         }
         "other".to_string()
+    }
+
+    /// Records one HTTP request (the gateway's). `route` must come from a bounded set, e.g. the
+    /// route template, never the raw path.
+    pub fn record_http(&self, route: &str, status: u16, seconds: f64) {
+        self.http_requests
+            .get_or_create(&HttpLabels {
+                route: route.to_string(),
+                status,
+            })
+            .inc();
+        self.http_latency
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+            })
+            .observe(seconds);
     }
 
     /// Lets another crate add its metrics.

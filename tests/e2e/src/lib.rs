@@ -18,6 +18,8 @@ pub struct Mesh {
     pub identity: Spawned,
     pub env: TestEnv,
     pub http: reqwest::Client,
+    /// The gateway's Prometheus metrics.
+    pub gateway_metrics: std::sync::Arc<talentmesh_mesh::metrics::Metrics>,
     gateway: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -54,6 +56,7 @@ impl Mesh {
             ..GatewayConfig::default()
         };
         let gateway = Gateway::new(config, upstreams).expect("gateway");
+        let gateway_metrics = gateway.metrics();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -65,6 +68,7 @@ impl Mesh {
             identity,
             env,
             http: reqwest::Client::new(),
+            gateway_metrics,
             gateway: Some(tx),
         }
     }

@@ -416,6 +416,20 @@ async fn bad_input_gets_the_right_status_and_writes_nothing() {
         users_before,
         "no user written by bad input"
     );
+    // The gateway counted them by route template (never by raw path) and status.
+    let metrics = mesh.gateway_metrics.encode();
+    for series in [
+        r#"route="POST /v1/users:register",status="400""#,
+        r#"route="POST /v1/users:register",status="409""#,
+        r#"route="POST /v1/sessions:login",status="429""#,
+        r#"route="unmatched",status="404""#,
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
+    assert!(
+        !metrics.contains("/v1/nothing/here"),
+        "raw paths never become labels"
+    );
     assert_eq!(
         mesh.env.redis_keys("rt:*").await.len(),
         sessions_before,
