@@ -43,6 +43,8 @@ pub(crate) struct Shared<U> {
     pub update: Mutex<()>,
     /// Requests by route and status, latency by route; served by the binary on its metrics port.
     pub metrics: Arc<talentmesh_mesh::metrics::Metrics>,
+    /// The series of requests that matched no route.
+    pub unmatched: talentmesh_mesh::metrics::HttpRoute,
 }
 
 impl<U> Shared<U> {
@@ -87,6 +89,7 @@ impl<U: Upstreams> Gateway<U> {
             })?;
         let serialize = SerializeOptions::new().skip_default_fields(!config.emit_unpopulated);
         let table = RouteTable::compile(pool);
+        let metrics = talentmesh_mesh::metrics::Metrics::new("gateway");
         Ok(Gateway {
             shared: Arc::new(Shared {
                 config,
@@ -95,7 +98,8 @@ impl<U: Upstreams> Gateway<U> {
                 fallback_status,
                 serialize,
                 update: Mutex::new(()),
-                metrics: talentmesh_mesh::metrics::Metrics::new("gateway"),
+                unmatched: metrics.http_route("unmatched"),
+                metrics,
             }),
         })
     }

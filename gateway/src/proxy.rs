@@ -47,16 +47,22 @@ pub(crate) async fn handle<U: Upstreams>(
             rejection.into_response(&shared.status_descriptor(&table), &shared.serialize)
         }
     };
-    shared.metrics.record_http(
-        matched.map_or("unmatched", |route: &Route| route.label.as_str()),
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    let recorder = match matched {
+        Some(route) => route
+            .recorder
+            .get_or_init(|| shared.metrics.http_route(&route.label)),
+        None => &shared.unmatched,
+    };
+    recorder.record(response.status().as_u16(), started.elapsed().as_secs_f64());
     response.headers_mut().insert(X_REQUEST_ID, request_id);
     response
 }
 
+// Debug level: the gateway is a transparent hop. It passes the client's W3C trace context on
+// unchanged and adds no span of its own to traces, which keeps span bookkeeping off the hot path;
+// the service's server span is the first one a trace shows.
 #[tracing::instrument(
+    level = "debug",
     skip_all,
     fields(method = %request.method(), path = %request.uri().path(), request_id = ?request_id)
 )]

@@ -77,6 +77,8 @@ pub struct Route {
     pub binding_index: usize,
     /// `METHOD /pattern`, the metrics label of the route (a bounded set, unlike raw paths).
     pub label: String,
+    /// The route's metrics series, fetched on its first request.
+    pub recorder: std::sync::OnceLock<talentmesh_mesh::metrics::HttpRoute>,
 }
 
 impl Route {
@@ -356,6 +358,7 @@ fn compile_binding(rpc: &Arc<Rpc>, rule: &HttpRule, index: usize) -> Result<Rout
     };
     Ok(Route {
         label: format!("{method} {pattern}"),
+        recorder: std::sync::OnceLock::new(),
         method,
         pattern,
         template,

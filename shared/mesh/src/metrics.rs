@@ -133,20 +133,21 @@ impl Metrics {
         "other".to_string()
     }
 
-    /// Records one HTTP request (the gateway's). `route` must come from a bounded set, e.g. the
-    /// route template, never the raw path.
-    pub fn record_http(&self, route: &str, status: u16, seconds: f64) {
-        self.http_requests
-            .get_or_create(&HttpLabels {
-                route: route.to_string(),
-                status,
-            })
-            .inc();
-        self.http_latency
-            .get_or_create(&RouteLabels {
-                route: route.to_string(),
-            })
-            .observe(seconds);
+    /// A recorder for one HTTP route (the gateway's). `route` must come from a bounded set, e.g.
+    /// the route template, never the raw path. Keep the recorder with the route: recording then
+    /// allocates nothing.
+    pub fn http_route(&self, route: &str) -> HttpRoute {
+        HttpRoute {
+            label: route.to_string(),
+            latency: self
+                .http_latency
+                .get_or_create(&RouteLabels {
+                    route: route.to_string(),
+                })
+                .clone(),
+            by_status: std::sync::RwLock::new(Vec::new()),
+            requests: self.http_requests.clone(),
+        }
     }
 
     /// Lets another crate add its metrics.
@@ -177,6 +178,54 @@ impl Metrics {
         self.latency
             .get_or_create(&MethodLabels { method })
             .observe(seconds);
+    }
+}
+
+/// Counts and times the requests of one HTTP route, holding its series so the hot path only
+/// touches atomics (statuses seen so far are cached; a new status is looked up once).
+pub struct HttpRoute {
+    label: String,
+    latency: Histogram,
+    by_status: std::sync::RwLock<Vec<(u16, Counter)>>,
+    requests: Family<HttpLabels, Counter>,
+}
+
+impl std::fmt::Debug for HttpRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRoute")
+            .field("label", &self.label)
+            .finish()
+    }
+}
+
+impl HttpRoute {
+    pub fn record(&self, status: u16, seconds: f64) {
+        self.latency.observe(seconds);
+        let cached = self
+            .by_status
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, c)| c.clone());
+        let counter = match cached {
+            Some(c) => c,
+            None => {
+                let c = self
+                    .requests
+                    .get_or_create(&HttpLabels {
+                        route: self.label.clone(),
+                        status,
+                    })
+                    .clone();
+                self.by_status
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((status, c.clone()));
+                c
+            }
+        };
+        counter.inc();
     }
 }
 

@@ -4,10 +4,12 @@
 //! service's key prefix. [`Stores::health`] probes each store the service needs; the runtime
 //! turns that into grpc.health.v1 status.
 //!
-//! The outbox, the event bus on Redis Streams and the projection framework build on these handles.
+//! The outbox ([`outbox`]: record events with the entity change, relay them to Redis Streams)
+//! builds on these handles; the event bus and the projection framework will too.
 
 pub mod config;
 pub mod health;
+pub mod outbox;
 pub mod stores;
 
 pub use config::{Needs, StorageConfig};
@@ -32,12 +34,28 @@ pub enum Error {
     Redis(String),
     #[error("{0} is not configured for this service")]
     NotConfigured(&'static str),
+    /// A versioned update found the row at another version; nothing was written.
+    #[error(transparent)]
+    Conflict(#[from] outbox::Conflict),
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    #[error("invalid update: {0}")]
+    InvalidUpdate(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl From<Error> for talentmesh_mesh::ApiError {
     fn from(e: Error) -> Self {
+        if let Error::Conflict(conflict) = &e {
+            // The caller read a version someone else has since replaced: re-read and retry.
+            return talentmesh_mesh::ApiError::new(
+                talentmesh_mesh::ErrorCode::Aborted,
+                "the resource was changed concurrently; read it again and retry",
+            )
+            .with_reason("STALE_VERSION")
+            .with_metadata("expected_version", conflict.expected.to_string());
+        }
         // Connection failures are worth a retry; anything else is a bug to look into.
         let transient = match &e {
             Error::MySql(s) | Error::Postgres(s) => matches!(

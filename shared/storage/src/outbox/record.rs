@@ -1,0 +1,119 @@
+//! Recording an event inside the caller's transaction: the envelope is built here (id, source,
+//! time) so every service fills it the same way, and the row only becomes visible to the relay
+//! when the caller commits.
+
+use prost::Message;
+use sqlx::{MySql, MySqlPool, Transaction};
+use talentmesh_proto::events::v1::Envelope;
+use uuid::Uuid;
+
+use crate::{Error, Result};
+
+/// Name of the framework's table in every service database.
+pub const OUTBOX_TABLE: &str = "outbox";
+
+/// `published_at` stays NULL until the relay has put the row on the stream; the relay selects
+/// on it (never on `id > last seen`, which skips rows whose transaction committed late), and the
+/// `(published_at, id)` index makes that an index range scan in id order.
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS outbox (
+    id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    event_id CHAR(36) NOT NULL,
+    event_type VARCHAR(255) NOT NULL,
+    subject VARCHAR(512) NOT NULL,
+    entity_version BIGINT NOT NULL,
+    envelope LONGBLOB NOT NULL,
+    created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    published_at DATETIME(6) NULL,
+    UNIQUE KEY outbox_event_id (event_id),
+    KEY outbox_unpublished (published_at, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci";
+
+/// A domain event before it is wrapped and stored.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    /// Full name of the payload message, e.g. `talentmesh.events.v1.UserRegistered`.
+    pub event_type: String,
+    /// Resource name of the entity, e.g. `users/0190…`.
+    pub subject: String,
+    /// Version of the entity after this change; projections drop anything older.
+    pub entity_version: i64,
+    pub payload: prost_types::Any,
+    /// W3C trace context of the request that made the change (empty when there is none).
+    pub traceparent: String,
+    pub tracestate: String,
+}
+
+/// What was stored: the row id orders the relay, the event id identifies the event downstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedEvent {
+    pub row_id: i64,
+    pub event_id: Uuid,
+}
+
+/// Records events for one service (the envelope's `source`).
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    source: String,
+}
+
+impl Outbox {
+    pub fn new(source: impl Into<String>) -> Outbox {
+        Outbox {
+            source: source.into(),
+        }
+    }
+
+    /// Creates the `outbox` table if missing. Idempotent; call it at start after the service's
+    /// own migrations.
+    pub async fn install(pool: &MySqlPool) -> Result<()> {
+        sqlx::query(CREATE_TABLE)
+            .execute(pool)
+            .await
+            .map_err(Error::MySql)?;
+        Ok(())
+    }
+
+    /// Inserts the event into the outbox as part of `tx`. It is published only if `tx` commits.
+    pub async fn record(
+        &self,
+        tx: &mut Transaction<'_, MySql>,
+        draft: EventDraft,
+    ) -> Result<RecordedEvent> {
+        if draft.event_type.is_empty() || draft.subject.is_empty() {
+            return Err(Error::InvalidEvent(
+                "an event needs a type and a subject".into(),
+            ));
+        }
+        let event_id = Uuid::now_v7();
+        let now = chrono::Utc::now();
+        let envelope = Envelope {
+            id: event_id.to_string(),
+            r#type: draft.event_type.clone(),
+            source: self.source.clone(),
+            subject: draft.subject.clone(),
+            entity_version: draft.entity_version,
+            time: Some(prost_types::Timestamp {
+                seconds: now.timestamp(),
+                nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
+            }),
+            traceparent: draft.traceparent,
+            tracestate: draft.tracestate,
+            payload: Some(draft.payload),
+        };
+        let done = sqlx::query(
+            "INSERT INTO outbox (event_id, event_type, subject, entity_version, envelope) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(event_id.to_string())
+        .bind(&draft.event_type)
+        .bind(&draft.subject)
+        .bind(draft.entity_version)
+        .bind(envelope.encode_to_vec())
+        .execute(&mut **tx)
+        .await
+        .map_err(Error::MySql)?;
+        let row_id = i64::try_from(done.last_insert_id())
+            .map_err(|_| Error::InvalidEvent("outbox id out of range".into()))?;
+        Ok(RecordedEvent { row_id, event_id })
+    }
+}
