@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use talentmesh_mesh::config::Env;
+
 use crate::error::{Error, Result};
 
 /// How the gateway listens, waits and answers.
@@ -24,6 +26,9 @@ pub struct GatewayConfig {
     /// `TALENTMESH_GATEWAY_UPSTREAMS`, `name=http://host:port,...`: fixed upstreams for runs
     /// without service discovery.
     pub upstreams: Vec<(String, String)>,
+    /// `TALENTMESH_GATEWAY_SERVICE_NAMES`, `service=consul-name,...`: routes of a service sent
+    /// to a Consul service of another name (benchmarks and canaries register under their own).
+    pub service_names: Vec<(String, String)>,
 }
 
 impl Default for GatewayConfig {
@@ -34,82 +39,65 @@ impl Default for GatewayConfig {
             body_limit: 1024 * 1024,
             emit_unpopulated: true,
             upstreams: Vec::new(),
+            service_names: Vec::new(),
         }
     }
 }
 
 impl GatewayConfig {
-    /// The config from the process environment.
-    pub fn from_env() -> Result<Self> {
-        Self::from_map(&std::env::vars().collect())
+    /// Reads the gateway's settings from `env`, recording any problem there (the mesh's loader,
+    /// so the gateway's variables parse and report exactly like every service's).
+    pub fn load(env: &mut Env) -> GatewayConfig {
+        let defaults = GatewayConfig::default();
+        let mut config = GatewayConfig {
+            http_addr: env.parse("TALENTMESH_GATEWAY_HTTP_ADDR", defaults.http_addr),
+            deadline: env.duration("TALENTMESH_GATEWAY_DEADLINE", defaults.deadline),
+            body_limit: env.parse("TALENTMESH_GATEWAY_BODY_LIMIT", defaults.body_limit),
+            emit_unpopulated: env.parse(
+                "TALENTMESH_GATEWAY_EMIT_UNPOPULATED",
+                defaults.emit_unpopulated,
+            ),
+            upstreams: Vec::new(),
+            service_names: Vec::new(),
+        };
+        config.upstreams = pairs(env, "TALENTMESH_GATEWAY_UPSTREAMS", "name=uri");
+        config.service_names = pairs(
+            env,
+            "TALENTMESH_GATEWAY_SERVICE_NAMES",
+            "service=consul-name",
+        );
+        if config.deadline.is_zero() {
+            env.problem("TALENTMESH_GATEWAY_DEADLINE: must be positive");
+        }
+        if config.body_limit == 0 {
+            env.problem("TALENTMESH_GATEWAY_BODY_LIMIT: must be positive");
+        }
+        config
     }
 
+    /// The config from a map of variables, every problem reported at once.
     pub fn from_map(vars: &HashMap<String, String>) -> Result<Self> {
-        let mut config = GatewayConfig::default();
-        if let Some(v) = vars.get("TALENTMESH_GATEWAY_HTTP_ADDR") {
-            config.http_addr = v
-                .parse()
-                .map_err(|e| invalid("TALENTMESH_GATEWAY_HTTP_ADDR", e))?;
-        }
-        if let Some(v) = vars.get("TALENTMESH_GATEWAY_DEADLINE") {
-            config.deadline = parse_duration(v).ok_or_else(|| {
-                invalid("TALENTMESH_GATEWAY_DEADLINE", "expected e.g. 10s or 500ms")
-            })?;
-        }
-        if let Some(v) = vars.get("TALENTMESH_GATEWAY_BODY_LIMIT") {
-            config.body_limit = v
-                .parse()
-                .map_err(|e| invalid("TALENTMESH_GATEWAY_BODY_LIMIT", e))?;
-        }
-        if let Some(v) = vars.get("TALENTMESH_GATEWAY_EMIT_UNPOPULATED") {
-            config.emit_unpopulated = v
-                .parse()
-                .map_err(|e| invalid("TALENTMESH_GATEWAY_EMIT_UNPOPULATED", e))?;
-        }
-        if let Some(v) = vars.get("TALENTMESH_GATEWAY_UPSTREAMS") {
-            for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-                let (name, uri) = entry.split_once('=').ok_or_else(|| {
-                    invalid("TALENTMESH_GATEWAY_UPSTREAMS", "expected name=uri entries")
-                })?;
-                config
-                    .upstreams
-                    .push((name.trim().to_string(), uri.trim().to_string()));
-            }
-        }
-        config.validate()?;
+        let mut env = Env::from_map(vars.clone());
+        let config = GatewayConfig::load(&mut env);
+        env.finish().map_err(|e| Error::Config {
+            key: "TALENTMESH_GATEWAY_*".to_string(),
+            message: e.problems.join("; "),
+        })?;
         Ok(config)
     }
-
-    fn validate(&self) -> Result<()> {
-        if self.deadline.is_zero() {
-            return Err(invalid("TALENTMESH_GATEWAY_DEADLINE", "must be positive"));
-        }
-        if self.body_limit == 0 {
-            return Err(invalid("TALENTMESH_GATEWAY_BODY_LIMIT", "must be positive"));
-        }
-        Ok(())
-    }
 }
 
-fn invalid(key: &str, message: impl std::fmt::Display) -> Error {
-    Error::Config {
-        key: key.to_string(),
-        message: message.to_string(),
+/// `a=b,c=d` entries of variable `key`; a malformed entry is recorded as a problem.
+fn pairs(env: &mut Env, key: &str, shape: &str) -> Vec<(String, String)> {
+    let raw = env.string(key, "");
+    let mut out = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        match entry.split_once('=') {
+            Some((a, b)) => out.push((a.trim().to_string(), b.trim().to_string())),
+            None => env.problem(format!("{key}: expected {shape} entries, got `{entry}`")),
+        }
     }
-}
-
-/// `10s`, `1.5s`, `250ms`; a bare number is seconds.
-fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        (text, 1.0)
-    };
-    let value: f64 = number.trim().parse().ok()?;
-    (value.is_finite() && value > 0.0).then(|| Duration::from_secs_f64(value * scale))
+    out
 }
 
 #[cfg(test)]

@@ -13,29 +13,19 @@ use tonic::transport::Endpoint;
 async fn main() -> anyhow::Result<()> {
     // The mesh's telemetry: JSON logs, and spans that carry W3C trace context on to the services
     // (exported over OTLP when TALENTMESH_OTLP_ENDPOINT is set).
+    // One loader for the mesh settings (telemetry, Consul, metrics port) and the gateway's own,
+    // so every problem in the environment is reported at once.
     let mut env = Env::from_process();
     let mesh = MeshConfig::load(&mut env, "gateway", 18080);
+    let config = GatewayConfig::load(&mut env);
     env.finish()?;
     let _telemetry = telemetry::init(&mesh)?;
-    let config = GatewayConfig::from_env()?;
     let listener = tokio::net::TcpListener::bind(config.http_addr).await?;
     if config.upstreams.is_empty() {
-        let consul_addr = std::env::var("TALENTMESH_CONSUL_ADDR")
-            .unwrap_or_else(|_| "http://127.0.0.1:18500".to_string());
-        let discovery = Discovery::new(ConsulClient::new(&consul_addr)?, config.deadline);
+        let discovery = Discovery::new(ConsulClient::new(&mesh.consul_addr)?, config.deadline);
         let mut upstreams = DiscoveryUpstreams::new(discovery);
-        // `identity=identity-bench,...`: routes of a service to a Consul name of another.
-        for entry in std::env::var("TALENTMESH_GATEWAY_SERVICE_NAMES")
-            .unwrap_or_default()
-            .split(',')
-            .filter(|e| !e.trim().is_empty())
-        {
-            let (service, consul_name) = entry.split_once('=').ok_or_else(|| {
-                anyhow::anyhow!(
-                    "TALENTMESH_GATEWAY_SERVICE_NAMES: expected service=consul-name entries"
-                )
-            })?;
-            upstreams = upstreams.rename(service.trim(), consul_name.trim());
+        for (service, consul_name) in &config.service_names {
+            upstreams = upstreams.rename(service, consul_name);
         }
         let gateway = Gateway::new(config, upstreams)?;
         spawn_refresh(gateway.clone());
