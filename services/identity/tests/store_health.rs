@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use talentmesh_identity::{run, Config};
-use talentmesh_testkit::{eventually, TestEnv};
+use talentmesh_testkit::{eventually, health_status, TestEnv, NOT_SERVING, SERVING};
 use tokio::process::{Child, Command};
 
 fn free_port() -> u16 {
@@ -49,22 +49,8 @@ async fn start_redis(port: u16, dir: &std::path::Path) -> Child {
 }
 
 async fn health(addr: std::net::SocketAddr) -> Option<i32> {
-    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .ok()?;
-    tonic_health::pb::health_client::HealthClient::new(ch)
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: "talentmesh.identity.v1.IdentityService".into(),
-        })
-        .await
-        .ok()
-        .map(|r| r.into_inner().status)
+    health_status(addr, "talentmesh.identity.v1.IdentityService").await
 }
-
-const SERVING: i32 = 1;
-const NOT_SERVING: i32 = 2;
 
 #[tokio::test]
 async fn not_serving_while_redis_is_down() {

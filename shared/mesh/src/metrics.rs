@@ -48,7 +48,7 @@ const MAX_METHODS: usize = 256;
 
 /// The metrics of one process.
 pub struct Metrics {
-    methods: Mutex<std::collections::HashSet<String>>,
+    methods: std::sync::RwLock<std::collections::HashSet<String>>,
     registry: Mutex<Registry>,
     requests: Family<RpcLabels, Counter>,
     errors: Family<RpcLabels, Counter>,
@@ -110,7 +110,7 @@ impl Metrics {
             http_latency.clone(),
         );
         Arc::new(Metrics {
-            methods: Mutex::new(std::collections::HashSet::new()),
+            methods: std::sync::RwLock::new(std::collections::HashSet::new()),
             registry: Mutex::new(registry),
             requests,
             errors,
@@ -122,10 +122,16 @@ impl Metrics {
     }
 
     fn method_label(&self, method: &str) -> String {
-        let mut seen = self.methods.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.contains(method) {
+        // Every request reads; only a method's first request writes.
+        let known = self
+            .methods
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(method);
+        if known {
             return method.to_string();
         }
+        let mut seen = self.methods.write().unwrap_or_else(|p| p.into_inner());
         if seen.len() < MAX_METHODS {
             seen.insert(method.to_string());
             return method.to_string();

@@ -194,6 +194,28 @@ where
     }
 }
 
+/// grpc.health.v1 `SERVING`.
+pub const SERVING: i32 = 1;
+/// grpc.health.v1 `NOT_SERVING`.
+pub const NOT_SERVING: i32 = 2;
+
+/// The grpc.health.v1 status of `service` ("" for the whole server) at `addr`, or None when the
+/// server does not answer.
+pub async fn health_status(addr: std::net::SocketAddr, service: &str) -> Option<i32> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .ok()?
+        .connect()
+        .await
+        .ok()?;
+    tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: service.to_string(),
+        })
+        .await
+        .ok()
+        .map(|r| r.into_inner().status)
+}
+
 /// A service running in-process for a test: its addresses and a way to stop it.
 pub struct Spawned {
     pub addr: std::net::SocketAddr,
@@ -231,28 +253,8 @@ impl Spawned {
             shutdown: Some(tx),
             task: Some(task),
         };
-        let url = format!("http://{addr}");
-        let serving = eventually(Duration::from_secs(30), || {
-            let url = url.clone();
-            async move {
-                let Ok(ch) = tonic::transport::Endpoint::from_shared(url)
-                    .unwrap()
-                    .connect()
-                    .await
-                else {
-                    return false;
-                };
-                let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
-                matches!(
-                    health
-                        .check(tonic_health::pb::HealthCheckRequest {
-                            service: String::new()
-                        })
-                        .await
-                        .map(|r| r.into_inner().status),
-                    Ok(1)
-                )
-            }
+        let serving = eventually(Duration::from_secs(30), || async move {
+            health_status(addr, "").await == Some(SERVING)
         })
         .await;
         assert!(serving, "service on {addr} did not become SERVING");
