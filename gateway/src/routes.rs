@@ -418,7 +418,10 @@ mod tests {
         let table = table();
         assert!(table.problems().is_empty(), "{:?}", table.problems());
         assert!(table.routes().len() >= 8);
-        assert_eq!(table.upstream_names(), [Arc::<str>::from("identity")]);
+        assert_eq!(
+            table.upstream_names(),
+            [Arc::<str>::from("identity"), Arc::<str>::from("sync")]
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use talentmesh_mesh::auth::{AuthPolicy, Verifier};
 use talentmesh_mesh::metrics::Metrics;
 use talentmesh_mesh::server::{self, Listeners, ServeOptions};
 use talentmesh_proto::identity::v1::identity_service_server::IdentityServiceServer;
+use talentmesh_storage::sync::SyncSetup;
 use talentmesh_storage::{Migrations, Stores};
 
 pub use config::Config;
@@ -44,6 +45,13 @@ pub async fn run(
     .await?;
     let mysql = stores.mysql()?.clone();
     let redis = stores.redis()?.clone();
+    let metrics = Metrics::new(config::SERVICE);
+    // Identity has no projections of its own yet: the framework relays its events (other
+    // services react to UserRegistered) and serves the admin contract.
+    let sync = SyncSetup::new(config::SERVICE, &config.mesh.instance_id, stores.clone())
+        .checks(None, false)
+        .start(&metrics)
+        .await?;
 
     let keys = keys::KeyRing::open(mysql.clone(), config.key_rotation, config.access_ttl).await?;
     keys.spawn_maintenance();
@@ -76,18 +84,24 @@ pub async fn run(
         &config.mesh.jwt_audience,
     ));
     let routes =
-        tonic::service::Routes::new(IdentityServiceServer::new(grpc::IdentityGrpc { identity }));
+        tonic::service::Routes::new(IdentityServiceServer::new(grpc::IdentityGrpc { identity }))
+            .add_service(sync.admin_service());
     let readiness_stores = stores.clone();
     let options = ServeOptions {
-        services: vec!["talentmesh.identity.v1.IdentityService"],
+        services: vec![
+            "talentmesh.identity.v1.IdentityService",
+            "talentmesh.sync.v1.SyncAdminService",
+        ],
         verifier: Some(verifier),
         policy: AuthPolicy::new(grpc::PUBLIC_METHODS),
         readiness: Some(Arc::new(move || {
             let stores = readiness_stores.clone();
             Box::pin(async move { stores.health().await.ready() })
         })),
-        metrics: Metrics::new(config::SERVICE),
-        tags: vec!["talentmesh".to_string()],
+        metrics,
+        tags: vec!["talentmesh".to_string(), "sync-admin".to_string()],
     };
-    server::serve(config.mesh, listeners, routes, options, shutdown).await
+    let served = server::serve(config.mesh, listeners, routes, options, shutdown).await;
+    sync.shutdown().await;
+    served
 }

@@ -43,6 +43,15 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+impl From<crate::store::InsertError> for Error {
+    fn from(e: crate::store::InsertError) -> Self {
+        match e {
+            crate::store::InsertError::Sql(e) => Error::Db(e),
+            crate::store::InsertError::Outbox(e) => Error::Store(e),
+        }
+    }
+}
+
 impl From<Invalid> for Error {
     fn from(i: Invalid) -> Self {
         Error::Invalid(vec![i])

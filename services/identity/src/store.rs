@@ -1,12 +1,27 @@
 //! Identity's MySQL queries: the users table.
 
 use chrono::{DateTime, SubsecRound, Utc};
+use prost::Message;
 use sqlx::MySqlPool;
+use talentmesh_proto::events::v1::UserRegistered;
+use talentmesh_storage::outbox::{EventDraft, Outbox};
 
 use crate::domain::{Email, Role, User};
 
 pub struct UserStore {
     pool: MySqlPool,
+    outbox: Outbox,
+}
+
+const USER_REGISTERED: &str = "talentmesh.events.v1.UserRegistered";
+
+/// Store failures that are not a taken email.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertError {
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    #[error(transparent)]
+    Outbox(#[from] talentmesh_storage::Error),
 }
 
 /// A user row with the password hash, for login only.
@@ -28,16 +43,20 @@ fn to_user((id, email, _hash, roles, created_at): &Row) -> Option<User> {
 
 impl UserStore {
     pub fn new(pool: MySqlPool) -> Self {
-        UserStore { pool }
+        UserStore {
+            pool,
+            outbox: Outbox::new("identity"),
+        }
     }
 
-    /// Inserts a user; `Ok(None)` when the email is taken.
+    /// Inserts a user and records `UserRegistered` in the same transaction; `Ok(None)` when
+    /// the email is taken.
     pub async fn insert(
         &self,
         email: &Email,
         password_hash: &str,
         roles: &[Role],
-    ) -> Result<Option<User>, sqlx::Error> {
+    ) -> Result<Option<User>, InsertError> {
         let id = uuid::Uuid::now_v7().to_string();
         // MySQL keeps microseconds; the answer to the insert must equal what a later read shows.
         let now = Utc::now().trunc_subsecs(6);
@@ -46,6 +65,7 @@ impl UserStore {
             .map(|r| r.as_str())
             .collect::<Vec<_>>()
             .join(",");
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "INSERT INTO users (id, email, password_hash, roles, version, created_at, updated_at) \
              VALUES (?, ?, ?, ?, 1, ?, ?)",
@@ -56,18 +76,42 @@ impl UserStore {
         .bind(&roles_text)
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match result {
-            Ok(_) => Ok(Some(User {
-                id,
-                email: email.clone(),
-                roles: roles.to_vec(),
-                created_at: now,
-            })),
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(None),
-            Err(e) => Err(e),
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Ok(None),
+            Err(e) => return Err(e.into()),
         }
+        let event = UserRegistered {
+            user: format!("users/{id}"),
+            email: email.as_str().to_string(),
+            roles: roles.iter().map(|r| r.as_str().to_string()).collect(),
+        };
+        self.outbox
+            .record(
+                &mut tx,
+                EventDraft {
+                    event_type: USER_REGISTERED.to_string(),
+                    subject: format!("users/{id}"),
+                    entity_version: 1,
+                    payload: prost_types::Any {
+                        type_url: format!("type.googleapis.com/{USER_REGISTERED}"),
+                        value: event.encode_to_vec(),
+                    },
+                    traceparent: talentmesh_mesh::telemetry::current_traceparent()
+                        .unwrap_or_default(),
+                    tracestate: String::new(),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(Some(User {
+            id,
+            email: email.clone(),
+            roles: roles.to_vec(),
+            created_at: now,
+        }))
     }
 
     pub async fn by_email(&self, email: &Email) -> Result<Option<Credentials>, sqlx::Error> {

@@ -33,6 +33,11 @@ pub mod talentmesh {
             tonic::include_proto!("talentmesh.identity.v1");
         }
     }
+    pub mod sync {
+        pub mod v1 {
+            tonic::include_proto!("talentmesh.sync.v1");
+        }
+    }
 }
 
-pub use talentmesh::{common, events, identity};
+pub use talentmesh::{common, events, identity, sync};

@@ -34,6 +34,9 @@ pub struct StorageConfig {
     pub neo4j_uri: String,
     pub neo4j_user: String,
     pub neo4j_password: Secret,
+    /// Value of the `ns` property on every node the service writes: Neo4j community has one
+    /// database, so services (and tests) keep apart by namespace.
+    pub neo4j_namespace: String,
     pub redis_url: Secret,
     /// Prefix of every Redis key of the service, e.g. `identity:`.
     pub redis_prefix: String,
@@ -59,6 +62,7 @@ impl StorageConfig {
             neo4j_uri: env.string("TALENTMESH_NEO4J_URI", "127.0.0.1:17687"),
             neo4j_user: env.string("TALENTMESH_NEO4J_USER", "neo4j"),
             neo4j_password: env.secret("TALENTMESH_NEO4J_PASSWORD", "talentmesh"),
+            neo4j_namespace: env.string("TALENTMESH_NEO4J_NAMESPACE", service),
             redis_url: env.secret("TALENTMESH_REDIS_URL", "redis://127.0.0.1:16379"),
             redis_prefix: env.string("TALENTMESH_REDIS_PREFIX", &format!("{service}:")),
             max_connections: env.parse("TALENTMESH_STORE_MAX_CONNECTIONS", 16),

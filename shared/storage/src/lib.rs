@@ -7,10 +7,13 @@
 //! The outbox ([`outbox`]: record events with the entity change, relay them to Redis Streams)
 //! builds on these handles; the event bus and the projection framework will too.
 
+pub mod bus;
 pub mod config;
 pub mod health;
 pub mod outbox;
+pub mod projection;
 pub mod stores;
+pub mod sync;
 
 pub use config::{Needs, StorageConfig};
 pub use health::{StoreHealth, StoreReport};
@@ -45,6 +48,42 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+impl Error {
+    /// A store that is down or unreachable, as opposed to a request it refused: worth retrying
+    /// the same thing later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::MySql(s) | Error::Postgres(s) => {
+                matches!(
+                    s,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                        | sqlx::Error::Tls(_)
+                ) || is_transient_db_error(s)
+            }
+            Error::Redis(_) | Error::Neo4j(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Server-side errors that mean "not now" rather than "never": shutting down, too many
+/// connections, deadlocks and lock waits, read-only during recovery.
+fn is_transient_db_error(e: &sqlx::Error) -> bool {
+    let Some(db) = e.as_database_error() else {
+        return false;
+    };
+    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+    matches!(
+        code.as_str(),
+        // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, too many connections,
+        // deadlock; both: serialization failure / deadlock (MariaDB reports 40001 for it).
+        "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+    )
+}
+
 impl From<Error> for talentmesh_mesh::ApiError {
     fn from(e: Error) -> Self {
         if let Error::Conflict(conflict) = &e {
@@ -57,15 +96,7 @@ impl From<Error> for talentmesh_mesh::ApiError {
             .with_metadata("expected_version", conflict.expected.to_string());
         }
         // Connection failures are worth a retry; anything else is a bug to look into.
-        let transient = match &e {
-            Error::MySql(s) | Error::Postgres(s) => matches!(
-                s,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            ),
-            Error::Redis(_) | Error::Neo4j(_) => true,
-            _ => false,
-        };
-        if transient {
+        if e.is_transient() {
             tracing::warn!(error = %e, "store unavailable");
             talentmesh_mesh::ApiError::unavailable("a store is unavailable; retry shortly")
         } else {

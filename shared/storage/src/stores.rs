@@ -52,6 +52,8 @@ pub struct Stores {
     pub postgres: Option<PgPool>,
     pub neo4j: Option<neo4rs::Graph>,
     pub redis: Option<RedisPool>,
+    /// The `ns` property of the service's Neo4j nodes.
+    pub neo4j_namespace: String,
 }
 
 /// How long start-up waits for a store that is not answering yet.
@@ -85,6 +87,7 @@ impl Stores {
             postgres,
             neo4j,
             redis,
+            neo4j_namespace: config.neo4j_namespace.clone(),
         })
     }
 

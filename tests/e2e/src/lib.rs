@@ -1,6 +1,7 @@
 //! A whole mesh in one test process: identity registered in the local Consul under a name of the
 //! test's own, and the gateway finding it through Consul like in production. Tests talk to it
-//! over HTTP exactly as a web client would.
+//! over HTTP exactly as a web client would. [`Mesh::start_with_sync`] adds the sync control
+//! plane, registered under a name of the test's own as well.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +17,8 @@ pub struct Mesh {
     /// Base URL of the gateway, e.g. `http://127.0.0.1:40123`.
     pub base: String,
     pub identity: Spawned,
+    /// The sync control plane, when started with [`Mesh::start_with_sync`].
+    pub sync: Option<Spawned>,
     pub env: TestEnv,
     pub http: reqwest::Client,
     /// The gateway's Prometheus metrics.
@@ -30,6 +33,16 @@ impl Mesh {
 
     /// `tweak` adjusts identity's environment (e.g. throttle limits) before it starts.
     pub async fn start_with(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
+        Mesh::start_inner(tweak, false).await
+    }
+
+    /// Like [`Mesh::start_with`], plus the sync control plane in Consul, reached by the gateway
+    /// like any service. It knows this test's identity by the API name `identity`.
+    pub async fn start_with_sync(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
+        Mesh::start_inner(tweak, true).await
+    }
+
+    async fn start_inner(tweak: impl FnOnce(TestEnv) -> TestEnv, with_sync: bool) -> Mesh {
         let env = TestEnv::new("identity").with_consul();
         let consul_name = format!("identity-e2e-{}", env.id);
         let env = tweak(env.set("TALENTMESH_SERVICE_NAME", consul_name.clone()));
@@ -50,7 +63,42 @@ impl Mesh {
             .await,
             "identity never passed its consul check"
         );
-        let upstreams = DiscoveryUpstreams::new(discovery).rename("identity", &consul_name);
+        let mut upstreams =
+            DiscoveryUpstreams::new(discovery.clone()).rename("identity", &consul_name);
+        let mut sync = None;
+        if with_sync {
+            let sync_name = format!("sync-e2e-{}", env.id);
+            // No TestEnv: the sync service has no stores to isolate or clean up.
+            let sync_env = talentmesh_mesh::Env::from_map([
+                ("TALENTMESH_GRPC_ADDR", "127.0.0.1:0".to_string()),
+                ("TALENTMESH_METRICS_ADDR", "127.0.0.1:0".to_string()),
+                ("TALENTMESH_CONSUL_ADDR", CONSUL_ADDR.to_string()),
+                ("TALENTMESH_SERVICE_NAME", sync_name.clone()),
+                (
+                    "TALENTMESH_SYNC_SERVICE_NAMES",
+                    format!("identity={consul_name}"),
+                ),
+                ("TALENTMESH_SHUTDOWN_GRACE", "2s".to_string()),
+                ("TALENTMESH_LOG_FORMAT", "pretty".to_string()),
+            ]);
+            let config = talentmesh_sync::Config::load(sync_env).expect("sync config");
+            let sync_mesh = config.mesh.clone();
+            sync = Some(
+                Spawned::start(&sync_mesh, move |listeners, shutdown| {
+                    talentmesh_sync::run(config, listeners, shutdown)
+                })
+                .await,
+            );
+            let channel = discovery.channel(&sync_name);
+            assert!(
+                eventually(Duration::from_secs(20), || async {
+                    !channel.endpoints().is_empty()
+                })
+                .await,
+                "sync never passed its consul check"
+            );
+            upstreams = upstreams.rename("sync", &sync_name);
+        }
         let config = GatewayConfig {
             body_limit: 64 * 1024,
             ..GatewayConfig::default()
@@ -66,6 +114,7 @@ impl Mesh {
         Mesh {
             base,
             identity,
+            sync,
             env,
             http: reqwest::Client::new(),
             gateway_metrics,

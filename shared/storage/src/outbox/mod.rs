@@ -18,5 +18,5 @@ mod retention;
 mod versioned;
 
 pub use record::{EventDraft, Outbox, RecordedEvent, OUTBOX_TABLE};
-pub use relay::{Relay, RelayConfig, RelayHandle, RelayMetrics, STREAM_SUFFIX};
+pub use relay::{Relay, RelayConfig, RelayHandle, RelayMetrics, EPOCH_SUFFIX, STREAM_SUFFIX};
 pub use versioned::{Conflict, VersionedUpdate};

@@ -26,6 +26,13 @@ use crate::{Error, RedisPool, Result};
 
 /// The stream key under the service's Redis prefix.
 pub const STREAM_SUFFIX: &str = "events";
+/// A key the relay keeps in Redis beside the stream. When it is missing, Redis has lost its data
+/// (flushed, or restarted without its files): the relay re-publishes every retained row.
+pub const EPOCH_SUFFIX: &str = "events:epoch";
+/// How often an idle relay looks for lost Redis data.
+const EPOCH_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// Rows reset per statement when re-publishing the retention.
+const REPUBLISH_CHUNK: u32 = 5000;
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -39,6 +46,10 @@ pub struct RelayConfig {
     pub retention: Duration,
     /// How often the leader deletes rows past the retention.
     pub sweep_every: Duration,
+    /// Approximate cap on stream length (`XADD … MAXLEN ~`); 0 keeps every entry. Entries a
+    /// lagging group never read are then gone from the stream, and the checker repairs what
+    /// they would have changed.
+    pub stream_max_len: u64,
 }
 
 impl Default for RelayConfig {
@@ -49,6 +60,7 @@ impl Default for RelayConfig {
             standby_retry: Duration::from_secs(1),
             retention: Duration::from_secs(7 * 24 * 3600),
             sweep_every: Duration::from_secs(60),
+            stream_max_len: 1_000_000,
         }
     }
 }
@@ -64,6 +76,8 @@ pub struct RelayMetrics {
     pub swept: AtomicU64,
     /// Whether this instance holds the lease right now.
     pub leader: AtomicBool,
+    /// Times the relay found Redis empty and re-published the retention.
+    pub republished: AtomicU64,
 }
 
 impl RelayMetrics {
@@ -82,6 +96,10 @@ impl RelayMetrics {
     pub fn is_leader(&self) -> bool {
         self.leader.load(Ordering::Relaxed)
     }
+
+    pub fn republished(&self) -> u64 {
+        self.republished.load(Ordering::Relaxed)
+    }
 }
 
 /// A running relay. Dropping the handle stops it (as [`RelayHandle::shutdown`] without waiting).
@@ -94,6 +112,10 @@ pub struct RelayHandle {
 impl RelayHandle {
     pub fn metrics(&self) -> &RelayMetrics {
         &self.metrics
+    }
+
+    pub fn shared_metrics(&self) -> Arc<RelayMetrics> {
+        Arc::clone(&self.metrics)
     }
 
     /// Stops after the current batch, releases the lease and waits for the task to end.
@@ -121,6 +143,7 @@ impl Relay {
         let worker = Worker {
             pool,
             stream: redis.key(STREAM_SUFFIX),
+            epoch: redis.key(EPOCH_SUFFIX),
             redis,
             config,
             metrics: Arc::clone(&metrics),
@@ -150,6 +173,7 @@ struct Worker {
     pool: MySqlPool,
     redis: RedisPool,
     stream: String,
+    epoch: String,
     config: RelayConfig,
     metrics: Arc<RelayMetrics>,
     /// True (or the sender gone) means stop.
@@ -208,9 +232,14 @@ impl Worker {
     }
 
     async fn relay_until_stopped(&mut self, conn: &mut MySqlConnection) -> Result<()> {
+        let mut last_epoch_check: Option<tokio::time::Instant> = None;
         loop {
             if self.should_stop() {
                 return Ok(());
+            }
+            if last_epoch_check.is_none_or(|t| t.elapsed() >= EPOCH_CHECK_EVERY) {
+                self.check_epoch(conn).await?;
+                last_epoch_check = Some(tokio::time::Instant::now());
             }
             let relayed = self.relay_batch(conn).await?;
             if relayed < self.config.batch_size as usize && !self.pause(self.config.idle_poll).await
@@ -237,9 +266,11 @@ impl Worker {
         // ones that did land are published again (duplicates, not loss).
         let mut pipe = redis::pipe();
         for row in &rows {
-            pipe.cmd("XADD")
-                .arg(&self.stream)
-                .arg("*")
+            let xadd = pipe.cmd("XADD").arg(&self.stream);
+            if self.config.stream_max_len > 0 {
+                xadd.arg("MAXLEN").arg("~").arg(self.config.stream_max_len);
+            }
+            xadd.arg("*")
                 .arg("id")
                 .arg(&row.event_id)
                 .arg("type")
@@ -271,6 +302,44 @@ impl Worker {
             .await
             .map_err(Error::MySql)?;
         Ok(rows.len())
+    }
+
+    /// Re-publishes the retention when Redis has lost the stream. The epoch key is set with
+    /// NX: finding it missing means this Redis never saw this outbox, or forgot it. Either way
+    /// every retained row goes out again, oldest first, and consumers (whose groups vanished
+    /// with the data) start the new stream from its beginning. Duplicates are harmless.
+    async fn check_epoch(&self, conn: &mut MySqlConnection) -> Result<()> {
+        let mut redis = self.redis.get().await?;
+        let fresh: Option<String> = redis::cmd("SET")
+            .arg(&self.epoch)
+            .arg(uuid::Uuid::now_v7().to_string())
+            .arg("NX")
+            .query_async(&mut redis)
+            .await
+            .map_err(|e| Error::Redis(e.to_string()))?;
+        if fresh.is_none() {
+            return Ok(());
+        }
+        let mut reset = 0u64;
+        loop {
+            let done = sqlx::query(
+                "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL \
+                 ORDER BY id LIMIT ?",
+            )
+            .bind(REPUBLISH_CHUNK)
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::MySql)?;
+            reset += done.rows_affected();
+            if done.rows_affected() < u64::from(REPUBLISH_CHUNK) {
+                break;
+            }
+        }
+        if reset > 0 {
+            self.metrics.republished.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(stream = %self.stream, rows = reset, "redis had lost the stream; re-publishing the outbox retention");
+        }
+        Ok(())
     }
 
     fn failed(&self, e: &Error) {

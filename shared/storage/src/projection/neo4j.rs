@@ -1,0 +1,228 @@
+//! A projection into Neo4j: one node per entity under a label, keyed by `key` = "<ns>/<id>"
+//! (a single-property uniqueness constraint, which community edition has, so two consumers
+//! creating the same node at once cannot make two). The service may add Cypher that maintains
+//! the entity's relationships; it runs in the same transaction as the node write.
+
+use std::sync::Arc;
+
+use neo4rs::{BoltMap, BoltType, Graph, Query};
+
+use super::{Change, Projection, Stamp, StoreKind};
+use crate::{Error, Result};
+
+/// Builds the node's own properties (a JSON object) for a live entity.
+pub type PropsOf =
+    Arc<dyn Fn(&Change) -> std::result::Result<serde_json::Value, String> + Send + Sync>;
+
+pub struct Neo4jNodes {
+    name: String,
+    entity_type: String,
+    label: String,
+    ns: String,
+    graph: Graph,
+    props_of: PropsOf,
+    relationships: Option<String>,
+}
+
+fn is_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && s.as_bytes()[0].is_ascii_alphabetic()
+}
+
+impl Neo4jNodes {
+    /// `label` must be alphanumeric (it is spliced into Cypher); `ns` is the service's
+    /// namespace (`Stores::neo4j_namespace`).
+    pub fn new(
+        name: &str,
+        entity_type: &str,
+        label: &str,
+        ns: &str,
+        graph: Graph,
+        props_of: PropsOf,
+    ) -> Result<Neo4jNodes> {
+        if !is_label(label) {
+            return Err(Error::InvalidUpdate(format!("bad label {label}")));
+        }
+        Ok(Neo4jNodes {
+            name: name.to_string(),
+            entity_type: entity_type.to_string(),
+            label: label.to_string(),
+            ns: ns.to_string(),
+            graph,
+            props_of,
+            relationships: None,
+        })
+    }
+
+    /// Cypher run after the node writes with `$rows` (maps with `id`, `key`, `version`,
+    /// `deleted`, `props`) and `$ns`. It should only touch nodes whose `version` equals the
+    /// row's (the rows that won), e.g. `UNWIND $rows AS r MATCH (n:Note {key: r.key}) WHERE
+    /// n.version = r.version …`.
+    pub fn with_relationships(mut self, cypher: impl Into<String>) -> Neo4jNodes {
+        self.relationships = Some(cypher.into());
+        self
+    }
+
+    fn key(&self, id: &str) -> String {
+        format!("{}/{id}", self.ns)
+    }
+}
+
+fn bolt_map(pairs: Vec<(&str, BoltType)>) -> BoltType {
+    let mut map = BoltMap::new();
+    for (k, v) in pairs {
+        map.put(k.into(), v);
+    }
+    BoltType::Map(map)
+}
+
+#[tonic::async_trait]
+impl Projection for Neo4jNodes {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn store(&self) -> StoreKind {
+        StoreKind::Neo4j
+    }
+
+    fn entity_type(&self) -> &str {
+        &self.entity_type
+    }
+
+    async fn install(&self) -> Result<()> {
+        let label = &self.label;
+        self.graph
+            .run(Query::new(format!(
+                "CREATE CONSTRAINT {label}_key IF NOT EXISTS FOR (n:{label}) REQUIRE n.key IS UNIQUE"
+            )))
+            .await?;
+        Ok(())
+    }
+
+    async fn apply(&self, changes: &[Change]) -> Result<()> {
+        let mut rows: Vec<BoltType> = Vec::with_capacity(changes.len());
+        for c in changes {
+            let props = if c.deleted {
+                BoltType::Map(BoltMap::new())
+            } else {
+                let json = (self.props_of)(c).map_err(Error::InvalidEvent)?;
+                BoltType::try_from(json).map_err(|e| Error::InvalidEvent(e.to_string()))?
+            };
+            rows.push(bolt_map(vec![
+                ("id", c.id.clone().into()),
+                ("key", self.key(&c.id).into()),
+                ("version", c.version.into()),
+                ("deleted", c.deleted.into()),
+                ("hash", c.content_hash().into()),
+                ("props", props),
+            ]));
+        }
+        let label = &self.label;
+        // MERGE on the unique key, then write only where the row is newer (or the same version
+        // with other content, which is how a repair fixes a wrongly projected node).
+        let upsert = Query::new(format!(
+            "UNWIND $rows AS r
+             MERGE (n:{label} {{key: r.key}})
+             ON CREATE SET n.version = -1, n.hash = ''
+             WITH n, r WHERE n.version < r.version OR (n.version = r.version AND n.hash <> r.hash)
+             SET n = r.props
+             SET n.key = r.key, n.ns = $ns, n.id = r.id, n.version = r.version,
+                 n.deleted = r.deleted, n.hash = r.hash"
+        ))
+        .param("rows", rows.clone())
+        .param("ns", self.ns.clone());
+        let mut txn = self.graph.start_txn().await?;
+        txn.run(upsert).await?;
+        if let Some(cypher) = &self.relationships {
+            txn.run(
+                Query::new(cypher.clone())
+                    .param("rows", rows)
+                    .param("ns", self.ns.clone()),
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    async fn stamps(&self, ids: &[String]) -> Result<Vec<Stamp>> {
+        let keys: Vec<String> = ids.iter().map(|id| self.key(id)).collect();
+        let mut rows = self
+            .graph
+            .execute(
+                Query::new(format!(
+                    "MATCH (n:{}) WHERE n.key IN $keys AND n.version >= 0
+                     RETURN n.id AS id, n.version AS version, n.deleted AS deleted, n.hash AS hash",
+                    self.label
+                ))
+                .param("keys", keys),
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            let get = |e: neo4rs::DeError| Error::Neo4j(neo4rs::Error::DeserializationError(e));
+            out.push(Stamp {
+                id: row.get("id").map_err(get)?,
+                version: row.get("version").map_err(get)?,
+                deleted: row.get("deleted").map_err(get)?,
+                hash: row.get("hash").map_err(get)?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn live_ids(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<String>, Option<String>)> {
+        // Keys sort within the namespace prefix; the unique constraint's index serves the range.
+        let prefix = format!("{}/", self.ns);
+        let after_key = after.map_or_else(|| prefix.clone(), |a| self.key(&a));
+        let mut rows = self
+            .graph
+            .execute(
+                Query::new(format!(
+                    "MATCH (n:{}) WHERE n.key STARTS WITH $prefix AND n.key > $after
+                     RETURN n.id AS id, n.deleted AS deleted ORDER BY n.key LIMIT $limit",
+                    self.label
+                ))
+                .param("prefix", prefix)
+                .param("after", after_key)
+                .param("limit", i64::try_from(limit).unwrap_or(i64::MAX)),
+            )
+            .await?;
+        let mut seen = 0usize;
+        let mut last = None;
+        let mut live = Vec::new();
+        while let Some(row) = rows.next().await? {
+            let get = |e: neo4rs::DeError| Error::Neo4j(neo4rs::Error::DeserializationError(e));
+            let id: String = row.get("id").map_err(get)?;
+            let deleted: bool = row.get("deleted").unwrap_or(false);
+            seen += 1;
+            last = Some(id.clone());
+            if !deleted {
+                live.push(id);
+            }
+        }
+        let next = if seen >= limit { last } else { None };
+        Ok((live, next))
+    }
+
+    async fn remove(&self, ids: &[String]) -> Result<()> {
+        let keys: Vec<String> = ids.iter().map(|id| self.key(id)).collect();
+        self.graph
+            .run(
+                Query::new(format!(
+                    "MATCH (n:{}) WHERE n.key IN $keys DETACH DELETE n",
+                    self.label
+                ))
+                .param("keys", keys),
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,244 @@
+//! `SyncAdminService`: the admin contract every service serves through the framework, and the
+//! sync control plane calls. Platform admins only.
+
+use std::sync::Arc;
+
+use talentmesh_mesh::{ApiError, ErrorCode, FieldViolation};
+use talentmesh_proto::sync::v1::sync_admin_service_server::SyncAdminService;
+use talentmesh_proto::sync::v1::{
+    DeadLetter as DeadLetterProto, DiscardDeadLettersRequest, DiscardDeadLettersResponse,
+    GetOperationRequest, GetOperationResponse, GetSyncStatusRequest, GetSyncStatusResponse,
+    ListDeadLettersRequest, ListDeadLettersResponse, OperationKind, ReplayDeadLettersRequest,
+    ReplayDeadLettersResponse, StartOperationRequest, StartOperationResponse,
+};
+use tonic::{Request, Response, Status};
+
+use super::Inner;
+use crate::bus::DeadLetter;
+use crate::Error;
+
+const MAX_PAGE: i32 = 1000;
+const DEFAULT_PAGE: i32 = 100;
+
+pub struct SyncAdmin {
+    inner: Arc<Inner>,
+}
+
+impl SyncAdmin {
+    pub(crate) fn new(inner: Arc<Inner>) -> SyncAdmin {
+        SyncAdmin { inner }
+    }
+}
+
+fn require_admin<T>(req: &Request<T>) -> Result<(), Status> {
+    let caller = talentmesh_mesh::auth::caller(req)?;
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::permission_denied("data-sync administration is for platform admins").into())
+    }
+}
+
+fn store_error(e: Error) -> Status {
+    ApiError::from(e).into()
+}
+
+fn invalid(field: &str, why: &str) -> Status {
+    ApiError::invalid(vec![FieldViolation::new(field, why)]).into()
+}
+
+/// A stream entry id, `<ms>-<seq>`: dead-letter ids and page tokens.
+fn is_entry_id(s: &str) -> bool {
+    let mut parts = s.splitn(2, '-');
+    let digits =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    digits(parts.next()) && digits(parts.next())
+}
+
+fn to_proto(d: &DeadLetter) -> DeadLetterProto {
+    let ms = d.dead_millis();
+    DeadLetterProto {
+        id: d.id.clone(),
+        group: d.group.clone(),
+        stream: d.stream.clone(),
+        entry_id: d.entry_id.clone(),
+        event_id: d.field("id"),
+        event_type: d.field("type"),
+        subject: d.field("subject"),
+        entity_version: d.field("version").parse().unwrap_or(0),
+        error: d.error.clone(),
+        deliveries: i64::try_from(d.deliveries).unwrap_or(i64::MAX),
+        dead_time: Some(prost_types::Timestamp {
+            seconds: ms.div_euclid(1000),
+            nanos: i32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
+        }),
+    }
+}
+
+impl SyncAdmin {
+    /// The letters a replay or discard names: all of them, or the listed ids.
+    async fn chosen(&self, ids: &[String], all: bool) -> Result<Vec<DeadLetter>, Status> {
+        if all && !ids.is_empty() {
+            return Err(invalid("ids", "give either ids or all, not both"));
+        }
+        if !all && ids.is_empty() {
+            return Err(invalid("ids", "name at least one dead letter, or set all"));
+        }
+        if let Some(bad) = ids.iter().find(|id| !is_entry_id(id)) {
+            return Err(invalid("ids", &format!("{bad} is not a dead-letter id")));
+        }
+        let letters = if all {
+            self.inner.dead_letters.all().await
+        } else {
+            self.inner.dead_letters.get(ids).await
+        };
+        letters.map_err(store_error)
+    }
+}
+
+#[tonic::async_trait]
+impl SyncAdminService for SyncAdmin {
+    async fn get_sync_status(
+        &self,
+        req: Request<GetSyncStatusRequest>,
+    ) -> Result<Response<GetSyncStatusResponse>, Status> {
+        require_admin(&req)?;
+        let status = super::status::status(&self.inner)
+            .await
+            .map_err(store_error)?;
+        Ok(Response::new(GetSyncStatusResponse {
+            status: Some(status),
+        }))
+    }
+
+    async fn start_operation(
+        &self,
+        req: Request<StartOperationRequest>,
+    ) -> Result<Response<StartOperationResponse>, Status> {
+        require_admin(&req)?;
+        let r = req.into_inner();
+        let kind = OperationKind::try_from(r.kind).unwrap_or(OperationKind::Unspecified);
+        if kind == OperationKind::Unspecified {
+            return Err(invalid("kind", "must be CHECK, REPAIR or REBUILD"));
+        }
+        if let Some(unknown) = r.projections.iter().find(|n| {
+            !self
+                .inner
+                .projections
+                .iter()
+                .any(|p| p.name() == n.as_str())
+        }) {
+            return Err(invalid(
+                "projections",
+                &format!("{unknown} is not a projection of {}", self.inner.service),
+            ));
+        }
+        let op = super::start_operation(&self.inner, kind, &r.projections)
+            .await
+            .map_err(store_error)?;
+        Ok(Response::new(StartOperationResponse {
+            operation: Some(op),
+        }))
+    }
+
+    async fn get_operation(
+        &self,
+        req: Request<GetOperationRequest>,
+    ) -> Result<Response<GetOperationResponse>, Status> {
+        require_admin(&req)?;
+        let name = req.into_inner().name;
+        let id = name
+            .strip_prefix("operations/")
+            .filter(|id| uuid::Uuid::parse_str(id).is_ok())
+            .ok_or_else(|| invalid("name", "must be operations/{id}"))?;
+        match self.inner.operations.get(id).await.map_err(store_error)? {
+            Some(op) => Ok(Response::new(GetOperationResponse {
+                operation: Some(op),
+            })),
+            None => Err(ApiError::new(ErrorCode::NotFound, format!("{name} not found")).into()),
+        }
+    }
+
+    async fn list_dead_letters(
+        &self,
+        req: Request<ListDeadLettersRequest>,
+    ) -> Result<Response<ListDeadLettersResponse>, Status> {
+        require_admin(&req)?;
+        let r = req.into_inner();
+        if r.page_size < 0 || r.page_size > MAX_PAGE {
+            return Err(invalid("page_size", "must be between 0 and 1000"));
+        }
+        if !r.page_token.is_empty() && !is_entry_id(&r.page_token) {
+            return Err(invalid("page_token", "not a token this service issued"));
+        }
+        let size = if r.page_size == 0 {
+            DEFAULT_PAGE
+        } else {
+            r.page_size
+        };
+        let size = usize::try_from(size).unwrap_or(100);
+        let after = (!r.page_token.is_empty()).then_some(r.page_token.as_str());
+        let letters = self
+            .inner
+            .dead_letters
+            .list(after, size)
+            .await
+            .map_err(store_error)?;
+        let next_page_token = if letters.len() == size {
+            letters.last().map(|d| d.id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(ListDeadLettersResponse {
+            dead_letters: letters.iter().map(to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        req: Request<ReplayDeadLettersRequest>,
+    ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
+        require_admin(&req)?;
+        let r = req.into_inner();
+        let letters = self.chosen(&r.ids, r.all).await?;
+        let (replayed, failed) = super::replay(&self.inner, letters)
+            .await
+            .map_err(store_error)?;
+        Ok(Response::new(ReplayDeadLettersResponse {
+            replayed,
+            failed: failed.iter().map(to_proto).collect(),
+        }))
+    }
+
+    async fn discard_dead_letters(
+        &self,
+        req: Request<DiscardDeadLettersRequest>,
+    ) -> Result<Response<DiscardDeadLettersResponse>, Status> {
+        require_admin(&req)?;
+        let r = req.into_inner();
+        let letters = self.chosen(&r.ids, r.all).await?;
+        let ids: Vec<String> = letters.into_iter().map(|d| d.id).collect();
+        let discarded = self
+            .inner
+            .dead_letters
+            .remove(&ids)
+            .await
+            .map_err(store_error)?;
+        if discarded > 0 {
+            tracing::warn!(count = discarded, "dead letters discarded by an admin");
+        }
+        Ok(Response::new(DiscardDeadLettersResponse { discarded }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn entry_ids_are_recognised() {
+        assert!(super::is_entry_id("1700000000000-0"));
+        assert!(!super::is_entry_id("1700000000000"));
+        assert!(!super::is_entry_id("abc-1"));
+        assert!(!super::is_entry_id("1-"));
+    }
+}

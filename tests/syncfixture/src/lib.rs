@@ -1,0 +1,19 @@
+//! The sync fixture: a notes service built exactly like a real one on the data-sync framework.
+//! Writes go through its gRPC API into MySQL with their outbox event in the same transaction;
+//! three projections follow them: a search table in PostgreSQL, a tag graph in Neo4j and a
+//! cache in Redis. Tests and the benchmark drive it to prove the framework under faults.
+//!
+//! Module map: `notes` (the MySQL side: writes, reads, the checker's source), `projections`
+//! (the three derived views and the event → change mapping), `grpc` (the adapter), `app`
+//! (wiring and serving).
+
+pub mod app;
+pub mod grpc;
+pub mod notes;
+pub mod projections;
+
+pub mod pb {
+    tonic::include_proto!("talentmesh.syncfixture.v1");
+}
+
+pub use app::{App, AppOptions};
