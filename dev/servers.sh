@@ -236,7 +236,7 @@ neo4j_start() {
   mkdir -p "$NEO4J_DIR"
   require_free_port neo4j "$NEO4J_PORT"
   rm -f "$NEO4J_PID"
-  spawn "$NEO4J_LOG" java -Xmx512m -cp "$NEO4J_BUILD/target/classes:$NEO4J_BUILD/lib/*" \
+  spawn "$NEO4J_LOG" java -Xms1g -Xmx1g -cp "$NEO4J_BUILD/target/classes:$NEO4J_BUILD/lib/*" \
     talentmesh.neo4j.Launcher "$NEO4J_DIR" "$NEO4J_PID" "127.0.0.1:$NEO4J_PORT"
   wait_until neo4j "$NEO4J_LOG" 180 neo4j_ready
 }

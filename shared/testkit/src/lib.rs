@@ -162,15 +162,31 @@ impl Drop for TestEnv {
                         }
                     }
                     if let Ok(graph) = neo4rs::Graph::new(NEO4J_URI, "neo4j", "talentmesh").await {
-                        let _ = graph
-                            .run(
-                                neo4rs::query("MATCH (n {ns: $ns}) DETACH DELETE n")
-                                    .param("ns", ns),
-                            )
+                        // In bounded transactions: one delete of a big test graph would hold
+                        // Neo4j busy (and its memory) long after the test ended.
+                        loop {
+                            let deleted = async {
+                                let mut rows = graph
+                                    .execute(
+                                        neo4rs::query(
+                                            "MATCH (n) WHERE n.ns = $ns WITH n LIMIT 5000 \
+                                             DETACH DELETE n RETURN count(*) AS deleted",
+                                        )
+                                        .param("ns", ns.clone()),
+                                    )
+                                    .await
+                                    .ok()?;
+                                let row = rows.next().await.ok()??;
+                                row.get::<i64>("deleted").ok()
+                            }
                             .await;
+                            if deleted.unwrap_or(0) == 0 {
+                                break;
+                            }
+                        }
                     }
                 };
-                let _ = tokio::time::timeout(Duration::from_secs(10), cleanup).await;
+                let _ = tokio::time::timeout(Duration::from_secs(60), cleanup).await;
             });
         })
         .join();

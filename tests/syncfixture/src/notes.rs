@@ -1,9 +1,11 @@
 //! Notes in MySQL: every write records its `NoteChanged` event through the outbox in the same
 //! transaction, and updates go through `VersionedUpdate` so a stale version is refused.
 
+use std::sync::Arc;
+
 use prost::Message;
 use sqlx::MySqlPool;
-use talentmesh_storage::outbox::{EventDraft, Outbox, VersionedUpdate};
+use talentmesh_storage::outbox::{EventDraft, GroupCommit, Outbox, VersionedUpdate, WriteBatch};
 use talentmesh_storage::projection::{Change, Source};
 use talentmesh_storage::{Error, Result};
 
@@ -16,7 +18,22 @@ pub const EVENT_TYPE: &str = "talentmesh.syncfixture.v1.NoteChanged";
 pub struct NoteStore {
     pool: MySqlPool,
     outbox: Outbox,
+    /// Creates share transactions under load (see `GroupCommit`).
+    creates: GroupCommit<NewNote, Note>,
 }
+
+/// A create waiting for its group commit; the trace context is taken in the request's task.
+#[derive(Clone)]
+pub struct NewNote {
+    title: String,
+    body: String,
+    tags: Vec<String>,
+    traceparent: String,
+}
+
+/// Transactions in flight at once for creates, and creates per transaction at most.
+const CREATE_COMMITTERS: usize = 4;
+const CREATE_BATCH: usize = 64;
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -59,6 +76,13 @@ pub fn change_of_note(note: &Note) -> Change {
 }
 
 fn draft(note: &Note) -> EventDraft {
+    draft_traced(
+        note,
+        talentmesh_mesh::telemetry::current_traceparent().unwrap_or_default(),
+    )
+}
+
+fn draft_traced(note: &Note, traceparent: String) -> EventDraft {
     EventDraft {
         event_type: EVENT_TYPE.to_string(),
         subject: format!("notes/{}", note.id),
@@ -70,9 +94,46 @@ fn draft(note: &Note) -> EventDraft {
             }
             .encode_to_vec(),
         },
-        traceparent: talentmesh_mesh::telemetry::current_traceparent().unwrap_or_default(),
+        traceparent,
         tracestate: String::new(),
     }
+}
+
+/// Inserts a batch of new notes and their events (multi-row statements).
+fn write_creates(outbox: Outbox) -> WriteBatch<NewNote, Note> {
+    Arc::new(move |tx, reqs| {
+        let outbox = outbox.clone();
+        Box::pin(async move {
+            let notes: Vec<Note> = reqs
+                .iter()
+                .map(|r| Note {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    version: 1,
+                    title: r.title.clone(),
+                    body: r.body.clone(),
+                    tags: r.tags.clone(),
+                    deleted: false,
+                })
+                .collect();
+            let mut q =
+                sqlx::QueryBuilder::new("INSERT INTO notes (id, version, title, body, tags) ");
+            q.push_values(notes.iter().cloned(), |mut b, n| {
+                b.push_bind(n.id)
+                    .push_bind(1i64)
+                    .push_bind(n.title)
+                    .push_bind(n.body)
+                    .push_bind(tags_json(&n.tags));
+            });
+            q.build().execute(&mut **tx).await.map_err(Error::MySql)?;
+            let drafts = notes
+                .iter()
+                .zip(reqs)
+                .map(|(n, r)| draft_traced(n, r.traceparent.clone()))
+                .collect();
+            outbox.record_many(tx, drafts).await?;
+            Ok(notes)
+        })
+    })
 }
 
 fn tags_json(tags: &[String]) -> String {
@@ -81,9 +142,16 @@ fn tags_json(tags: &[String]) -> String {
 
 impl NoteStore {
     pub fn new(pool: MySqlPool) -> NoteStore {
+        let outbox = Outbox::new("syncfixture");
         NoteStore {
+            creates: GroupCommit::spawn(
+                pool.clone(),
+                CREATE_COMMITTERS,
+                CREATE_BATCH,
+                write_creates(outbox.clone()),
+            ),
             pool,
-            outbox: Outbox::new("syncfixture"),
+            outbox,
         }
     }
 
@@ -91,27 +159,16 @@ impl NoteStore {
         &self.pool
     }
 
+    /// Creates a note; it and its event commit together (possibly with other creates).
     pub async fn create(&self, title: &str, body: &str, tags: &[String]) -> Result<Note> {
-        let note = Note {
-            id: uuid::Uuid::now_v7().to_string(),
-            version: 1,
-            title: title.to_string(),
-            body: body.to_string(),
-            tags: tags.to_vec(),
-            deleted: false,
-        };
-        let mut tx = self.pool.begin().await.map_err(Error::MySql)?;
-        sqlx::query("INSERT INTO notes (id, version, title, body, tags) VALUES (?, 1, ?, ?, ?)")
-            .bind(&note.id)
-            .bind(&note.title)
-            .bind(&note.body)
-            .bind(tags_json(&note.tags))
-            .execute(&mut *tx)
+        self.creates
+            .submit(NewNote {
+                title: title.to_string(),
+                body: body.to_string(),
+                tags: tags.to_vec(),
+                traceparent: talentmesh_mesh::telemetry::current_traceparent().unwrap_or_default(),
+            })
             .await
-            .map_err(Error::MySql)?;
-        self.outbox.record(&mut tx, draft(&note)).await?;
-        tx.commit().await.map_err(Error::MySql)?;
-        Ok(note)
     }
 
     pub async fn update(

@@ -89,7 +89,12 @@ pub fn all(stores: &Stores, poison: &PoisonSwitch) -> Result<Vec<Arc<dyn Project
          (to_tsvector('simple', coalesce(doc->>'title', '') || ' ' || coalesce(doc->>'body', '') \
           || ' ' || coalesce(doc->>'tags', ''))) STORED",
     )
-    .with_ddl("CREATE INDEX IF NOT EXISTS note_search_search ON note_search USING gin (search)");
+    .with_ddl(
+        // fastupdate off: every insert updates the index itself. With the default pending list,
+        // the insert that finds it full merges it, a stall of a few hundred ms for that batch.
+        "CREATE INDEX IF NOT EXISTS note_search_search ON note_search USING gin (search) \
+         WITH (fastupdate = off)",
+    );
     let tags = Neo4jNodes::new(
         GRAPH,
         crate::notes::ENTITY,
@@ -101,6 +106,7 @@ pub fn all(stores: &Stores, poison: &PoisonSwitch) -> Result<Vec<Arc<dyn Project
             Ok(serde_json::json!({"title": note.title, "tags": note.tags}))
         }),
     )?
+    .with_schema("CREATE INDEX tag_ns_name IF NOT EXISTS FOR (t:Tag) ON (t.ns, t.name)")
     // Each note links to its tags; a newer version replaces the links, a tombstone drops them.
     .with_relationships(
         "UNWIND $rows AS r

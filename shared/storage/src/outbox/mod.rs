@@ -11,12 +11,14 @@
 //! The `outbox` table belongs to the framework, not to the service: [`Outbox::install`] creates it
 //! at start, so a service's own migrations never mention it.
 
+mod group_commit;
 mod lease;
 mod record;
 mod relay;
 mod retention;
 mod versioned;
 
+pub use group_commit::{GroupCommit, WriteBatch};
 pub use record::{EventDraft, Outbox, RecordedEvent, OUTBOX_TABLE};
 pub use relay::{Relay, RelayConfig, RelayHandle, RelayMetrics, EPOCH_SUFFIX, STREAM_SUFFIX};
 pub use versioned::{Conflict, VersionedUpdate};

@@ -24,7 +24,6 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS outbox (
     envelope LONGBLOB NOT NULL,
     created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     published_at DATETIME(6) NULL,
-    UNIQUE KEY outbox_event_id (event_id),
     KEY outbox_unpublished (published_at, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci";
 
@@ -73,12 +72,40 @@ impl Outbox {
         Ok(())
     }
 
-    /// Inserts the event into the outbox as part of `tx`. It is published only if `tx` commits.
-    pub async fn record(
+    /// Inserts several events with one statement as part of `tx` (a group commit's batch);
+    /// returns their event ids in order.
+    pub async fn record_many(
         &self,
         tx: &mut Transaction<'_, MySql>,
-        draft: EventDraft,
-    ) -> Result<RecordedEvent> {
+        drafts: Vec<EventDraft>,
+    ) -> Result<Vec<Uuid>> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut rows = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            rows.push(self.envelope_row(draft)?);
+        }
+        let ids = rows.iter().map(|r| r.0).collect();
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO outbox (event_id, event_type, subject, entity_version, envelope) ",
+        );
+        q.push_values(
+            rows,
+            |mut b, (id, event_type, subject, version, envelope)| {
+                b.push_bind(id.to_string())
+                    .push_bind(event_type)
+                    .push_bind(subject)
+                    .push_bind(version)
+                    .push_bind(envelope);
+            },
+        );
+        q.build().execute(&mut **tx).await.map_err(Error::MySql)?;
+        Ok(ids)
+    }
+
+    /// Checks a draft and wraps it: (event id, type, subject, version, encoded envelope).
+    fn envelope_row(&self, draft: EventDraft) -> Result<(Uuid, String, String, i64, Vec<u8>)> {
         if draft.event_type.is_empty() || draft.subject.is_empty() {
             return Err(Error::InvalidEvent(
                 "an event needs a type and a subject".into(),
@@ -100,15 +127,31 @@ impl Outbox {
             tracestate: draft.tracestate,
             payload: Some(draft.payload),
         };
+        Ok((
+            event_id,
+            draft.event_type,
+            draft.subject,
+            draft.entity_version,
+            envelope.encode_to_vec(),
+        ))
+    }
+
+    /// Inserts the event into the outbox as part of `tx`. It is published only if `tx` commits.
+    pub async fn record(
+        &self,
+        tx: &mut Transaction<'_, MySql>,
+        draft: EventDraft,
+    ) -> Result<RecordedEvent> {
+        let (event_id, event_type, subject, entity_version, envelope) = self.envelope_row(draft)?;
         let done = sqlx::query(
             "INSERT INTO outbox (event_id, event_type, subject, entity_version, envelope) \
              VALUES (?, ?, ?, ?, ?)",
         )
         .bind(event_id.to_string())
-        .bind(&draft.event_type)
-        .bind(&draft.subject)
-        .bind(draft.entity_version)
-        .bind(envelope.encode_to_vec())
+        .bind(event_type)
+        .bind(subject)
+        .bind(entity_version)
+        .bind(envelope)
         .execute(&mut **tx)
         .await
         .map_err(Error::MySql)?;

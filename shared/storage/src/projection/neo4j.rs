@@ -22,7 +22,15 @@ pub struct Neo4jNodes {
     graph: Graph,
     props_of: PropsOf,
     relationships: Option<String>,
+    /// Extra schema statements (indexes for the relationship Cypher), run at install.
+    schema: Vec<String>,
 }
+
+/// Rows per Cypher statement. neo4rs writes through an 8 KiB buffer without TCP_NODELAY, so a
+/// larger message leaves a tail segment that Nagle holds until the server's delayed ACK (about
+/// 40 ms per statement). Statements kept under the buffer go out whole at once; a big batch
+/// becomes several statements in one transaction.
+const ROWS_PER_STATEMENT: usize = 24;
 
 fn is_label(s: &str) -> bool {
     !s.is_empty()
@@ -53,15 +61,23 @@ impl Neo4jNodes {
             graph,
             props_of,
             relationships: None,
+            schema: Vec::new(),
         })
     }
 
-    /// Cypher run after the node writes with `$rows` (maps with `id`, `key`, `version`,
-    /// `deleted`, `props`) and `$ns`. It should only touch nodes whose `version` equals the
+    /// Cypher run after the node writes, in the same statement, with `$rows` (maps with `id`,
+    /// `key`, `version`, `deleted`, `props`) and `$ns`; it must start with `UNWIND $rows AS r`. It should only touch nodes whose `version` equals the
     /// row's (the rows that won), e.g. `UNWIND $rows AS r MATCH (n:Note {key: r.key}) WHERE
     /// n.version = r.version …`.
     pub fn with_relationships(mut self, cypher: impl Into<String>) -> Neo4jNodes {
         self.relationships = Some(cypher.into());
+        self
+    }
+
+    /// A schema statement run at install, e.g. `CREATE INDEX tag_ns_name IF NOT EXISTS FOR
+    /// (t:Tag) ON (t.ns, t.name)` so the relationship Cypher's MERGEs do not scan.
+    pub fn with_schema(mut self, statement: impl Into<String>) -> Neo4jNodes {
+        self.schema.push(statement.into());
         self
     }
 
@@ -99,6 +115,9 @@ impl Projection for Neo4jNodes {
                 "CREATE CONSTRAINT {label}_key IF NOT EXISTS FOR (n:{label}) REQUIRE n.key IS UNIQUE"
             )))
             .await?;
+        for statement in &self.schema {
+            self.graph.run(Query::new(statement.clone())).await?;
+        }
         Ok(())
     }
 
@@ -123,7 +142,7 @@ impl Projection for Neo4jNodes {
         let label = &self.label;
         // MERGE on the unique key, then write only where the row is newer (or the same version
         // with other content, which is how a repair fixes a wrongly projected node).
-        let upsert = Query::new(format!(
+        let mut statement = format!(
             "UNWIND $rows AS r
              MERGE (n:{label} {{key: r.key}})
              ON CREATE SET n.version = -1, n.hash = ''
@@ -131,15 +150,19 @@ impl Projection for Neo4jNodes {
              SET n = r.props
              SET n.key = r.key, n.ns = $ns, n.id = r.id, n.version = r.version,
                  n.deleted = r.deleted, n.hash = r.hash"
-        ))
-        .param("rows", rows.clone())
-        .param("ns", self.ns.clone());
-        let mut txn = self.graph.start_txn().await?;
-        txn.run(upsert).await?;
+        );
+        // The relationships follow in the same statement (one round trip per chunk): the
+        // aggregation ends the node part with exactly one row, then the service's Cypher runs
+        // over the rows again.
         if let Some(cypher) = &self.relationships {
+            statement.push_str("\nWITH count(*) AS upserted\n");
+            statement.push_str(cypher);
+        }
+        let mut txn = self.graph.start_txn().await?;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             txn.run(
-                Query::new(cypher.clone())
-                    .param("rows", rows)
+                Query::new(statement.clone())
+                    .param("rows", chunk.to_vec())
                     .param("ns", self.ns.clone()),
             )
             .await?;

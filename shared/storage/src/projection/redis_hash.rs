@@ -34,6 +34,8 @@ pub struct RedisHashes {
     /// Full key prefix of the hashes, e.g. `notes:note:`.
     prefix: String,
     fields_of: FieldsOf,
+    /// SHA1 of `UPSERT`: batches send EVALSHA rather than the script text every time.
+    upsert_sha: String,
 }
 
 fn redis_err(e: redis::RedisError) -> Error {
@@ -68,7 +70,37 @@ impl RedisHashes {
             redis,
             prefix,
             fields_of,
+            upsert_sha: redis::Script::new(UPSERT).get_hash().to_string(),
         }
+    }
+
+    /// One EVALSHA of the upsert script per change, in a pipeline.
+    fn upserts(&self, changes: &[Change]) -> Result<redis::Pipeline> {
+        let mut pipe = redis::pipe();
+        for c in changes {
+            let mut cmd = redis::cmd("EVALSHA");
+            cmd.arg(&self.upsert_sha)
+                .arg(1)
+                .arg(self.key(&c.id))
+                .arg(c.version)
+                .arg(c.content_hash())
+                .arg(if c.deleted { "1" } else { "0" });
+            if !c.deleted {
+                let fields = (self.fields_of)(c).map_err(Error::InvalidEvent)?;
+                let serde_json::Value::Object(map) = fields else {
+                    return Err(Error::InvalidEvent("hash fields must be an object".into()));
+                };
+                for (k, v) in map {
+                    let text = match v {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    cmd.arg(k).arg(text);
+                }
+            }
+            pipe.add_command(cmd).ignore();
+        }
+        Ok(pipe)
     }
 
     /// Full key of one entity's hash.
@@ -92,32 +124,21 @@ impl Projection for RedisHashes {
     }
 
     async fn apply(&self, changes: &[Change]) -> Result<()> {
-        let mut pipe = redis::pipe();
-        for c in changes {
-            let mut cmd = redis::cmd("EVAL");
-            cmd.arg(UPSERT)
-                .arg(1)
-                .arg(self.key(&c.id))
-                .arg(c.version)
-                .arg(c.content_hash())
-                .arg(if c.deleted { "1" } else { "0" });
-            if !c.deleted {
-                let fields = (self.fields_of)(c).map_err(Error::InvalidEvent)?;
-                let serde_json::Value::Object(map) = fields else {
-                    return Err(Error::InvalidEvent("hash fields must be an object".into()));
-                };
-                for (k, v) in map {
-                    let text = match v {
-                        serde_json::Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    cmd.arg(k).arg(text);
-                }
-            }
-            pipe.add_command(cmd).ignore();
-        }
+        let pipe = self.upserts(changes)?;
         let mut conn = self.redis.get().await?;
-        pipe.query_async::<()>(&mut conn).await.map_err(redis_err)
+        match pipe.query_async::<()>(&mut conn).await {
+            // The server does not know the script (restarted or flushed): load it, go again.
+            Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
+                redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(UPSERT)
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .map_err(redis_err)?;
+                pipe.query_async::<()>(&mut conn).await.map_err(redis_err)
+            }
+            other => other.map_err(redis_err),
+        }
     }
 
     async fn stamps(&self, ids: &[String]) -> Result<Vec<Stamp>> {
