@@ -195,11 +195,18 @@ impl Fleet {
         let client = self.client(instance)?;
         let deadline = self.inner.deadline;
         let expired = || Status::deadline_exceeded(format!("no answer within {deadline:?}"));
+        let started = std::time::Instant::now();
         match tokio::time::timeout(deadline, call(client, deadline)).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
-            // The channel enforces the same `grpc-timeout` and may fire first; tonic reports
-            // that as CANCELLED, which would read as if someone had given up on purpose.
-            Ok(Err(status)) if timed_out(&status) => Err(expired()),
+            // The channel enforces the same `grpc-timeout` and may fire first, and so may the
+            // instance's server, which answers CANCELLED "Timeout expired" over the wire; either
+            // would read as if someone had given up on purpose.
+            Ok(Err(status))
+                if timed_out(&status)
+                    || (status.code() == Code::Cancelled && started.elapsed() >= deadline) =>
+            {
+                Err(expired())
+            }
             Ok(Err(status)) => Err(status),
             Err(_) => Err(expired()),
         }

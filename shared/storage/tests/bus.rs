@@ -242,3 +242,57 @@ async fn a_permanent_failure_is_dead_lettered_after_the_limit_and_later_entries_
     assert_eq!(c.metrics().dead_lettered(), 1);
     c.shutdown().await;
 }
+
+/// Remembers the trace context its handler ran in.
+#[derive(Default)]
+struct TraceRecorder {
+    seen: Mutex<Vec<String>>,
+}
+
+#[tonic::async_trait]
+impl Handler for TraceRecorder {
+    async fn handle(&self, _events: &[Event]) -> Result<(), HandlerError> {
+        let current = talentmesh_mesh::telemetry::current_traceparent().unwrap_or_default();
+        self.seen.lock().unwrap().push(current);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_handler_runs_in_the_trace_of_the_request_that_recorded_the_event() {
+    let env = TestEnv::new("bus");
+    let redis = redis(&env).await;
+    let stream = redis.key("events");
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let envelope = Envelope {
+        id: uuid::Uuid::now_v7().to_string(),
+        r#type: "test.Event".into(),
+        subject: "traced".into(),
+        entity_version: 1,
+        traceparent: format!("00-{trace_id}-00f067aa0ba902b7-01"),
+        ..Default::default()
+    };
+    let mut conn = redis.get().await.unwrap();
+    redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("envelope")
+        .arg(envelope.encode_to_vec())
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let handler = Arc::new(TraceRecorder::default());
+    let c = Consumer::spawn(
+        redis.clone(),
+        config(&stream, "c"),
+        handler.clone(),
+        DeadLetters::new(redis.clone()),
+    );
+    assert!(eventually(WAIT, || async { !handler.seen.lock().unwrap().is_empty() }).await);
+    let seen = handler.seen.lock().unwrap()[0].clone();
+    assert!(
+        seen.contains(trace_id),
+        "handler ran in trace {seen:?}, not the producer's"
+    );
+    c.shutdown().await;
+}

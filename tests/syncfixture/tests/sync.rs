@@ -324,3 +324,87 @@ async fn a_wiped_redis_gets_its_stream_rebuilt_from_the_outbox_and_the_cache_ref
     let (drift, op) = h.drift().await;
     assert_eq!(drift, 0, "{op:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_backfills_a_wiped_projection_with_progress_while_writes_go_on() {
+    let h = Harness::start().await;
+    let first = h.create_notes("rebuild", 400, 8).await;
+    assert!(h.wait_idle(SETTLE).await);
+    // The search table loses everything (a new index, a restored backup...).
+    sqlx::query("TRUNCATE note_search")
+        .execute(h.app.stores.postgres().unwrap())
+        .await
+        .unwrap();
+    let writes = tokio::spawn(common::create_notes(h.notes.clone(), "during", 200, 4));
+    let op = h.operation(OperationKind::Rebuild).await;
+    let more = writes.await.unwrap();
+    let search = op
+        .projections
+        .iter()
+        .find(|p| p.projection == projections::SEARCH)
+        .expect("search progress");
+    assert!(search.done);
+    assert!(
+        search.scanned >= 400 && search.scanned >= search.total.min(400),
+        "{search:?}"
+    );
+    assert!(search.repaired >= 400, "{search:?}");
+    assert!(h.wait_idle(SETTLE).await);
+    let (drift, check) = h.drift().await;
+    assert_eq!(drift, 0, "{check:?}");
+    assert_eq!(
+        h.pg_count("SELECT COUNT(*) FROM note_search").await,
+        (first.len() + more.len()) as i64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trace_of_a_write_travels_in_its_event_and_metrics_count_the_flow() {
+    let h = Harness::start().await;
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let mut req = tonic::Request::new(talentmesh_syncfixture::pb::CreateNoteRequest {
+        title: "traced".into(),
+        body: String::new(),
+        tags: vec![],
+    });
+    req.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-b7ad6b7169203331-01")
+            .parse()
+            .unwrap(),
+    );
+    let mut client = h.notes.clone();
+    client.create_note(req).await.unwrap();
+    let envelope: Vec<u8> = sqlx::query_scalar("SELECT envelope FROM outbox")
+        .fetch_one(h.app.stores.mysql().unwrap())
+        .await
+        .unwrap();
+    let envelope =
+        <talentmesh_proto::events::v1::Envelope as prost::Message>::decode(envelope.as_slice())
+            .unwrap();
+    assert!(
+        envelope.traceparent.contains(trace_id),
+        "event carries {:?}",
+        envelope.traceparent
+    );
+
+    assert!(h.wait_idle(SETTLE).await);
+    // The sampler refreshes the series every two seconds.
+    let metrics_url = format!("http://{}/metrics", h.server.metrics);
+    let text = talentmesh_testkit::eventually_value(SETTLE, || async {
+        let text = reqwest::get(&metrics_url).await.ok()?.text().await.ok()?;
+        text.contains("talentmesh_sync_events_delivered_total{")
+            .then_some(text)
+    })
+    .await
+    .expect("sync series on /metrics");
+    for series in [
+        "talentmesh_sync_events_published_total",
+        "talentmesh_sync_lag_entries{",
+        "talentmesh_sync_lag_seconds{",
+        "talentmesh_sync_dead_letters",
+        "talentmesh_sync_success_ratio",
+    ] {
+        assert!(text.contains(series), "{series} missing from /metrics");
+    }
+}
