@@ -408,3 +408,30 @@ async fn the_trace_of_a_write_travels_in_its_event_and_metrics_count_the_flow() 
         assert!(text.contains(series), "{series} missing from /metrics");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_checks_find_and_repair_drift_without_being_asked() {
+    let h = Harness::start_with(talentmesh_syncfixture::AppOptions {
+        check_every: Some(Duration::from_secs(1)),
+        ..Default::default()
+    })
+    .await;
+    let notes = h.create_notes("scheduled", 20, 4).await;
+    assert!(h.wait_idle(SETTLE).await);
+    let mut redis = h.env.redis().await;
+    let key = format!("{}note:{}", h.env.redis_prefix, notes[3].id);
+    redis::cmd("DEL")
+        .arg(&key)
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    assert!(
+        talentmesh_testkit::eventually(SETTLE, || async { h.redis_live_notes().await == 20 }).await,
+        "the scheduled repair did not restore the cache entry"
+    );
+    let counters = h.status().await.counters.expect("counters");
+    assert!(
+        counters.drift_found >= 1 && counters.drift_repaired >= 1,
+        "{counters:?}"
+    );
+}

@@ -491,6 +491,15 @@ async fn scheduled_checks(inner: Arc<Inner>, every: Duration, kind: OperationKin
         if inner.projections.is_empty() {
             continue;
         }
+        // One instance checks on schedule: the one holding the relay lease (any instance still
+        // runs a check on demand). Without a relay every instance checks.
+        if inner
+            .relay_metrics
+            .as_ref()
+            .is_some_and(|relay| !relay.is_leader())
+        {
+            continue;
+        }
         match new_operation(&inner, kind, &[]) {
             Ok((op, chosen)) => {
                 let _ = inner.operations.save(&op).await;
