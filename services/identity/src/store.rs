@@ -15,6 +15,30 @@ pub struct UserStore {
 
 const USER_REGISTERED: &str = "talentmesh.events.v1.UserRegistered";
 
+/// The `UserRegistered` event of a new account (`roles` as stored, comma-separated).
+fn registered(id: &str, email: &Email, roles: &str) -> EventDraft {
+    let event = UserRegistered {
+        user: format!("users/{id}"),
+        email: email.as_str().to_string(),
+        roles: roles
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    EventDraft {
+        event_type: USER_REGISTERED.to_string(),
+        subject: format!("users/{id}"),
+        entity_version: 1,
+        payload: prost_types::Any {
+            type_url: format!("type.googleapis.com/{USER_REGISTERED}"),
+            value: event.encode_to_vec(),
+        },
+        traceparent: talentmesh_mesh::telemetry::current_traceparent().unwrap_or_default(),
+        tracestate: String::new(),
+    }
+}
+
 /// Store failures that are not a taken email.
 #[derive(Debug, thiserror::Error)]
 pub enum InsertError {
@@ -83,27 +107,8 @@ impl UserStore {
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Ok(None),
             Err(e) => return Err(e.into()),
         }
-        let event = UserRegistered {
-            user: format!("users/{id}"),
-            email: email.as_str().to_string(),
-            roles: roles.iter().map(|r| r.as_str().to_string()).collect(),
-        };
         self.outbox
-            .record(
-                &mut tx,
-                EventDraft {
-                    event_type: USER_REGISTERED.to_string(),
-                    subject: format!("users/{id}"),
-                    entity_version: 1,
-                    payload: prost_types::Any {
-                        type_url: format!("type.googleapis.com/{USER_REGISTERED}"),
-                        value: event.encode_to_vec(),
-                    },
-                    traceparent: talentmesh_mesh::telemetry::current_traceparent()
-                        .unwrap_or_default(),
-                    tracestate: String::new(),
-                },
-            )
+            .record(&mut tx, registered(&id, email, &roles_text))
             .await?;
         tx.commit().await?;
         Ok(Some(User {
@@ -144,9 +149,11 @@ impl UserStore {
         &self,
         email: &Email,
         password_hash: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), InsertError> {
         let now = Utc::now();
-        sqlx::query(
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
             "INSERT INTO users (id, email, password_hash, roles, version, created_at, updated_at) \
              VALUES (?, ?, ?, 'admin', 1, ?, ?) \
              ON DUPLICATE KEY UPDATE \
@@ -154,13 +161,21 @@ impl UserStore {
                version = version + IF(FIND_IN_SET('admin', roles) > 0, 0, 1), \
                updated_at = IF(FIND_IN_SET('admin', roles) > 0, updated_at, VALUES(updated_at))",
         )
-        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(&id)
         .bind(email.as_str())
         .bind(password_hash)
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        // One row affected: a new account, announced like any other. (Two: an existing
+        // account got the admin role; zero: nothing changed.)
+        if done.rows_affected() == 1 {
+            self.outbox
+                .record(&mut tx, registered(&id, email, "admin"))
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -336,6 +336,58 @@ async fn bad_registrations_name_the_field_and_write_nothing() {
         1,
         "no bad registration wrote a user"
     );
+    let pool = app.env.mysql().await;
+    assert_eq!(
+        talentmesh_testkit::scalar_i64(&pool, "SELECT COUNT(*) FROM outbox").await,
+        1,
+        "only the good registration recorded an event"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn registrations_and_the_bootstrap_admin_announce_user_registered() {
+    let env = TestEnv::new("identity")
+        .set("TALENTMESH_IDENTITY_ADMIN_EMAIL", "chief@example.com")
+        .set("TALENTMESH_IDENTITY_ADMIN_PASSWORD", "bootstrap secret 9");
+    let app = start(env).await;
+    let mut client = app.client().await;
+    let kim = register(&mut client, "kim@example.com", PASSWORD).await;
+    let pool = app.env.mysql().await;
+    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT subject, envelope FROM outbox WHERE event_type = \
+         'talentmesh.events.v1.UserRegistered' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2, "the bootstrap admin and kim");
+    assert_eq!(rows[1].0, kim.name);
+    let envelope =
+        <talentmesh_proto::events::v1::Envelope as prost::Message>::decode(rows[1].1.as_slice())
+            .unwrap();
+    assert_eq!(envelope.source, "identity");
+    assert_eq!(envelope.entity_version, 1);
+    let event = <talentmesh_proto::events::v1::UserRegistered as prost::Message>::decode(
+        envelope.payload.unwrap().value.as_slice(),
+    )
+    .unwrap();
+    assert_eq!(event.email, "kim@example.com");
+    assert_eq!(event.roles, vec!["candidate".to_string()]);
+    // The relay puts both on identity's stream.
+    let published = talentmesh_testkit::eventually(std::time::Duration::from_secs(10), || {
+        let pool = pool.clone();
+        async move {
+            talentmesh_testkit::scalar_i64(
+                &pool,
+                "SELECT COUNT(*) FROM outbox WHERE published_at IS NOT NULL",
+            )
+            .await
+                == 2
+        }
+    })
+    .await;
+    assert!(published, "the relay did not publish identity's events");
     app.stop().await;
 }
 
