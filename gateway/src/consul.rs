@@ -55,6 +55,11 @@ impl Upstreams for DiscoveryUpstreams {
     fn channel(&self, service: &str) -> Option<MeshChannel> {
         Some(self.discovery.channel(self.consul_name(service)))
     }
+
+    /// The mesh channel runs every call under its deadline, from picking an instance on.
+    fn enforces_deadline(&self) -> bool {
+        true
+    }
 }
 
 /// Watches Consul for services and their instances and refreshes the routes from reflection on

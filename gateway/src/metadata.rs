@@ -44,7 +44,11 @@ pub fn outgoing(
             out.insert(name, value.clone());
         }
     }
-    out.insert(X_REQUEST_ID, request_id.clone());
+    // Unique per request: marked sensitive so HPACK sends it as a never-indexed literal instead
+    // of churning every request through the connection's header table.
+    let mut id = request_id.clone();
+    id.set_sensitive(true);
+    out.insert(X_REQUEST_ID, id);
     let forwarded = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
     let value = match (forwarded, client) {
         (Some(prior), Some(addr)) => HeaderValue::from_str(&format!("{prior}, {}", addr.ip())).ok(),

@@ -125,8 +125,9 @@ async fn forward<'t, U: Upstreams>(
             .map_err(|e| tonic::Status::unavailable(format!("upstream not ready: {}", e.into())))?;
         grpc.unary(call, route.rpc.path.clone(), codec).await
     };
-    // grpc-timeout asks the upstream to give up; this makes sure the client is answered even if
-    // the upstream (or the network) does not.
+    // grpc-timeout asks the upstream to give up. A mesh channel also answers DEADLINE_EXCEEDED
+    // itself when the deadline passes without a reply (a hung upstream or network); other
+    // channels get a timer here, so the client is answered either way.
     let started = Instant::now();
     let expired = || {
         tonic::Status::deadline_exceeded(format!(
@@ -134,17 +135,23 @@ async fn forward<'t, U: Upstreams>(
             route.rpc.upstream
         ))
     };
-    let answer = match tokio::time::timeout(deadline, exchange).await {
+    let answer = if shared.upstreams.enforces_deadline() {
+        exchange.await
+    } else {
+        tokio::time::timeout(deadline, exchange)
+            .await
+            .unwrap_or_else(|_| Err(expired()))
+    };
+    let answer = match answer {
         // tonic servers answer an expired grpc-timeout with CANCELLED; to the client it is the
         // gateway's deadline that passed, so it is reported as such.
-        Ok(Err(status))
+        Err(status)
             if status.code() == tonic::Code::Cancelled
                 && started.elapsed() + deadline / 20 >= deadline =>
         {
             Err(expired())
         }
-        Ok(answer) => answer,
-        Err(_) => Err(expired()),
+        answer => answer,
     };
     let reply = answer.map_err(|status| {
         tracing::debug!(code = ?status.code(), message = status.message(), "upstream error");

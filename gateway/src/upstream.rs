@@ -34,6 +34,13 @@ pub trait Upstreams: Send + Sync + 'static {
 
     /// A channel to one healthy instance set of `service`, or `None` when no instance is known.
     fn channel(&self, service: &str) -> Option<Self::Channel>;
+
+    /// Whether the channel itself answers DEADLINE_EXCEEDED once a call's `grpc-timeout` has
+    /// passed, however far the call got (connecting included). When it does not, the gateway
+    /// keeps a timer of its own on every call.
+    fn enforces_deadline(&self) -> bool {
+        false
+    }
 }
 
 /// A fixed map from service name to channel.

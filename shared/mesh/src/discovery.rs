@@ -374,6 +374,14 @@ impl Service<http::Request<Body>> for MeshChannel {
                     };
                     match result {
                         Ok(resp) => return Ok(resp),
+                        // The endpoint's own grpc-timeout fired first; tonic calls that
+                        // CANCELLED, but the caller's deadline is what passed.
+                        Err(e) if timed_out(&e) => {
+                            return Err(Box::new(tonic::Status::deadline_exceeded(format!(
+                                "deadline of {deadline:?} exceeded calling {}",
+                                this.inner.service
+                            ))) as BoxError)
+                        }
                         Err(e) if never_reached_server(&e) => {
                             endpoint
                                 .ejected_until
@@ -393,6 +401,18 @@ impl Service<http::Request<Body>> for MeshChannel {
             }
         })
     }
+}
+
+/// Whether tonic's own grpc-timeout ended the call (somewhere in the error's source chain).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if err.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        current = err.source();
+    }
+    false
 }
 
 fn unavailable(service: &str, tried: usize) -> BoxError {
@@ -432,5 +452,31 @@ mod tests {
             .err();
         assert_eq!(err.map(|e| e.code()), Some(tonic::Code::Unavailable));
         assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn an_upstream_that_never_answers_is_cut_off_at_the_deadline() {
+        // Accepts connections (the kernel does) but never speaks HTTP/2.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let uri = format!("http://{}", silent.local_addr().unwrap());
+        let channel = MeshChannel::fixed("silent", &[uri], Duration::from_millis(300));
+        let mut client = tonic::client::Grpc::new(channel);
+        client.ready().await.unwrap();
+        let started = Instant::now();
+        let err = client
+            .unary::<(), (), _>(
+                tonic::Request::new(()),
+                http::uri::PathAndQuery::from_static("/x.Y/Z"),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .err();
+        assert_eq!(err.map(|e| e.code()), Some(tonic::Code::DeadlineExceeded));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        drop(silent);
     }
 }
