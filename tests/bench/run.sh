@@ -76,6 +76,10 @@ median_run() {
 }
 a=${runs[a$(median_run a)]} b=${runs[b$(median_run b)]} c=${runs[c$(median_run c)]}
 ra=$(field "$a" rps) rb=$(field "$b" rps) rc=$(field "$c" rps)
+# The median of the per-round ratios too: each round's (b) and (c) ran back to back, so their
+# ratio cancels most of the machine's drift between rounds.
+round_ratio=$(for ((r = 1; r <= rounds; r++)); do ratio "$(field "${runs[c$r]}" rps)" "$(field "${runs[b$r]}" rps)"; echo; done |
+  sort -n | awk -v m=$(((rounds + 1) / 2)) 'NR == m')
 each_round=""
 for ((r = 1; r <= rounds; r++)); do
   each_round+="| $r | $(field "${runs[a$r]}" rps) | $(field "${runs[b$r]}" rps) | $(field "${runs[c$r]}" rps) | $(ratio "$(field "${runs[c$r]}" rps)" "$(field "${runs[b$r]}" rps)") |"$'\n'
@@ -96,6 +100,7 @@ Median of $rounds interleaved rounds of ${seconds}s each:
 | (c) gateway | $rc | $(field "$c" p50_us) | $(field "$c" p99_us) | $(field "$c" errors) |
 
 Ratios of the medians: (c)/(b) = $(ratio "$rc" "$rb") (target ≥ 0.95), (c)/(a) = $(ratio "$rc" "$ra").
+Median of the per-round (c)/(b) ratios: $round_ratio.
 
 | round | (a) req/s | (b) req/s | (c) req/s | (c)/(b) |
 |---|---|---|---|---|

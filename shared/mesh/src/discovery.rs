@@ -455,6 +455,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(clippy::unwrap_used)]
     async fn an_upstream_that_never_answers_is_cut_off_at_the_deadline() {
         // Accepts connections (the kernel does) but never speaks HTTP/2.
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
