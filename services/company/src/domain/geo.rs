@@ -1,0 +1,238 @@
+//! Coordinates. Offices are stored as CGCS2000, which for any practical purpose equals WGS-84
+//! (what BeiDou and GPS report). Chinese map services draw in other systems, so positions are
+//! returned on request as:
+//! - GCJ-02 (AMap, Tencent): WGS-84 shifted by the national obfuscation formula on the
+//!   Krasovsky 1940 ellipsoid; outside China the two are the same.
+//! - BD-09 (Baidu): GCJ-02 shifted once more.
+//!
+//! GCJ-02 has no closed-form inverse; [`gcj02_to_wgs84`] iterates the forward transform until
+//! it lands within 1e-9° of the target.
+
+use std::f64::consts::PI;
+
+/// Krasovsky 1940 semi-major axis (m) and first eccentricity squared, as the GCJ-02 formula uses.
+const A: f64 = 6378245.0;
+// 0.00669342162296594323, to the precision an f64 holds.
+const EE: f64 = 0.006_693_421_622_965_943;
+/// Baidu's extra rotation constant.
+const X_PI: f64 = PI * 3000.0 / 180.0;
+/// Precision of the inverse transform, in degrees.
+const INVERSE_EPSILON: f64 = 1e-9;
+const INVERSE_MAX_STEPS: usize = 50;
+
+/// Latitude and longitude in degrees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatLng {
+    pub lat: f64,
+    pub lng: f64,
+}
+
+impl LatLng {
+    pub fn new(lat: f64, lng: f64) -> LatLng {
+        LatLng { lat, lng }
+    }
+
+    /// Whether the coordinates are real ones (finite, latitude ±90, longitude ±180).
+    pub fn is_valid(&self) -> bool {
+        self.lat.is_finite()
+            && self.lng.is_finite()
+            && (-90.0..=90.0).contains(&self.lat)
+            && (-180.0..=180.0).contains(&self.lng)
+    }
+}
+
+/// The map systems a caller may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Datum {
+    /// WGS-84 / CGCS2000, as stored.
+    Wgs84,
+    Gcj02,
+    Bd09,
+}
+
+/// The rough box the obfuscation applies to; outside it GCJ-02 equals WGS-84.
+fn outside_china(p: LatLng) -> bool {
+    !(72.004..=137.8347).contains(&p.lng) || !(0.8293..=55.8271).contains(&p.lat)
+}
+
+fn shift_lat(x: f64, y: f64) -> f64 {
+    let mut r = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * x.abs().sqrt();
+    r += (20.0 * (6.0 * x * PI).sin() + 20.0 * (2.0 * x * PI).sin()) * 2.0 / 3.0;
+    r += (20.0 * (y * PI).sin() + 40.0 * (y / 3.0 * PI).sin()) * 2.0 / 3.0;
+    r += (160.0 * (y / 12.0 * PI).sin() + 320.0 * (y * PI / 30.0).sin()) * 2.0 / 3.0;
+    r
+}
+
+fn shift_lng(x: f64, y: f64) -> f64 {
+    let mut r = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * x.abs().sqrt();
+    r += (20.0 * (6.0 * x * PI).sin() + 20.0 * (2.0 * x * PI).sin()) * 2.0 / 3.0;
+    r += (20.0 * (x * PI).sin() + 40.0 * (x / 3.0 * PI).sin()) * 2.0 / 3.0;
+    r += (150.0 * (x / 12.0 * PI).sin() + 300.0 * (x / 30.0 * PI).sin()) * 2.0 / 3.0;
+    r
+}
+
+/// WGS-84 → GCJ-02.
+pub fn wgs84_to_gcj02(p: LatLng) -> LatLng {
+    if outside_china(p) {
+        return p;
+    }
+    let (x, y) = (p.lng - 105.0, p.lat - 35.0);
+    let rad_lat = p.lat / 180.0 * PI;
+    let magic = 1.0 - EE * rad_lat.sin() * rad_lat.sin();
+    let sqrt_magic = magic.sqrt();
+    let d_lat = (shift_lat(x, y) * 180.0) / ((A * (1.0 - EE)) / (magic * sqrt_magic) * PI);
+    let d_lng = (shift_lng(x, y) * 180.0) / (A / sqrt_magic * rad_lat.cos() * PI);
+    LatLng::new(p.lat + d_lat, p.lng + d_lng)
+}
+
+/// GCJ-02 → WGS-84, by fixed-point iteration on the forward transform (the shift changes
+/// slowly, so each step gains several digits; a handful reach 1e-9°).
+pub fn gcj02_to_wgs84(p: LatLng) -> LatLng {
+    if outside_china(p) {
+        return p;
+    }
+    let mut guess = p;
+    for _ in 0..INVERSE_MAX_STEPS {
+        let forward = wgs84_to_gcj02(guess);
+        let (d_lat, d_lng) = (forward.lat - p.lat, forward.lng - p.lng);
+        if d_lat.abs() < INVERSE_EPSILON && d_lng.abs() < INVERSE_EPSILON {
+            break;
+        }
+        guess = LatLng::new(guess.lat - d_lat, guess.lng - d_lng);
+    }
+    guess
+}
+
+/// GCJ-02 → BD-09.
+pub fn gcj02_to_bd09(p: LatLng) -> LatLng {
+    let (x, y) = (p.lng, p.lat);
+    let z = (x * x + y * y).sqrt() + 0.00002 * (y * X_PI).sin();
+    let theta = y.atan2(x) + 0.000003 * (x * X_PI).cos();
+    LatLng::new(z * theta.sin() + 0.006, z * theta.cos() + 0.0065)
+}
+
+/// BD-09 → GCJ-02: the usual closed-form approximation (good to about 1e-6°), then refined by
+/// iterating the forward transform to 1e-9°.
+pub fn bd09_to_gcj02(p: LatLng) -> LatLng {
+    let (x, y) = (p.lng - 0.0065, p.lat - 0.006);
+    let z = (x * x + y * y).sqrt() - 0.00002 * (y * X_PI).sin();
+    let theta = y.atan2(x) - 0.000003 * (x * X_PI).cos();
+    let mut guess = LatLng::new(z * theta.sin(), z * theta.cos());
+    for _ in 0..INVERSE_MAX_STEPS {
+        let forward = gcj02_to_bd09(guess);
+        let (d_lat, d_lng) = (forward.lat - p.lat, forward.lng - p.lng);
+        if d_lat.abs() < INVERSE_EPSILON && d_lng.abs() < INVERSE_EPSILON {
+            break;
+        }
+        guess = LatLng::new(guess.lat - d_lat, guess.lng - d_lng);
+    }
+    guess
+}
+
+/// A stored (WGS-84) position in the datum the caller asked for.
+pub fn from_wgs84(p: LatLng, to: Datum) -> LatLng {
+    match to {
+        Datum::Wgs84 => p,
+        Datum::Gcj02 => wgs84_to_gcj02(p),
+        Datum::Bd09 => gcj02_to_bd09(wgs84_to_gcj02(p)),
+    }
+}
+
+/// A position given in `from` as WGS-84, for storing.
+pub fn to_wgs84(p: LatLng, from: Datum) -> LatLng {
+    match from {
+        Datum::Wgs84 => p,
+        Datum::Gcj02 => gcj02_to_wgs84(p),
+        Datum::Bd09 => gcj02_to_wgs84(bd09_to_gcj02(p)),
+    }
+}
+
+/// Great-circle distance in kilometres (haversine on the mean Earth radius).
+pub fn distance_km(a: LatLng, b: LatLng) -> f64 {
+    const EARTH_RADIUS_KM: f64 = 6371.0088;
+    let (lat1, lat2) = (a.lat.to_radians(), b.lat.to_radians());
+    let d_lat = lat2 - lat1;
+    let d_lng = (b.lng - a.lng).to_radians();
+    let h = (d_lat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (d_lng / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_KM * h.sqrt().asin()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The published WGS-84 → GCJ-02 vectors, to the last digit f64 carries.
+    const VECTORS: [((f64, f64), (f64, f64)); 3] = [
+        (
+            (31.1774276, 121.5272106),
+            (31.17530398364597, 121.531541859215),
+        ),
+        (
+            (22.543847, 113.912316),
+            (22.540796131694766, 113.9171764808363),
+        ),
+        (
+            (39.911954, 116.377817),
+            (39.91334545536069, 116.38404722455657),
+        ),
+    ];
+
+    #[test]
+    fn wgs84_to_gcj02_matches_the_published_vectors() {
+        for ((lat, lng), (glat, glng)) in VECTORS {
+            let g = wgs84_to_gcj02(LatLng::new(lat, lng));
+            assert!((g.lat - glat).abs() < 1e-12, "{g:?} vs {glat}");
+            assert!((g.lng - glng).abs() < 1e-12, "{g:?} vs {glng}");
+        }
+    }
+
+    #[test]
+    fn the_inverse_comes_back_within_a_billionth_of_a_degree() {
+        for ((lat, lng), (glat, glng)) in VECTORS {
+            let w = gcj02_to_wgs84(LatLng::new(glat, glng));
+            assert!((w.lat - lat).abs() < 1e-9, "{w:?}");
+            assert!((w.lng - lng).abs() < 1e-9, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn bd09_round_trips_and_differs_from_gcj02() {
+        let stored = LatLng::new(39.911954, 116.377817);
+        let baidu = from_wgs84(stored, Datum::Bd09);
+        let amap = from_wgs84(stored, Datum::Gcj02);
+        // Baidu's shift is roughly 0.006° north and east of GCJ-02 around Beijing.
+        assert!(
+            (baidu.lat - amap.lat - 0.006).abs() < 0.002,
+            "{baidu:?} {amap:?}"
+        );
+        assert!(
+            (baidu.lng - amap.lng - 0.0065).abs() < 0.002,
+            "{baidu:?} {amap:?}"
+        );
+        let back = to_wgs84(baidu, Datum::Bd09);
+        assert!(
+            (back.lat - stored.lat).abs() < 1e-6 && (back.lng - stored.lng).abs() < 1e-6,
+            "{back:?}"
+        );
+    }
+
+    #[test]
+    fn outside_china_nothing_moves() {
+        let london = LatLng::new(51.5074, -0.1278);
+        assert_eq!(wgs84_to_gcj02(london), london);
+        assert_eq!(gcj02_to_wgs84(london), london);
+        assert_eq!(to_wgs84(london, Datum::Gcj02), london);
+    }
+
+    #[test]
+    fn distances_and_validity() {
+        let shanghai = LatLng::new(31.2304, 121.4737);
+        let beijing = LatLng::new(39.9042, 116.4074);
+        let d = distance_km(shanghai, beijing);
+        assert!((d - 1067.0).abs() < 10.0, "{d}");
+        assert!(distance_km(beijing, beijing) < 1e-9);
+        assert!(beijing.is_valid());
+        assert!(!LatLng::new(91.0, 0.0).is_valid());
+        assert!(!LatLng::new(0.0, f64::NAN).is_valid());
+    }
+}

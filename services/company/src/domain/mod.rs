@@ -1,0 +1,4 @@
+//! Rules of the company domain that are pure functions.
+
+pub mod geo;
+pub mod uscc;
