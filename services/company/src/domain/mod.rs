@@ -1,4 +1,5 @@
 //! Rules of the company domain that are pure functions.
 
 pub mod geo;
+pub mod permissions;
 pub mod uscc;
