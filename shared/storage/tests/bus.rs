@@ -296,3 +296,84 @@ async fn the_handler_runs_in_the_trace_of_the_request_that_recorded_the_event() 
     );
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn consumers_gone_idle_with_nothing_pending_are_forgotten_and_busy_ones_kept() {
+    let env = TestEnv::new("bus");
+    let redis = redis(&env).await;
+    let stream = redis.key("events");
+    let mut conn = redis.get().await.unwrap();
+    redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&stream)
+        .arg("g")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    publish(&redis, &stream, &["held"]).await;
+    // "holder" takes the entry and never acknowledges it; "ghost" joined and holds nothing.
+    redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("g")
+        .arg("holder")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(&stream)
+        .arg(">")
+        .query_async::<redis::Value>(&mut conn)
+        .await
+        .unwrap();
+    redis::cmd("XGROUP")
+        .arg("CREATECONSUMER")
+        .arg(&stream)
+        .arg("g")
+        .arg("ghost")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let consumers = || {
+        let redis = redis.clone();
+        let stream = stream.clone();
+        async move {
+            let mut conn = redis.get().await.unwrap();
+            let reply: Vec<HashMap<String, redis::Value>> = redis::cmd("XINFO")
+                .arg("CONSUMERS")
+                .arg(&stream)
+                .arg("g")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let mut names: Vec<String> = reply
+                .iter()
+                .filter_map(|c| match c.get("name") {
+                    Some(redis::Value::BulkString(b)) => {
+                        Some(String::from_utf8_lossy(b).into_owned())
+                    }
+                    _ => None,
+                })
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(consumers().await, vec!["ghost", "holder"]);
+
+    let handler = Arc::new(Recorder::default());
+    let mut cfg = config(&stream, "live");
+    // Long enough that the held entry is not claimed during the test.
+    cfg.claim_idle = Duration::from_secs(60);
+    cfg.forget_idle_consumers = Duration::from_millis(300);
+    let c = Consumer::spawn(redis.clone(), cfg, handler, DeadLetters::new(redis.clone()));
+    assert!(
+        eventually(WAIT, || async {
+            consumers().await == vec!["holder", "live"]
+        })
+        .await,
+        "consumers now: {:?}",
+        consumers().await
+    );
+    c.shutdown().await;
+}

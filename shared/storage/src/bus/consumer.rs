@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::entries::{
-    envelope_of, parse_autoclaim_reply, parse_pending_counts, parse_read_reply, RawEntry,
+    as_i64, as_string, envelope_of, info_field, parse_autoclaim_reply, parse_pending_counts,
+    parse_read_reply, RawEntry,
 };
 use super::{ConsumerConfig, ConsumerMetrics, DeadLetters, Event, Handler, HandlerError};
 use crate::{Error, RedisPool, Result};
@@ -147,7 +148,9 @@ impl Worker {
         self.ensure_group(&mut conn).await?;
         self.drain_own_pending(&mut conn).await?;
         let claim_every = self.config.claim_idle / 2;
+        let forget_every = (self.config.forget_idle_consumers / 4).max(Duration::from_secs(1));
         let mut last_claim: Option<Instant> = None;
+        let mut last_forget: Option<Instant> = None;
         loop {
             if self.should_stop() {
                 return Ok(());
@@ -155,6 +158,10 @@ impl Worker {
             if last_claim.is_none_or(|t| t.elapsed() >= claim_every) {
                 self.claim_stale(&mut conn).await?;
                 last_claim = Some(Instant::now());
+            }
+            if last_forget.is_none_or(|t| t.elapsed() >= forget_every) {
+                self.forget_idle_consumers(&mut conn).await?;
+                last_forget = Some(Instant::now());
             }
             let reply: std::result::Result<Value, redis::RedisError> = redis::cmd("XREADGROUP")
                 .arg("GROUP")
@@ -254,6 +261,42 @@ impl Worker {
             }
             cursor = next;
         }
+    }
+
+    /// Removes other consumers that have been idle past `forget_idle_consumers` and hold no
+    /// pending entries. One with pending entries stays until they are claimed (removing it
+    /// would drop them from the group's pending list).
+    async fn forget_idle_consumers(&self, conn: &mut deadpool_redis::Connection) -> Result<()> {
+        let reply: Value = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(&self.config.stream)
+            .arg(&self.config.group)
+            .query_async(conn)
+            .await
+            .map_err(redis_err)?;
+        let Value::Array(consumers) = reply else {
+            return Ok(());
+        };
+        let limit =
+            i64::try_from(self.config.forget_idle_consumers.as_millis()).unwrap_or(i64::MAX);
+        for c in &consumers {
+            let name = as_string(info_field(c, "name"));
+            let pending = as_i64(info_field(c, "pending"));
+            let idle = as_i64(info_field(c, "idle"));
+            if name.is_empty() || name == self.config.consumer || pending > 0 || idle < limit {
+                continue;
+            }
+            redis::cmd("XGROUP")
+                .arg("DELCONSUMER")
+                .arg(&self.config.stream)
+                .arg(&self.config.group)
+                .arg(&name)
+                .query_async::<Value>(conn)
+                .await
+                .map_err(redis_err)?;
+            tracing::info!(group = %self.config.group, consumer = %name, "forgot an idle consumer");
+        }
+        Ok(())
     }
 
     /// Handles a batch. `retry` marks entries delivered before, whose delivery counts decide

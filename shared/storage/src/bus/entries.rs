@@ -102,6 +102,39 @@ pub(crate) fn parse_pending_counts(v: &Value) -> HashMap<String, u64> {
         .collect()
 }
 
+/// Reads a field of an XINFO reply (a flat [name, value, …] array, or a map under RESP3).
+pub(crate) fn info_field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    match v {
+        Value::Array(items) => items.chunks(2).find_map(|kv| match kv.first() {
+            Some(Value::BulkString(k)) if k == name.as_bytes() => kv.get(1),
+            Some(Value::SimpleString(k)) if k == name => kv.get(1),
+            _ => None,
+        }),
+        Value::Map(pairs) => pairs.iter().find_map(|(k, val)| match k {
+            Value::BulkString(k) if k == name.as_bytes() => Some(val),
+            Value::SimpleString(k) if k == name => Some(val),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+pub(crate) fn as_i64(v: Option<&Value>) -> i64 {
+    match v {
+        Some(Value::Int(n)) => *n,
+        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+pub(crate) fn as_string(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+        Some(Value::SimpleString(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
 /// Milliseconds since the epoch encoded in a stream id (`<ms>-<seq>`).
 pub(crate) fn id_millis(id: &str) -> Option<i64> {
     id.split('-').next()?.parse().ok()

@@ -84,6 +84,9 @@ pub struct ConsumerConfig {
     pub max_deliveries: u64,
     /// Longest pause between tries of a transient failure.
     pub max_backoff: Duration,
+    /// Other consumers of the group idle this long with nothing pending are removed from it
+    /// (instances that are gone; a restarted instance under a new name leaves one behind).
+    pub forget_idle_consumers: Duration,
 }
 
 impl ConsumerConfig {
@@ -97,6 +100,7 @@ impl ConsumerConfig {
             claim_idle: Duration::from_secs(5),
             max_deliveries: 5,
             max_backoff: Duration::from_secs(5),
+            forget_idle_consumers: Duration::from_secs(3600),
         }
     }
 }

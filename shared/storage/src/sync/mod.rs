@@ -43,6 +43,7 @@ pub struct BusSettings {
     pub claim_idle: Duration,
     pub max_deliveries: u64,
     pub max_backoff: Duration,
+    pub forget_idle_consumers: Duration,
 }
 
 impl Default for BusSettings {
@@ -54,6 +55,7 @@ impl Default for BusSettings {
             claim_idle: c.claim_idle,
             max_deliveries: c.max_deliveries,
             max_backoff: c.max_backoff,
+            forget_idle_consumers: c.forget_idle_consumers,
         }
     }
 }
@@ -177,6 +179,7 @@ impl SyncSetup {
                     claim_idle: self.bus.claim_idle,
                     max_deliveries: self.bus.max_deliveries,
                     max_backoff: self.bus.max_backoff,
+                    forget_idle_consumers: self.bus.forget_idle_consumers,
                 };
                 Consumer::spawn(
                     redis.clone(),

@@ -13,7 +13,7 @@ use talentmesh_proto::sync::v1::{
 
 use super::metrics::{catch_up, GroupLabels};
 use super::Inner;
-use crate::bus::entries::{id_millis, parse_entry_list};
+use crate::bus::entries::{as_i64, as_string, id_millis, info_field, parse_entry_list};
 use crate::health::StoreHealth;
 use crate::projection::StoreKind;
 use crate::{Error, RedisPool, Result};
@@ -36,39 +36,6 @@ fn redis_err(e: redis::RedisError) -> Error {
 
 fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-/// Reads a field of an XINFO reply (a flat [name, value, …] array, or a map under RESP3).
-fn info_field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    match v {
-        Value::Array(items) => items.chunks(2).find_map(|kv| match kv.first() {
-            Some(Value::BulkString(k)) if k == name.as_bytes() => kv.get(1),
-            Some(Value::SimpleString(k)) if k == name => kv.get(1),
-            _ => None,
-        }),
-        Value::Map(pairs) => pairs.iter().find_map(|(k, val)| match k {
-            Value::BulkString(k) if k == name.as_bytes() => Some(val),
-            Value::SimpleString(k) if k == name => Some(val),
-            _ => None,
-        }),
-        _ => None,
-    }
-}
-
-fn as_i64(v: Option<&Value>) -> i64 {
-    match v {
-        Some(Value::Int(n)) => *n,
-        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).parse().unwrap_or(0),
-        _ => 0,
-    }
-}
-
-fn as_string(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
-        Some(Value::SimpleString(s)) => s.clone(),
-        _ => String::new(),
-    }
 }
 
 /// Groups of one stream with pending entries, lag in entries and lag in seconds.
