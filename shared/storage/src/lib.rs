@@ -44,6 +44,9 @@ pub enum Error {
     InvalidEvent(String),
     #[error("invalid update: {0}")]
     InvalidUpdate(String),
+    /// A store acknowledged a write that reading back does not show; worth retrying.
+    #[error("unconfirmed write: {0}")]
+    Unconfirmed(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -63,7 +66,7 @@ impl Error {
                         | sqlx::Error::Tls(_)
                 ) || is_transient_db_error(s)
             }
-            Error::Redis(_) | Error::Neo4j(_) => true,
+            Error::Redis(_) | Error::Neo4j(_) | Error::Unconfirmed(_) => true,
             _ => false,
         }
     }

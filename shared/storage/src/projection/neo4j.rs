@@ -26,6 +26,9 @@ pub struct Neo4jNodes {
     schema: Vec<String>,
 }
 
+/// Keys per read-back statement (short keys, so more fit under the write buffer).
+const KEYS_PER_READ: usize = 96;
+
 /// Rows per Cypher statement. neo4rs writes through an 8 KiB buffer without TCP_NODELAY, so a
 /// larger message leaves a tail segment that Nagle holds until the server's delayed ACK (about
 /// 40 ms per statement). Statements kept under the buffer go out whole at once; a big batch
@@ -79,6 +82,30 @@ impl Neo4jNodes {
     pub fn with_schema(mut self, statement: impl Into<String>) -> Neo4jNodes {
         self.schema.push(statement.into());
         self
+    }
+
+    /// Reads the versions back. A Neo4j that is shutting down was seen acknowledging a
+    /// transaction it never made ("could not eagerly create kernel transaction"); a write that
+    /// did not land is reported as transient, so the consumer tries the batch again.
+    async fn confirm(&self, changes: &[Change]) -> Result<()> {
+        let ids: Vec<String> = changes.iter().map(|c| c.id.clone()).collect();
+        let held: std::collections::HashMap<String, i64> = self
+            .stamps(&ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.version))
+            .collect();
+        let missing = changes
+            .iter()
+            .filter(|c| held.get(&c.id).is_none_or(|v| *v < c.version))
+            .count();
+        if missing > 0 {
+            return Err(Error::Unconfirmed(format!(
+                "{missing} of {} nodes not at their version after commit",
+                changes.len()
+            )));
+        }
+        Ok(())
     }
 
     fn key(&self, id: &str) -> String {
@@ -168,31 +195,33 @@ impl Projection for Neo4jNodes {
             .await?;
         }
         txn.commit().await?;
-        Ok(())
+        self.confirm(changes).await
     }
 
     async fn stamps(&self, ids: &[String]) -> Result<Vec<Stamp>> {
-        let keys: Vec<String> = ids.iter().map(|id| self.key(id)).collect();
-        let mut rows = self
-            .graph
-            .execute(
-                Query::new(format!(
-                    "MATCH (n:{}) WHERE n.key IN $keys AND n.version >= 0
-                     RETURN n.id AS id, n.version AS version, n.deleted AS deleted, n.hash AS hash",
-                    self.label
-                ))
-                .param("keys", keys),
-            )
-            .await?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await? {
-            let get = |e: neo4rs::DeError| Error::Neo4j(neo4rs::Error::DeserializationError(e));
-            out.push(Stamp {
-                id: row.get("id").map_err(get)?,
-                version: row.get("version").map_err(get)?,
-                deleted: row.get("deleted").map_err(get)?,
-                hash: row.get("hash").map_err(get)?,
-            });
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(KEYS_PER_READ) {
+            let keys: Vec<String> = chunk.iter().map(|id| self.key(id)).collect();
+            let mut rows = self
+                .graph
+                .execute(
+                    Query::new(format!(
+                        "MATCH (n:{}) WHERE n.key IN $keys AND n.version >= 0
+                         RETURN n.id AS id, n.version AS version, n.deleted AS deleted, n.hash AS hash",
+                        self.label
+                    ))
+                    .param("keys", keys),
+                )
+                .await?;
+            while let Some(row) = rows.next().await? {
+                let get = |e: neo4rs::DeError| Error::Neo4j(neo4rs::Error::DeserializationError(e));
+                out.push(Stamp {
+                    id: row.get("id").map_err(get)?,
+                    version: row.get("version").map_err(get)?,
+                    deleted: row.get("deleted").map_err(get)?,
+                    hash: row.get("hash").map_err(get)?,
+                });
+            }
         }
         Ok(out)
     }
