@@ -55,8 +55,10 @@ impl Rejection {
             .map(Method::as_str)
             .collect::<Vec<_>>()
             .join(", ");
+        // The route exists; the request used the wrong method for it: a bad request, with the
+        // HTTP status (405) and `Allow` header saying which methods would do.
         let error = ApiError::new(
-            ErrorCode::Unimplemented,
+            ErrorCode::InvalidArgument,
             format!("method {method} is not allowed on {path}; allowed: {allow}"),
         )
         .with_reason("METHOD_NOT_ALLOWED");
