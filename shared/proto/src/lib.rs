@@ -23,6 +23,11 @@ pub mod talentmesh {
             tonic::include_proto!("talentmesh.common.v1");
         }
     }
+    pub mod company {
+        pub mod v1 {
+            tonic::include_proto!("talentmesh.company.v1");
+        }
+    }
     pub mod events {
         pub mod v1 {
             tonic::include_proto!("talentmesh.events.v1");
@@ -40,4 +45,4 @@ pub mod talentmesh {
     }
 }
 
-pub use talentmesh::{common, events, identity, sync};
+pub use talentmesh::{common, company, events, identity, sync};

@@ -42,8 +42,8 @@ fn redis_err(e: redis::RedisError) -> Error {
     Error::Redis(e.to_string())
 }
 
-/// Escapes SCAN's glob characters in a literal prefix.
-fn glob_escape(s: &str) -> String {
+/// Escapes SCAN's glob characters in a literal prefix (for projections that SCAN their keys).
+pub fn glob_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         if matches!(ch, '*' | '?' | '[' | ']' | '\\') {

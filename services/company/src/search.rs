@@ -1,0 +1,131 @@
+//! The company search index in PostgreSQL: a JSONB document per company (from the projection)
+//! with generated columns for the filters, and the query `ListCompanies` runs on it.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use talentmesh_mesh::ApiError;
+use talentmesh_storage::projection::{Change, PgDocuments};
+
+use crate::state::{state_of, ENTITY};
+
+pub const NAME: &str = "companies_search";
+const TABLE: &str = "company_search";
+
+pub fn projection(pool: PgPool) -> talentmesh_storage::Result<PgDocuments> {
+    Ok(PgDocuments::new(
+        NAME,
+        ENTITY,
+        TABLE,
+        pool,
+        Arc::new(|c: &Change| {
+            let s = state_of(c)?;
+            Ok(serde_json::json!({
+                "display_name": s.display_name,
+                "description": s.description,
+                "industry": s.industry,
+                "city_code": s.city_code,
+                "verification_state": s.verification_state,
+                "size": s.size,
+                "offices": s.offices.len(),
+            }))
+        }),
+    )?
+    .with_ddl(
+        "ALTER TABLE company_search ADD COLUMN IF NOT EXISTS industry TEXT \
+         GENERATED ALWAYS AS (doc->>'industry') STORED",
+    )
+    .with_ddl(
+        "ALTER TABLE company_search ADD COLUMN IF NOT EXISTS city_code TEXT \
+         GENERATED ALWAYS AS (doc->>'city_code') STORED",
+    )
+    .with_ddl(
+        "ALTER TABLE company_search ADD COLUMN IF NOT EXISTS verification_state INT \
+         GENERATED ALWAYS AS ((doc->>'verification_state')::int) STORED",
+    )
+    // Name and description lower-cased once, for substring search in any script (Chinese
+    // has no word boundaries for a tokenizer to find).
+    .with_ddl(
+        "ALTER TABLE company_search ADD COLUMN IF NOT EXISTS search_text TEXT \
+         GENERATED ALWAYS AS (lower(coalesce(doc->>'display_name', '') || ' ' || \
+         coalesce(doc->>'description', ''))) STORED",
+    )
+    .with_ddl(
+        "CREATE INDEX IF NOT EXISTS company_search_filters ON company_search \
+         (industry, city_code, verification_state, id) WHERE NOT deleted",
+    ))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub city_code: String,
+    pub industry: String,
+    pub verification_state: i32,
+    pub query: String,
+}
+
+/// One page of matching company ids (by id), and the id to continue after.
+pub async fn list(
+    pool: &PgPool,
+    filter: &Filter,
+    after: &str,
+    limit: i64,
+) -> Result<(Vec<String>, Option<String>), ApiError> {
+    let mut q =
+        sqlx::QueryBuilder::new("SELECT id FROM company_search WHERE NOT deleted AND id > ");
+    q.push_bind(after.to_string());
+    if !filter.industry.is_empty() {
+        q.push(" AND industry = ")
+            .push_bind(filter.industry.clone());
+    }
+    if !filter.city_code.is_empty() {
+        q.push(" AND city_code = ")
+            .push_bind(filter.city_code.clone());
+    }
+    if filter.verification_state != 0 {
+        q.push(" AND verification_state = ")
+            .push_bind(filter.verification_state);
+    }
+    let words: Vec<String> = filter
+        .query
+        .split_whitespace()
+        .map(|w| format!("%{}%", escape_like(&w.to_lowercase())))
+        .collect();
+    for w in words {
+        q.push(" AND search_text LIKE ")
+            .push_bind(w)
+            .push(" ESCAPE '\\'");
+    }
+    q.push(" ORDER BY id LIMIT ").push_bind(limit + 1);
+    let mut ids: Vec<String> = q
+        .build_query_scalar()
+        .fetch_all(pool)
+        .await
+        .map_err(|e| ApiError::from(talentmesh_storage::Error::Postgres(e)))?;
+    let next = if ids.len() > usize::try_from(limit).unwrap_or(0) {
+        ids.truncate(usize::try_from(limit).unwrap_or(0));
+        ids.last().cloned()
+    } else {
+        None
+    };
+    Ok((ids, next))
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(super::escape_like("50%_a\\"), "50\\%\\_a\\\\");
+    }
+}
