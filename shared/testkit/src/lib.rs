@@ -292,7 +292,15 @@ impl Spawned {
             health_status(addr, "").await == Some(SERVING)
         })
         .await;
-        assert!(serving, "service on {addr} did not become SERVING");
+        if !serving {
+            // Say why when the service gave up (a failed start returns its error).
+            let mut spawned = spawned;
+            let ended = match spawned.task.take() {
+                Some(task) if task.is_finished() => format!("{:?}", task.await),
+                _ => "still running".to_string(),
+            };
+            panic!("service on {addr} did not become SERVING ({ended})");
+        }
         spawned
     }
 

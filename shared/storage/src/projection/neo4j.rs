@@ -137,13 +137,26 @@ impl Projection for Neo4jNodes {
 
     async fn install(&self) -> Result<()> {
         let label = &self.label;
-        self.graph
-            .run(Query::new(format!(
-                "CREATE CONSTRAINT {label}_key IF NOT EXISTS FOR (n:{label}) REQUIRE n.key IS UNIQUE"
-            )))
-            .await?;
-        for statement in &self.schema {
-            self.graph.run(Query::new(statement.clone())).await?;
+        let mut statements = vec![format!(
+            "CREATE CONSTRAINT {label}_key IF NOT EXISTS FOR (n:{label}) REQUIRE n.key IS UNIQUE"
+        )];
+        statements.extend(self.schema.iter().cloned());
+        for statement in statements {
+            // Two instances (or two tests) installing at once race on the schema: the loser of
+            // `IF NOT EXISTS` fails with "equivalent … already exists" while the winner's
+            // transaction commits. Once it has, the statement is a no-op, so try again.
+            let mut attempt = 0;
+            loop {
+                match self.graph.run(Query::new(statement.clone())).await {
+                    Ok(()) => break,
+                    Err(e) if attempt < 5 => {
+                        attempt += 1;
+                        tracing::debug!(error = %e, attempt, "neo4j schema statement raced; retrying");
+                        tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
         Ok(())
     }
