@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The talentmesh services as local processes, on top of the servers from servers.sh.
 #
-#   dev/mesh.sh up      build (release) and start identity, sync and the gateway, wait until they
-#                       serve
+#   dev/mesh.sh up      build (release) and start identity, company, sync and the gateway, wait
+#                       until they serve
 #   dev/mesh.sh down    SIGTERM them (they deregister from Consul and drain) and wait for exit
 #   dev/mesh.sh status  one line per process
 #
@@ -20,13 +20,14 @@ GATEWAY_ADDR="${TALENTMESH_GATEWAY_HTTP_ADDR:-127.0.0.1:18080}"
 ADMIN_EMAIL="${TALENTMESH_IDENTITY_ADMIN_EMAIL:-admin@talentmesh.local}"
 
 # name binary
-# Started in this order (sync verifies tokens with identity's keys), stopped in reverse.
-PROCESSES=("identity talentmesh-identity" "sync talentmesh-sync" "gateway talentmesh-gateway")
+# Started in this order (company and sync verify tokens with identity's keys), stopped in reverse.
+PROCESSES=("identity talentmesh-identity" "company talentmesh-company" "sync talentmesh-sync"
+  "gateway talentmesh-gateway")
 
 build() {
   log "building the services (release; the first build takes a while)"
-  (cd "$REPO" && cargo build --release --locked -p talentmesh-identity -p talentmesh-sync \
-    -p talentmesh-gateway) ||
+  (cd "$REPO" && cargo build --release --locked -p talentmesh-identity -p talentmesh-company \
+    -p talentmesh-sync -p talentmesh-gateway) ||
     die "cargo build failed"
 }
 
@@ -52,7 +53,7 @@ start_one() {
       TALENTMESH_IDENTITY_ADMIN_PASSWORD="$(admin_password)" \
       setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
     ;;
-  sync)
+  company | sync)
     setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
     ;;
   gateway)
@@ -63,12 +64,9 @@ start_one() {
   echo $! >"$pidfile"
 }
 
-identity_passing() {
-  curl -fsS "http://127.0.0.1:18500/v1/health/service/identity?passing=true" 2>/dev/null | grep -q '"ServiceID"'
-}
-
-sync_passing() {
-  curl -fsS "http://127.0.0.1:18500/v1/health/service/sync?passing=true" 2>/dev/null | grep -q '"ServiceID"'
+# passing NAME: the service has an instance passing its health check in Consul.
+passing() {
+  curl -fsS "http://127.0.0.1:18500/v1/health/service/$1?passing=true" 2>/dev/null | grep -q '"ServiceID"'
 }
 
 gateway_ready() { curl -fsS "http://$GATEWAY_ADDR/readyz" >/dev/null 2>&1; }
@@ -77,9 +75,11 @@ up() {
   mkdir -p "$MESH_DIR"
   build
   start_one identity talentmesh-identity
-  wait_until "identity (passing in consul)" "$MESH_DIR/identity.log" 60 identity_passing
+  wait_until "identity (passing in consul)" "$MESH_DIR/identity.log" 60 passing identity
+  start_one company talentmesh-company
+  wait_until "company (passing in consul)" "$MESH_DIR/company.log" 90 passing company
   start_one sync talentmesh-sync
-  wait_until "sync (passing in consul)" "$MESH_DIR/sync.log" 60 sync_passing
+  wait_until "sync (passing in consul)" "$MESH_DIR/sync.log" 60 passing sync
   start_one gateway talentmesh-gateway
   wait_until "gateway (/readyz)" "$MESH_DIR/gateway.log" 60 gateway_ready
   cat <<MSG
@@ -87,6 +87,7 @@ up() {
 talentmesh is up.
   REST gateway   http://$GATEWAY_ADDR   (OpenAPI: http://$GATEWAY_ADDR/openapi.json)
   identity gRPC  127.0.0.1:50051        (reflection on; metrics http://127.0.0.1:51051/metrics)
+  company gRPC   127.0.0.1:50052        (REST under /v1/companies, /v1/permissions; metrics http://127.0.0.1:51052/metrics)
   sync gRPC      127.0.0.1:50058        (admin only; REST under /v1/sync; metrics http://127.0.0.1:51058/metrics)
   Consul UI/API  http://127.0.0.1:18500
   admin account  $ADMIN_EMAIL, password in $MESH_DIR/admin-password

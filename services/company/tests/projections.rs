@@ -82,7 +82,7 @@ async fn offices_round_trip_between_coordinate_systems_and_nearby_search_ranks_b
         .unwrap()
         .into_inner()
         .offices;
-    let wgs = listed[0].location.clone().unwrap();
+    let wgs = listed[0].location.unwrap();
     assert!((wgs.latitude - 22.5445).abs() < 1e-8, "{wgs:?}");
     assert!((wgs.longitude - 113.9130).abs() < 1e-8, "{wgs:?}");
     office(

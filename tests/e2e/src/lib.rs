@@ -19,7 +19,11 @@ pub struct Mesh {
     pub identity: Spawned,
     /// The sync control plane, when started with [`Mesh::start_with_sync`].
     pub sync: Option<Spawned>,
+    /// The company service, when started with [`Mesh::start_with_company`].
+    pub company: Option<Spawned>,
     pub env: TestEnv,
+    /// The company service's stores, when it runs.
+    pub company_env: Option<TestEnv>,
     pub http: reqwest::Client,
     /// The gateway's Prometheus metrics.
     pub gateway_metrics: std::sync::Arc<talentmesh_mesh::metrics::Metrics>,
@@ -42,7 +46,21 @@ impl Mesh {
         Mesh::start_inner(tweak, true).await
     }
 
+    /// Like [`Mesh::start_with`], plus the company service (stores of its own, registered in
+    /// Consul under a name of the test's own, verifying tokens with this test's identity).
+    pub async fn start_with_company(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
+        Mesh::start_parts(tweak, false, true).await
+    }
+
     async fn start_inner(tweak: impl FnOnce(TestEnv) -> TestEnv, with_sync: bool) -> Mesh {
+        Mesh::start_parts(tweak, with_sync, false).await
+    }
+
+    async fn start_parts(
+        tweak: impl FnOnce(TestEnv) -> TestEnv,
+        with_sync: bool,
+        with_company: bool,
+    ) -> Mesh {
         let env = TestEnv::new("identity").with_consul();
         let consul_name = format!("identity-e2e-{}", env.id);
         let env = tweak(env.set("TALENTMESH_SERVICE_NAME", consul_name.clone()));
@@ -99,6 +117,38 @@ impl Mesh {
             );
             upstreams = upstreams.rename("sync", &sync_name);
         }
+        let mut company = None;
+        let mut company_env = None;
+        if with_company {
+            let cenv = TestEnv::new("company").with_consul();
+            let company_name = format!("company-e2e-{}", cenv.id);
+            let cenv = cenv.set("TALENTMESH_SERVICE_NAME", company_name.clone());
+            let config = talentmesh_company::Config::load(cenv.env()).expect("company config");
+            let verifier = std::sync::Arc::new(talentmesh_mesh::auth::Verifier::new(
+                std::sync::Arc::new(talentmesh_mesh::auth::JwksCache::from_identity(
+                    discovery.channel(&consul_name),
+                )),
+                &config.mesh.jwt_issuer,
+                &config.mesh.jwt_audience,
+            ));
+            let company_mesh = config.mesh.clone();
+            company = Some(
+                Spawned::start(&company_mesh, move |listeners, shutdown| {
+                    talentmesh_company::serve(config, verifier, listeners, shutdown)
+                })
+                .await,
+            );
+            let channel = discovery.channel(&company_name);
+            assert!(
+                eventually(Duration::from_secs(20), || async {
+                    !channel.endpoints().is_empty()
+                })
+                .await,
+                "company never passed its consul check"
+            );
+            upstreams = upstreams.rename("company", &company_name);
+            company_env = Some(cenv);
+        }
         let config = GatewayConfig {
             body_limit: 64 * 1024,
             ..GatewayConfig::default()
@@ -115,6 +165,8 @@ impl Mesh {
             base,
             identity,
             sync,
+            company,
+            company_env,
             env,
             http: reqwest::Client::new(),
             gateway_metrics,
@@ -136,6 +188,24 @@ impl Mesh {
             .await
             .unwrap();
         read(resp).await
+    }
+
+    /// Any method, with a bearer token and a JSON body when given.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        read(req.send().await.unwrap()).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
