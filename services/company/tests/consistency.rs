@@ -1,0 +1,174 @@
+//! The consistency checker over the company's three projections: drift made behind the
+//! service's back in each derived store is found by a check and put right by a repair.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{req, start, PATIENCE};
+use talentmesh_company::Config;
+use talentmesh_proto::company::v1 as pb;
+use talentmesh_proto::sync::v1 as sync;
+use talentmesh_proto::sync::v1::sync_admin_service_client::SyncAdminServiceClient;
+use talentmesh_storage::{Migrations, Stores};
+use talentmesh_testkit::{eventually, eventually_value};
+
+async fn run(t: &common::Running, kind: sync::OperationKind) -> sync::Operation {
+    let admin = t.admin();
+    let mut client = SyncAdminServiceClient::connect(t.service.url())
+        .await
+        .unwrap();
+    let op = client
+        .start_operation(req(
+            sync::StartOperationRequest {
+                kind: kind as i32,
+                projections: vec![],
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .operation
+        .unwrap();
+    eventually_value(Duration::from_secs(60), || {
+        let mut client = client.clone();
+        let name = op.name.clone();
+        let admin = admin.clone();
+        async move {
+            let op = client
+                .get_operation(req(sync::GetOperationRequest { name }, &admin))
+                .await
+                .unwrap()
+                .into_inner()
+                .operation
+                .unwrap();
+            (op.state != sync::OperationState::Running as i32).then_some(op)
+        }
+    })
+    .await
+    .expect("operation finished")
+}
+
+fn drift(op: &sync::Operation, projection: &str) -> (i64, i64) {
+    let p = op
+        .projections
+        .iter()
+        .find(|p| p.projection == projection)
+        .unwrap();
+    (p.missing + p.stale + p.orphaned, p.repaired)
+}
+
+#[tokio::test]
+async fn drift_in_every_projection_is_found_and_repaired() {
+    let t = start().await;
+    let owner = t.employer();
+    let a = t.create(&owner, "Drift A", "software", "310000").await;
+    let b = t.create(&owner, "Drift B", "software", "310000").await;
+    t.companies
+        .clone()
+        .create_office(req(
+            pb::CreateOfficeRequest {
+                parent: a.name.clone(),
+                office: Some(pb::Office {
+                    address: "Pudong 1".into(),
+                    city_code: "310000".into(),
+                    location: Some(pb::GeoPoint {
+                        latitude: 31.2304,
+                        longitude: 121.4737,
+                        system: 0,
+                    }),
+                    ..Default::default()
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    t.companies
+        .clone()
+        .create_relation(req(
+            pb::CreateRelationRequest {
+                parent: a.name.clone(),
+                relation: Some(pb::Relation {
+                    target: b.name.clone(),
+                    kind: pb::RelationKind::Partner as i32,
+                    ..Default::default()
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    let clean = eventually(PATIENCE, || async {
+        let op = run(&t, sync::OperationKind::Check).await;
+        op.state == sync::OperationState::Succeeded as i32
+            && ["companies_search", "companies_graph", "companies_geo"]
+                .iter()
+                .all(|p| drift(&op, p).0 == 0)
+    })
+    .await;
+    assert!(clean, "projections never caught up");
+
+    // Behind the service's back: a search row, a graph node and a geo entry go missing.
+    let a_id = a.name.trim_start_matches("companies/").to_string();
+    let config = Config::load(t.env.env()).unwrap();
+    let stores = Stores::connect(
+        &config.storage,
+        Migrations {
+            mysql: None,
+            postgres: None,
+        },
+    )
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM company_search WHERE id = $1")
+        .bind(&a_id)
+        .execute(stores.postgres().unwrap())
+        .await
+        .unwrap();
+    stores
+        .neo4j()
+        .unwrap()
+        .run(
+            neo4rs::query("MATCH (n:Company {key: $key}) DETACH DELETE n")
+                .param("key", format!("{}/{a_id}", stores.neo4j_namespace)),
+        )
+        .await
+        .unwrap();
+    let redis = stores.redis().unwrap();
+    let mut conn = redis.get().await.unwrap();
+    redis::cmd("DEL")
+        .arg(redis.key(&format!("company:geometa:{a_id}")))
+        .query_async::<i64>(&mut conn)
+        .await
+        .unwrap();
+
+    let checked = run(&t, sync::OperationKind::Check).await;
+    for p in ["companies_search", "companies_graph", "companies_geo"] {
+        assert_eq!(drift(&checked, p), (1, 0), "{p}: {checked:?}");
+    }
+    let repaired = run(&t, sync::OperationKind::Repair).await;
+    for p in ["companies_search", "companies_graph", "companies_geo"] {
+        assert_eq!(drift(&repaired, p).1, 1, "{p}: {repaired:?}");
+    }
+    let after = run(&t, sync::OperationKind::Check).await;
+    for p in ["companies_search", "companies_graph", "companies_geo"] {
+        assert_eq!(drift(&after, p), (0, 0), "{p}: {after:?}");
+    }
+    // The repaired graph has the relation again.
+    let network = t
+        .companies
+        .clone()
+        .get_company_network(tonic::Request::new(pb::GetCompanyNetworkRequest {
+            name: a.name.clone(),
+            depth: 1,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(network.nodes.len(), 2);
+    t.stop().await;
+}
