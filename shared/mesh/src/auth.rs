@@ -65,7 +65,22 @@ pub trait KeySource: Send + Sync + 'static {
 pub struct Verifier {
     keys: Arc<dyn KeySource>,
     validation: Validation,
+    /// Tokens that verified recently: a service sees the same token on every request of a
+    /// session, and the signature check is most of what verifying costs.
+    recent: std::sync::Mutex<HashMap<String, Recent>>,
 }
+
+struct Recent {
+    caller: Caller,
+    /// Unix seconds after which the entry is not used: the token's `exp`, or a minute after it
+    /// was verified if that is sooner (so a key withdrawn from the key set stops working soon).
+    until: i64,
+}
+
+/// Verified tokens remembered, at most (the map is cleared when full).
+const RECENT_TOKENS: usize = 10_000;
+/// How long a verification is reused, at most.
+const RECENT_FOR_SECS: i64 = 60;
 
 impl Verifier {
     pub fn new(keys: Arc<dyn KeySource>, issuer: &str, audience: &str) -> Self {
@@ -78,10 +93,41 @@ impl Verifier {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = 5;
-        Verifier { keys, validation }
+        Verifier {
+            keys,
+            validation,
+            recent: std::sync::Mutex::new(HashMap::new()),
+        }
     }
 
     pub async fn verify(&self, token: &str) -> Result<Caller, ApiError> {
+        let now = chrono::Utc::now().timestamp();
+        if let Ok(recent) = self.recent.lock() {
+            if let Some(r) = recent.get(token).filter(|r| now < r.until) {
+                return Ok(r.caller.clone());
+            }
+        }
+        let (caller, exp) = self.verify_signed(token).await?;
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() >= RECENT_TOKENS {
+                recent.retain(|_, r| now < r.until);
+                if recent.len() >= RECENT_TOKENS {
+                    recent.clear();
+                }
+            }
+            recent.insert(
+                token.to_string(),
+                Recent {
+                    caller: caller.clone(),
+                    until: exp.min(now + RECENT_FOR_SECS),
+                },
+            );
+        }
+        Ok(caller)
+    }
+
+    /// The full check: header, key, signature and claims. Returns the caller and `exp`.
+    async fn verify_signed(&self, token: &str) -> Result<(Caller, i64), ApiError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| ApiError::unauthenticated("malformed access token"))?;
         if header.alg != Algorithm::EdDSA {
@@ -115,12 +161,15 @@ impl Verifier {
                 "access token has an empty subject",
             ));
         }
-        Ok(Caller {
-            user_id: claims.sub,
-            email: claims.email,
-            roles: claims.roles,
-            token_id: claims.jti,
-        })
+        Ok((
+            Caller {
+                user_id: claims.sub,
+                email: claims.email,
+                roles: claims.roles,
+                token_id: claims.jti,
+            },
+            claims.exp,
+        ))
     }
 }
 

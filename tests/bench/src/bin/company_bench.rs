@@ -118,6 +118,42 @@ where
     }
 }
 
+/// Calls at a fixed `rate` for `secs`. Each call is its own task, so a slow answer never holds
+/// back the calls after it; each is timed from when it was sent. (The timer releases calls on
+/// millisecond ticks, so timing from the due instant would add up to a millisecond of the
+/// timer's own lateness.)
+async fn open_loop<F, Fut>(rate: u64, secs: u64, call: F) -> Summary
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let started = Instant::now();
+    let total = rate * secs;
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let fut = call(i);
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let ok = fut.await;
+            ok.then(|| sent.elapsed().as_secs_f64() * 1e3)
+        }));
+    }
+    let mut sorted_ms = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        if let Ok(Some(ms)) = t.await {
+            sorted_ms.push(ms);
+        }
+    }
+    sorted_ms.sort_by(f64::total_cmp);
+    Summary {
+        calls: sorted_ms.len(),
+        secs: started.elapsed().as_secs_f64(),
+        sorted_ms,
+    }
+}
+
 async fn channels(addr: std::net::SocketAddr, n: usize) -> anyhow::Result<Vec<Channel>> {
     let mut out = Vec::new();
     for _ in 0..n {
@@ -241,7 +277,37 @@ async fn main() -> anyhow::Result<()> {
         })
         .await
     };
-    println!("- {}", warm.line("CheckPermission, warm cache"));
+    println!(
+        "- {}",
+        warm.line("CheckPermission, warm cache, closed loop")
+    );
+    for rate in [1000, 2000, 4000] {
+        let clients: Vec<_> = chans
+            .iter()
+            .cloned()
+            .map(MembershipServiceClient::new)
+            .collect();
+        let company = company.clone();
+        let token = admin_token.clone();
+        let summary = open_loop(rate, secs, move |i| {
+            let mut c = clients[(i as usize) % clients.len()].clone();
+            let req = with_token(
+                check(
+                    &format!("member-{}", (i as usize * 7919) % MEMBERS),
+                    &company,
+                ),
+                &token,
+            );
+            async move { c.check_permission(req).await.is_ok() }
+        })
+        .await;
+        println!(
+            "- {}",
+            summary.line(&format!(
+                "CheckPermission, warm cache, open loop at {rate}/s"
+            ))
+        );
+    }
 
     // 2. One caller, warm versus miss: the added cost of reading MySQL and filling the cache.
     let sequential = |users: Vec<String>| {
@@ -349,6 +415,37 @@ async fn main() -> anyhow::Result<()> {
             "- {}",
             summary.line(&format!(
                 "SearchNearbyCompanies over {companies}, {label}, 20 results"
+            ))
+        );
+    }
+
+    for rate in [500, 1000] {
+        let clients: Vec<_> = chans
+            .iter()
+            .cloned()
+            .map(CompanyServiceClient::new)
+            .collect();
+        let summary = open_loop(rate, secs, move |i| {
+            let mut c = clients[(i as usize) % clients.len()].clone();
+            let mut r = rand::rngs::StdRng::seed_from_u64(i);
+            let req = pb::SearchNearbyCompaniesRequest {
+                latitude: 31.2304 + r.gen_range(-0.3..0.3),
+                longitude: 121.4737 + r.gen_range(-0.3..0.3),
+                radius_km: 5.0,
+                limit: 20,
+                ..Default::default()
+            };
+            async move {
+                c.search_nearby_companies(tonic::Request::new(req))
+                    .await
+                    .is_ok_and(|r| !r.into_inner().companies.is_empty())
+            }
+        })
+        .await;
+        println!(
+            "- {}",
+            summary.line(&format!(
+                "SearchNearbyCompanies over {companies}, radius 5 km, 20 results, open loop at {rate}/s"
             ))
         );
     }
