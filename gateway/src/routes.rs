@@ -420,7 +420,11 @@ mod tests {
         assert!(table.routes().len() >= 8);
         assert_eq!(
             table.upstream_names(),
-            [Arc::<str>::from("identity"), Arc::<str>::from("sync")]
+            [
+                Arc::<str>::from("company"),
+                Arc::<str>::from("identity"),
+                Arc::<str>::from("sync")
+            ]
         );
     }
 

@@ -235,7 +235,10 @@ impl pb::company_service_server::CompanyService for CompanyGrpc {
         request: Request<pb::GetCompanyNetworkRequest>,
     ) -> Reply<pb::GetCompanyNetworkResponse> {
         let req = request.into_inner();
-        let (nodes, edges) = self.core.network(&req.name, req.depth).await?;
+        let (nodes, edges) = self
+            .core
+            .network(&req.name, req.depth, req.include_derived)
+            .await?;
         ok(pb::GetCompanyNetworkResponse { nodes, edges })
     }
 

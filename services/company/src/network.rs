@@ -27,6 +27,8 @@ pub fn kind_name(kind: i32) -> &'static str {
         pb::RelationKind::SubsidiaryOf => "subsidiary_of",
         pb::RelationKind::Partner => "partner",
         pb::RelationKind::Competitor => "competitor",
+        pb::RelationKind::SameIndustryAndCity => "same_industry_and_city",
+        pb::RelationKind::SharedSkills => "shared_skills",
         pb::RelationKind::Unspecified => "unspecified",
     }
 }
@@ -37,6 +39,8 @@ pub fn kind_of(name: &str) -> pb::RelationKind {
         "subsidiary_of" => pb::RelationKind::SubsidiaryOf,
         "partner" => pb::RelationKind::Partner,
         "competitor" => pb::RelationKind::Competitor,
+        "same_industry_and_city" => pb::RelationKind::SameIndustryAndCity,
+        "shared_skills" => pb::RelationKind::SharedSkills,
         _ => pb::RelationKind::Unspecified,
     }
 }
@@ -187,6 +191,53 @@ impl Network {
         let keys: Vec<String> = nodes.iter().map(|n| self.key(&n.id)).collect();
         let edges = self.edges_among(keys).await?;
         Ok((nodes, edges))
+    }
+
+    /// The derived neighbours of `id`: companies in the same industry and city, and companies
+    /// whose jobs seek some of the same skills (at most 50 of each), as edges from `id`.
+    pub async fn derived(&self, id: &str) -> Result<Vec<(Node, Edge)>, ApiError> {
+        let mut out = Vec::new();
+        for (kind, cypher) in [
+            (
+                "same_industry_and_city",
+                "MATCH (c:Company {key: $key})-[:IN_INDUSTRY]->(:Industry)<-[:IN_INDUSTRY]-(o:Company),
+                       (c)-[:IN_CITY]->(:City)<-[:IN_CITY]-(o)
+                 WHERE c.deleted = false AND o.deleted = false AND o <> c
+                 RETURN DISTINCT o.id AS id, coalesce(o.display_name, '') AS name
+                 ORDER BY name, id LIMIT 50",
+            ),
+            (
+                "shared_skills",
+                "MATCH (c:Company {key: $key})-[:POSTED]->(:Job)-[:REQUIRES]->(:Skill)
+                       <-[:REQUIRES]-(:Job)<-[:POSTED]-(o:Company)
+                 WHERE c.deleted = false AND o.deleted = false AND o <> c
+                 RETURN DISTINCT o.id AS id, coalesce(o.display_name, '') AS name
+                 ORDER BY name, id LIMIT 50",
+            ),
+        ] {
+            let mut rows = self
+                .graph
+                .execute(Query::new(cypher.to_string()).param("key", self.key(id)))
+                .await
+                .map_err(neo)?;
+            while let Some(row) = rows.next().await.map_err(neo)? {
+                let other: String = row.get("id").map_err(de)?;
+                out.push((
+                    Node {
+                        id: other.clone(),
+                        display_name: row.get("name").unwrap_or_default(),
+                        distance: 1,
+                    },
+                    Edge {
+                        source: id.to_string(),
+                        target: other,
+                        kind: kind.to_string(),
+                        disputed: false,
+                    },
+                ));
+            }
+        }
+        Ok(out)
     }
 
     async fn edges_among(&self, keys: Vec<String>) -> Result<Vec<Edge>, ApiError> {

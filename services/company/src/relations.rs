@@ -258,6 +258,7 @@ impl Core {
         &self,
         name: &str,
         depth: i32,
+        include_derived: bool,
     ) -> Result<(Vec<pb::NetworkNode>, Vec<pb::NetworkEdge>), ApiError> {
         let id = company_id("name", name)?;
         let depth = match depth {
@@ -265,7 +266,15 @@ impl Core {
             d @ 1..=3 => d,
             _ => return Err(invalid("depth", "between 1 and 3")),
         };
-        let (nodes, edges) = self.network.around(id, i64::from(depth)).await?;
+        let (mut nodes, mut edges) = self.network.around(id, i64::from(depth)).await?;
+        if include_derived {
+            for (node, edge) in self.network.derived(id).await? {
+                if !nodes.iter().any(|n| n.id == node.id) {
+                    nodes.push(node);
+                }
+                edges.push(edge);
+            }
+        }
         Ok((
             nodes.into_iter().map(node_pb).collect(),
             edges.into_iter().map(edge_pb).collect(),

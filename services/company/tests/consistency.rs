@@ -165,6 +165,7 @@ async fn drift_in_every_projection_is_found_and_repaired() {
         .get_company_network(tonic::Request::new(pb::GetCompanyNetworkRequest {
             name: a.name.clone(),
             depth: 1,
+            include_derived: false,
         }))
         .await
         .unwrap()

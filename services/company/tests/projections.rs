@@ -396,6 +396,7 @@ async fn the_network_shows_declared_relations_paths_disputes_and_competitors() {
         let r = pb::GetCompanyNetworkRequest {
             name: name.into(),
             depth,
+            include_derived: false,
         };
         async move {
             cl.get_company_network(tonic::Request::new(r))
@@ -432,10 +433,36 @@ async fn the_network_shows_declared_relations_paths_disputes_and_competitors() {
             .get_company_network(tonic::Request::new(pb::GetCompanyNetworkRequest {
                 name: a.name.clone(),
                 depth: 9,
+                include_derived: false,
             }))
             .await,
         Code::InvalidArgument,
     );
+
+    // Derived: Alpha and Beta share industry and city; Gamma (another city) and Delta (another
+    // industry) do not.
+    let derived = t
+        .companies
+        .clone()
+        .get_company_network(tonic::Request::new(pb::GetCompanyNetworkRequest {
+            name: a.name.clone(),
+            depth: 1,
+            include_derived: true,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let kinds: Vec<(String, i32)> = derived
+        .edges
+        .iter()
+        .filter(|e| e.kind == pb::RelationKind::SameIndustryAndCity as i32)
+        .map(|e| (e.target.clone(), e.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [(b.name.clone(), pb::RelationKind::SameIndustryAndCity as i32)]
+    );
+    assert_eq!(derived.nodes.len(), 2, "Beta once, not twice");
 
     let path = t
         .companies

@@ -320,4 +320,174 @@ async fn an_employer_verifies_a_company_and_shares_it_with_the_right_people_only
         actions,
         ["member.role_changed", "member.added", "member.added"]
     );
+    // Members, invitations and a batch of checks.
+    let (status, body) = mesh.get(&format!("/v1/{name}/members"), Some(&owner)).await;
+    assert_eq!(
+        (status, body["members"].as_array().map(Vec::len)),
+        (200, Some(2)),
+        "{body}"
+    );
+    let (status, body) = mesh
+        .get(&format!("/v1/{name}/invitations"), Some(&owner))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["invitations"][0]["state"], "INVITATION_STATE_ACCEPTED");
+    let (status, body) = mesh
+        .call(
+            Method::POST,
+            "/v1/permissions:batchCheck",
+            Some(&colleague),
+            Some(json!({"checks": [
+                {"subject": colleague_name, "company": name, "permission": "company.read"},
+                {"subject": colleague_name, "company": name, "permission": "company.update"}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["decisions"][0]["allowed"], true);
+    assert!(
+        body["decisions"][1]
+            .get("allowed")
+            .is_none_or(|a| a == false),
+        "{body}"
+    );
+
+    // Offices in another system, then gone.
+    let (status, body) = mesh
+        .get(
+            &format!("/v1/{name}/offices?coordinateSystem=COORDINATE_SYSTEM_BD09"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["offices"][0]["location"]["system"],
+        "COORDINATE_SYSTEM_BD09"
+    );
+    let office = body["offices"][0]["name"].as_str().unwrap().to_string();
+
+    // The network: a declared competitor, disputed; paths; derived neighbours; the analysis.
+    let (status, other) = mesh
+        .call(
+            Method::POST,
+            "/v1/companies",
+            Some(&rival),
+            Some(json!({"displayName": "Rival Robotics", "industry": "software", "cityCode": "440300"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{other}");
+    let other = other["name"].as_str().unwrap().to_string();
+    let (status, relation) = mesh
+        .call(
+            Method::POST,
+            &format!("/v1/{name}/relations"),
+            Some(&owner),
+            Some(json!({"target": other, "kind": "RELATION_KIND_COMPETITOR"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{relation}");
+    let relation = relation["name"].as_str().unwrap().to_string();
+    let (status, body) = mesh
+        .call(
+            Method::POST,
+            &format!("/v1/{relation}:dispute"),
+            Some(&rival),
+            Some(json!({"reason": "different markets"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["relation"]["disputed"]),
+        (200, &json!(true)),
+        "{body}"
+    );
+    let (status, body) = mesh.get(&format!("/v1/{other}/relations"), None).await;
+    assert_eq!(
+        (status, body["received"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{body}"
+    );
+    let network = eventually_value(Duration::from_secs(20), || async {
+        let (_, body) = mesh
+            .get(
+                &format!("/v1/{name}:network?depth=2&includeDerived=true"),
+                None,
+            )
+            .await;
+        let edges = body["edges"].as_array().cloned().unwrap_or_default();
+        (edges.len() == 2).then_some(edges)
+    })
+    .await
+    .expect("declared and derived edges");
+    let mut kinds: Vec<&str> = network
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [
+            "RELATION_KIND_COMPETITOR",
+            "RELATION_KIND_SAME_INDUSTRY_AND_CITY"
+        ]
+    );
+    let (status, path) = mesh
+        .get(&format!("/v1/companies:path?from={name}&to={other}"), None)
+        .await;
+    assert_eq!(
+        (status, path["companies"].as_array().map(Vec::len)),
+        (200, Some(2)),
+        "{path}"
+    );
+    let (status, rivals) = mesh
+        .get(&format!("/v1/{name}:competitors"), Some(&owner))
+        .await;
+    assert_eq!(status, 200, "{rivals}");
+    assert_eq!(rivals["competitors"][0]["company"], other.as_str());
+    let (status, _) = mesh
+        .get(&format!("/v1/{name}:competitors"), Some(&rival))
+        .await;
+    assert_eq!(status, 404);
+
+    // Search, from the PostgreSQL projection ("星河", URL-encoded).
+    let found = eventually_value(Duration::from_secs(20), || async {
+        let (_, body) = mesh
+            .get(
+                "/v1/companies?query=%E6%98%9F%E6%B2%B3&industry=software",
+                None,
+            )
+            .await;
+        body["companies"]
+            .as_array()
+            .filter(|a| a.len() == 1)
+            .cloned()
+    })
+    .await
+    .expect("found by a Chinese query");
+    assert_eq!(found[0]["name"], name.as_str());
+
+    // Clean-up through the API: office, relation, member, company.
+    for path in [
+        office.as_str(),
+        relation.as_str(),
+        &format!("{name}/members/{colleague_id}"),
+    ] {
+        let (status, body) = mesh
+            .call(Method::DELETE, &format!("/v1/{path}"), Some(&owner), None)
+            .await;
+        assert_eq!(status, 200, "DELETE {path}: {body}");
+    }
+    let (status, _) = mesh
+        .call(
+            Method::DELETE,
+            &format!("/v1/{name}"),
+            Some(&colleague),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "a former member deletes nothing");
+    let (status, body) = mesh
+        .call(Method::DELETE, &format!("/v1/{name}"), Some(&owner), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = mesh.get(&format!("/v1/{name}"), None).await;
+    assert_eq!(status, 404);
 }
