@@ -266,7 +266,31 @@ impl Core {
             d @ 1..=3 => d,
             _ => return Err(invalid("depth", "between 1 and 3")),
         };
-        let (mut nodes, mut edges) = self.network.around(id, i64::from(depth)).await?;
+        let (mut nodes, mut edges) = match self.network.around(id, i64::from(depth)).await {
+            Ok(found) => found,
+            // Not in the graph yet (just created; the projection trails by milliseconds):
+            // a live company is then a network of one.
+            Err(e) if e.code == talentmesh_mesh::error::ErrorCode::NotFound => {
+                let row: Option<(String, bool)> =
+                    sqlx::query_as("SELECT display_name, deleted FROM companies WHERE id = ?")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                match row {
+                    Some((display_name, false)) => (
+                        vec![Node {
+                            id: id.to_string(),
+                            display_name,
+                            distance: 0,
+                        }],
+                        Vec::new(),
+                    ),
+                    _ => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         if include_derived {
             for (node, edge) in self.network.derived(id).await? {
                 if !nodes.iter().any(|n| n.id == node.id) {
