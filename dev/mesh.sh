@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The talentmesh services as local processes, on top of the servers from servers.sh.
 #
-#   dev/mesh.sh up      build (release) and start identity, company, sync and the gateway, wait
-#                       until they serve
+#   dev/mesh.sh up      build (release) and start identity, company, job, sync and the gateway,
+#                       wait until they serve
 #   dev/mesh.sh down    SIGTERM them (they deregister from Consul and drain) and wait for exit
 #   dev/mesh.sh status  one line per process
 #
@@ -21,13 +21,13 @@ ADMIN_EMAIL="${TALENTMESH_IDENTITY_ADMIN_EMAIL:-admin@talentmesh.local}"
 
 # name binary
 # Started in this order (company and sync verify tokens with identity's keys), stopped in reverse.
-PROCESSES=("identity talentmesh-identity" "company talentmesh-company" "sync talentmesh-sync"
-  "gateway talentmesh-gateway")
+PROCESSES=("identity talentmesh-identity" "company talentmesh-company" "job talentmesh-job"
+  "sync talentmesh-sync" "gateway talentmesh-gateway")
 
 build() {
   log "building the services (release; the first build takes a while)"
   (cd "$REPO" && cargo build --release --locked -p talentmesh-identity -p talentmesh-company \
-    -p talentmesh-sync -p talentmesh-gateway) ||
+    -p talentmesh-job -p talentmesh-sync -p talentmesh-gateway) ||
     die "cargo build failed"
 }
 
@@ -53,7 +53,7 @@ start_one() {
       TALENTMESH_IDENTITY_ADMIN_PASSWORD="$(admin_password)" \
       setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
     ;;
-  company | sync)
+  company | job | sync)
     setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
     ;;
   gateway)
@@ -78,6 +78,8 @@ up() {
   wait_until "identity (passing in consul)" "$MESH_DIR/identity.log" 60 passing identity
   start_one company talentmesh-company
   wait_until "company (passing in consul)" "$MESH_DIR/company.log" 90 passing company
+  start_one job talentmesh-job
+  wait_until "job (passing in consul)" "$MESH_DIR/job.log" 90 passing job
   start_one sync talentmesh-sync
   wait_until "sync (passing in consul)" "$MESH_DIR/sync.log" 60 passing sync
   start_one gateway talentmesh-gateway
@@ -88,6 +90,7 @@ talentmesh is up.
   REST gateway   http://$GATEWAY_ADDR   (OpenAPI: http://$GATEWAY_ADDR/openapi.json)
   identity gRPC  127.0.0.1:50051        (reflection on; metrics http://127.0.0.1:51051/metrics)
   company gRPC   127.0.0.1:50052        (REST under /v1/companies, /v1/permissions; metrics http://127.0.0.1:51052/metrics)
+  job gRPC       127.0.0.1:50053        (REST under /v1/companies/*/jobs, /v1/jobs:search; metrics http://127.0.0.1:51053/metrics)
   sync gRPC      127.0.0.1:50058        (admin only; REST under /v1/sync; metrics http://127.0.0.1:51058/metrics)
   Consul UI/API  http://127.0.0.1:18500
   admin account  $ADMIN_EMAIL, password in $MESH_DIR/admin-password

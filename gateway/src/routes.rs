@@ -423,6 +423,7 @@ mod tests {
             [
                 Arc::<str>::from("company"),
                 Arc::<str>::from("identity"),
+                Arc::<str>::from("job"),
                 Arc::<str>::from("sync")
             ]
         );

@@ -38,6 +38,11 @@ pub mod talentmesh {
             tonic::include_proto!("talentmesh.identity.v1");
         }
     }
+    pub mod job {
+        pub mod v1 {
+            tonic::include_proto!("talentmesh.job.v1");
+        }
+    }
     pub mod sync {
         pub mod v1 {
             tonic::include_proto!("talentmesh.sync.v1");
@@ -45,4 +50,4 @@ pub mod talentmesh {
     }
 }
 
-pub use talentmesh::{common, company, events, identity, sync};
+pub use talentmesh::{common, company, events, identity, job, sync};

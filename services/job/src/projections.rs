@@ -1,0 +1,198 @@
+//! The job's projections: the search index in PostgreSQL and the job graph in Neo4j.
+
+use std::sync::Arc;
+
+use neo4rs::Graph;
+use sqlx::PgPool;
+use talentmesh_mesh::ApiError;
+use talentmesh_proto::job::v1 as pb;
+use talentmesh_storage::projection::{Change, Neo4jNodes, PgDocuments};
+
+use crate::domain::tokens;
+use crate::store::{job_of, ENTITY};
+
+pub const SEARCH: &str = "jobs_search";
+pub const GRAPH: &str = "jobs_graph";
+
+fn micros(t: &Option<prost_types::Timestamp>) -> i64 {
+    t.as_ref()
+        .map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos / 1000))
+}
+
+/// Skill names as the index and the graph keep them.
+pub fn skill_key(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+pub fn search(pool: PgPool) -> talentmesh_storage::Result<PgDocuments> {
+    Ok(PgDocuments::new(
+        SEARCH,
+        ENTITY,
+        "job_search",
+        pool,
+        Arc::new(|c: &Change| {
+            let j = job_of(c)?;
+            let skills: Vec<String> = j
+                .required_skills
+                .iter()
+                .chain(&j.preferred_skills)
+                .map(|s| skill_key(s))
+                .collect();
+            let text = format!("{} {} {}", j.title, j.description, skills.join(" "));
+            Ok(serde_json::json!({
+                "company_id": j.name.split('/').nth(1).unwrap_or_default(),
+                "state": j.state,
+                "city_code": j.city_code,
+                "recruit_type": j.recruit_type,
+                "salary_min": j.salary_min,
+                "salary_max": j.salary_max,
+                "published_at": micros(&j.publish_time),
+                "skills": skills.join("|"),
+                "tokens": tokens(&text).join(" "),
+                "title_tokens": tokens(&j.title).join(" "),
+            }))
+        }),
+    )?
+    .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS state INT GENERATED ALWAYS AS ((doc->>'state')::int) STORED")
+    .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS company_id TEXT GENERATED ALWAYS AS (doc->>'company_id') STORED")
+    .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS city_code TEXT GENERATED ALWAYS AS (doc->>'city_code') STORED")
+    .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS recruit_type INT GENERATED ALWAYS AS ((doc->>'recruit_type')::int) STORED")
+    .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS salary_min INT GENERATED ALWAYS AS ((doc->>'salary_min')::int) STORED")
+    .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS salary_max INT GENERATED ALWAYS AS ((doc->>'salary_max')::int) STORED")
+    .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS published_at BIGINT GENERATED ALWAYS AS ((doc->>'published_at')::bigint) STORED")
+    // Arrays split from strings: `string_to_array` is immutable, so generated columns may use it.
+    .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS tokens TEXT[] GENERATED ALWAYS AS (string_to_array(doc->>'tokens', ' ')) STORED")
+    .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS title_tokens TEXT[] GENERATED ALWAYS AS (string_to_array(doc->>'title_tokens', ' ')) STORED")
+    .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS skills TEXT[] GENERATED ALWAYS AS (string_to_array(doc->>'skills', '|')) STORED")
+    .with_ddl("CREATE INDEX IF NOT EXISTS job_search_tokens ON job_search USING gin (tokens) WHERE state = 2 AND NOT deleted")
+    .with_ddl("CREATE INDEX IF NOT EXISTS job_search_skills ON job_search USING gin (skills) WHERE state = 2 AND NOT deleted")
+    .with_ddl("CREATE INDEX IF NOT EXISTS job_search_recent ON job_search (published_at DESC, id) WHERE state = 2 AND NOT deleted"))
+}
+
+/// `company_ns` is the company service's Neo4j namespace: jobs hang off its `Company` nodes
+/// (`POSTED`), and skills are shared `Skill` nodes there, so the company network sees them.
+pub fn graph(ns: &str, company_ns: &str, graph: Graph) -> talentmesh_storage::Result<Neo4jNodes> {
+    // Spliced into Cypher as a literal: only plain names.
+    if company_ns.is_empty()
+        || !company_ns
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(talentmesh_storage::Error::InvalidUpdate(format!(
+            "bad company graph namespace {company_ns}"
+        )));
+    }
+    Ok(Neo4jNodes::new(
+        GRAPH,
+        ENTITY,
+        "Job",
+        ns,
+        graph,
+        Arc::new(|c: &Change| {
+            let j = job_of(c)?;
+            let skills: Vec<String> = j
+                .required_skills
+                .iter()
+                .chain(&j.preferred_skills)
+                .map(|s| skill_key(s))
+                .collect();
+            Ok(serde_json::json!({
+                "company_id": j.name.split('/').nth(1).unwrap_or_default(),
+                "title": j.title,
+                "state": j.state,
+                "city_code": j.city_code,
+                "skills": skills,
+            }))
+        }),
+    )?
+    .with_schema("CREATE INDEX skill_ns_name IF NOT EXISTS FOR (s:Skill) ON (s.ns, s.name)")
+    // A newer version replaces the job's edges; only published jobs seek skills.
+    .with_relationships(format!(
+        "UNWIND $rows AS r
+         MATCH (j:Job {{key: r.key}}) WHERE j.version = r.version
+         OPTIONAL MATCH (j)-[old:REQUIRES]->()
+         DELETE old
+         WITH DISTINCT j, r
+         OPTIONAL MATCH ()-[posted:POSTED]->(j)
+         DELETE posted
+         WITH DISTINCT j, r
+         FOREACH (_ IN CASE WHEN r.deleted THEN [] ELSE [1] END |
+           MERGE (c:Company {{key: '{company_ns}/' + r.props.company_id}})
+           ON CREATE SET c.version = -1, c.hash = '', c.deleted = true, c.ns = '{company_ns}',
+                         c.id = r.props.company_id
+           MERGE (c)-[:POSTED]->(j))
+         FOREACH (s IN CASE WHEN r.deleted OR r.props.state <> {published} THEN [] ELSE coalesce(r.props.skills, []) END |
+           MERGE (k:Skill {{ns: '{company_ns}', name: s}})
+           MERGE (j)-[:REQUIRES]->(k))",
+        published = pb::JobState::Published as i32
+    )))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub tokens: Vec<String>,
+    pub city_code: String,
+    pub skill: String,
+    pub salary_min: i32,
+    pub salary_max: i32,
+    pub recruit_type: i32,
+    pub company_id: String,
+    pub by_relevance: bool,
+}
+
+/// Ids of published jobs matching `q`, best first, from `offset`; and whether more follow.
+pub async fn find(
+    pool: &PgPool,
+    q: &Query,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<String>, bool), ApiError> {
+    let mut b = sqlx::QueryBuilder::new("SELECT id FROM job_search WHERE state = ");
+    b.push_bind(pb::JobState::Published as i32)
+        .push(" AND NOT deleted");
+    if !q.tokens.is_empty() {
+        b.push(" AND tokens @> ").push_bind(q.tokens.clone());
+    }
+    if !q.city_code.is_empty() {
+        b.push(" AND city_code = ").push_bind(q.city_code.clone());
+    }
+    if !q.skill.is_empty() {
+        b.push(" AND skills @> ")
+            .push_bind(vec![skill_key(&q.skill)]);
+    }
+    if q.salary_min > 0 {
+        // Overlap: the job pays at least the asked minimum somewhere in its range.
+        b.push(" AND (salary_max = 0 OR salary_max >= ")
+            .push_bind(q.salary_min)
+            .push(")");
+    }
+    if q.salary_max > 0 {
+        b.push(" AND salary_min <= ").push_bind(q.salary_max);
+    }
+    if q.recruit_type != 0 {
+        b.push(" AND recruit_type = ").push_bind(q.recruit_type);
+    }
+    if !q.company_id.is_empty() {
+        b.push(" AND company_id = ").push_bind(q.company_id.clone());
+    }
+    if q.by_relevance && !q.tokens.is_empty() {
+        // Query words in the title count most; then the newest.
+        b.push(" ORDER BY cardinality(ARRAY(SELECT unnest(title_tokens) INTERSECT SELECT unnest(")
+            .push_bind(q.tokens.clone())
+            .push("::text[]))) DESC, published_at DESC, id");
+    } else {
+        b.push(" ORDER BY published_at DESC, id");
+    }
+    b.push(" LIMIT ")
+        .push_bind(limit + 1)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    let mut ids: Vec<String> = b
+        .build_query_scalar()
+        .fetch_all(pool)
+        .await
+        .map_err(|e| ApiError::from(talentmesh_storage::Error::Postgres(e)))?;
+    let more = ids.len() > usize::try_from(limit).unwrap_or(0);
+    ids.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok((ids, more))
+}

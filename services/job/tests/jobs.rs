@@ -1,0 +1,732 @@
+//! Jobs over raw gRPC with the company service beside them (permissions and offices come from
+//! it), on the real stores: validation, who may write, drafts versus published, the search in
+//! Chinese and English with its filters, closing and reopening, and the job graph feeding the
+//! company's competitor analysis.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use talentmesh_mesh::error::field_violations_of;
+use talentmesh_mesh::MeshChannel;
+use talentmesh_proto::company::v1 as cpb;
+use talentmesh_proto::company::v1::company_service_client::CompanyServiceClient;
+use talentmesh_proto::company::v1::membership_service_client::MembershipServiceClient;
+use talentmesh_proto::job::v1 as pb;
+use talentmesh_proto::job::v1::job_service_client::JobServiceClient;
+use talentmesh_testkit::{eventually, Spawned, TestEnv, TestKeys};
+use tonic::transport::Channel;
+use tonic::Code;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+struct Mesh {
+    company: Spawned,
+    job: Spawned,
+    _company_env: TestEnv,
+    job_env: TestEnv,
+    keys: Arc<TestKeys>,
+    companies: CompanyServiceClient<Channel>,
+    members: MembershipServiceClient<Channel>,
+    jobs: JobServiceClient<Channel>,
+}
+
+async fn start() -> Mesh {
+    let keys = TestKeys::new();
+    let company_env = TestEnv::new("company").set("TALENTMESH_COMPANY_CHECK_EVERY", "0s");
+    let config = talentmesh_company::Config::load(company_env.env()).unwrap();
+    let mesh = config.mesh.clone();
+    let verifier = keys.verifier();
+    let company = Spawned::start(&mesh, move |l, s| {
+        talentmesh_company::serve(config, verifier, l, s)
+    })
+    .await;
+
+    let job_env = TestEnv::new("job")
+        .set("TALENTMESH_JOB_CHECK_EVERY", "0s")
+        .set(
+            "TALENTMESH_JOB_COMPANY_GRAPH_NAMESPACE",
+            company_env.neo4j_namespace.clone(),
+        );
+    let config = talentmesh_job::Config::load(job_env.env()).unwrap();
+    let mesh = config.mesh.clone();
+    let verifier = keys.verifier();
+    let channel = MeshChannel::fixed("company", &[company.url()], Duration::from_secs(5));
+    let job = Spawned::start(&mesh, move |l, s| {
+        talentmesh_job::serve(config, verifier, channel, l, s)
+    })
+    .await;
+
+    let c = Channel::from_shared(company.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let j = Channel::from_shared(job.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Mesh {
+        companies: CompanyServiceClient::new(c.clone()),
+        members: MembershipServiceClient::new(c),
+        jobs: JobServiceClient::new(j),
+        company,
+        job,
+        _company_env: company_env,
+        job_env,
+        keys,
+    }
+}
+
+#[derive(Clone)]
+struct User {
+    id: String,
+    token: String,
+}
+
+impl Mesh {
+    fn user(&self, roles: &[&str]) -> User {
+        let id = format!("u{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        User {
+            token: self.keys.token(&id, roles),
+            id,
+        }
+    }
+
+    async fn stop(self) {
+        self.job.stop().await;
+        self.company.stop().await;
+    }
+}
+
+fn req<T>(msg: T, who: &User) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", who.token).parse().unwrap(),
+    );
+    r
+}
+
+fn fails<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+    code: Code,
+) -> tonic::Status {
+    match result {
+        Ok(r) => panic!("expected {code:?}, got {:?}", r.into_inner()),
+        Err(s) => {
+            assert_eq!(s.code(), code, "{s:?}");
+            s
+        }
+    }
+}
+
+async fn company(m: &Mesh, owner: &User, name: &str) -> (String, String) {
+    let c = m
+        .companies
+        .clone()
+        .create_company(req(
+            cpb::CreateCompanyRequest {
+                company: Some(cpb::Company {
+                    display_name: name.into(),
+                    industry: "software".into(),
+                    city_code: "440300".into(),
+                    ..Default::default()
+                }),
+            },
+            owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .company
+        .unwrap();
+    let office = m
+        .companies
+        .clone()
+        .create_office(req(
+            cpb::CreateOfficeRequest {
+                parent: c.name.clone(),
+                office: Some(cpb::Office {
+                    address: "南山区科技园".into(),
+                    city_code: "440300".into(),
+                    location: Some(cpb::GeoPoint {
+                        latitude: 22.54,
+                        longitude: 113.95,
+                        system: 0,
+                    }),
+                    ..Default::default()
+                }),
+            },
+            owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .office
+        .unwrap();
+    (c.name, office.name)
+}
+
+fn job(title: &str, skills: &[&str]) -> pb::Job {
+    pb::Job {
+        title: title.into(),
+        description: "构建高并发的招聘平台 / build the hiring platform".into(),
+        required_skills: skills.iter().map(|s| s.to_string()).collect(),
+        salary_min: 25_000,
+        salary_max: 40_000,
+        city_code: "440300".into(),
+        recruit_type: pb::RecruitType::Social as i32,
+        headcount: 2,
+        ..Default::default()
+    }
+}
+
+async fn search(m: &Mesh, r: pb::SearchJobsRequest) -> Vec<String> {
+    m.jobs
+        .clone()
+        .search_jobs(tonic::Request::new(r))
+        .await
+        .unwrap()
+        .into_inner()
+        .jobs
+        .into_iter()
+        .map(|j| j.title)
+        .collect()
+}
+
+#[tokio::test]
+async fn members_post_validated_jobs_that_search_finds_in_chinese_and_english() {
+    let m = start().await;
+    let owner = m.user(&["employer"]);
+    let (co, office) = company(&m, &owner, "星河科技").await;
+    let mut jobs = m.jobs.clone();
+
+    // Bad input names the field and writes nothing.
+    let cases: Vec<(pb::Job, &str)> = vec![
+        (
+            pb::Job {
+                salary_min: 50_000,
+                salary_max: 40_000,
+                ..job("x", &[])
+            },
+            "job.salary_min",
+        ),
+        (
+            pb::Job {
+                city_code: "999999".into(),
+                ..job("x", &[])
+            },
+            "job.city_code",
+        ),
+        (
+            job("x", &(0..31).map(|_| "rust").collect::<Vec<_>>()),
+            "job.required_skills",
+        ),
+        (
+            pb::Job {
+                description: "字".repeat(10_001),
+                ..job("x", &[])
+            },
+            "job.description",
+        ),
+        (
+            pb::Job {
+                recruit_type: pb::RecruitType::Campus as i32,
+                ..job("x", &[])
+            },
+            "job.graduation_year",
+        ),
+        (
+            pb::Job {
+                office: "companies/00000000-0000-7000-8000-000000000000/offices/x".into(),
+                ..job("x", &[])
+            },
+            "job.office",
+        ),
+    ];
+    for (bad, field) in cases {
+        let s = fails(
+            jobs.create_job(req(
+                pb::CreateJobRequest {
+                    parent: co.clone(),
+                    job: Some(bad),
+                },
+                &owner,
+            ))
+            .await,
+            Code::InvalidArgument,
+        );
+        let fields: Vec<String> = field_violations_of(&s)
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert!(fields.contains(&field.to_string()), "{field}: {fields:?}");
+    }
+    let pool = m.job_env.mysql().await;
+    assert_eq!(
+        talentmesh_testkit::scalar_i64(&pool, "SELECT COUNT(*) FROM jobs").await,
+        0,
+        "nothing written"
+    );
+
+    // Only members with job.write post.
+    let stranger = m.user(&["employer"]);
+    fails(
+        jobs.create_job(req(
+            pb::CreateJobRequest {
+                parent: co.clone(),
+                job: Some(job("x", &[])),
+            },
+            &stranger,
+        ))
+        .await,
+        Code::PermissionDenied,
+    );
+    fails(
+        jobs.create_job(tonic::Request::new(pb::CreateJobRequest {
+            parent: co.clone(),
+            job: Some(job("x", &[])),
+        }))
+        .await,
+        Code::Unauthenticated,
+    );
+
+    // The office gives the city; server fields are the server's.
+    let draft = jobs
+        .create_job(req(
+            pb::CreateJobRequest {
+                parent: co.clone(),
+                job: Some(pb::Job {
+                    office: office.clone(),
+                    city_code: String::new(),
+                    state: pb::JobState::Published as i32,
+                    version: 9,
+                    ..job("高级Rust后端工程师", &["Rust", "Go", "SQL"])
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    assert_eq!(draft.state, pb::JobState::Draft as i32);
+    assert_eq!(draft.version, 1);
+    assert_eq!(draft.city_code, "440300");
+    // A draft is the company's business only.
+    fails(
+        jobs.get_job(tonic::Request::new(pb::GetJobRequest {
+            name: draft.name.clone(),
+        }))
+        .await,
+        Code::NotFound,
+    );
+    fails(
+        jobs.get_job(req(
+            pb::GetJobRequest {
+                name: draft.name.clone(),
+            },
+            &stranger,
+        ))
+        .await,
+        Code::NotFound,
+    );
+    jobs.get_job(req(
+        pb::GetJobRequest {
+            name: draft.name.clone(),
+        },
+        &owner,
+    ))
+    .await
+    .unwrap();
+
+    let english = jobs
+        .create_job(req(
+            pb::CreateJobRequest {
+                parent: co.clone(),
+                job: Some(pb::Job {
+                    salary_min: 10_000,
+                    salary_max: 15_000,
+                    city_code: "310000".into(),
+                    ..job("Senior Rust Engineer", &["Rust", "Kubernetes"])
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    let intern = jobs
+        .create_job(req(
+            pb::CreateJobRequest {
+                parent: co.clone(),
+                job: Some(pb::Job {
+                    recruit_type: pb::RecruitType::Intern as i32,
+                    ..job("Java开发实习生", &["Java"])
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    for j in [&draft, &english, &intern] {
+        jobs.publish_job(req(
+            pb::PublishJobRequest {
+                name: j.name.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    }
+    fails(
+        jobs.publish_job(req(
+            pb::PublishJobRequest {
+                name: draft.name.clone(),
+            },
+            &owner,
+        ))
+        .await,
+        Code::FailedPrecondition,
+    );
+    let public = jobs
+        .get_job(tonic::Request::new(pb::GetJobRequest {
+            name: draft.name.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    assert_eq!(public.state, pb::JobState::Published as i32);
+
+    let indexed = eventually(PATIENCE, || async {
+        search(&m, pb::SearchJobsRequest::default()).await.len() == 3
+    })
+    .await;
+    assert!(indexed, "three published jobs in the index");
+    let q = |query: &str| pb::SearchJobsRequest {
+        query: query.into(),
+        ..Default::default()
+    };
+    assert_eq!(search(&m, q("Rust工程师")).await, ["高级Rust后端工程师"]);
+    assert_eq!(
+        search(&m, q("rust engineer")).await,
+        ["Senior Rust Engineer"]
+    );
+    assert_eq!(search(&m, q("实习")).await, ["Java开发实习生"]);
+    assert_eq!(
+        search(
+            &m,
+            pb::SearchJobsRequest {
+                city_code: "310000".into(),
+                ..Default::default()
+            }
+        )
+        .await,
+        ["Senior Rust Engineer"]
+    );
+    let mut rust = search(
+        &m,
+        pb::SearchJobsRequest {
+            skill: "rust".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    rust.sort();
+    assert_eq!(rust, ["Senior Rust Engineer", "高级Rust后端工程师"]);
+    // Salary ranges overlap: 30k–50k meets 25k–40k, not 10k–15k.
+    let mut paid = search(
+        &m,
+        pb::SearchJobsRequest {
+            salary_min: 30_000,
+            salary_max: 50_000,
+            ..Default::default()
+        },
+    )
+    .await;
+    paid.sort();
+    assert_eq!(paid, ["Java开发实习生", "高级Rust后端工程师"]);
+    assert_eq!(
+        search(
+            &m,
+            pb::SearchJobsRequest {
+                recruit_type: pb::RecruitType::Intern as i32,
+                ..Default::default()
+            }
+        )
+        .await,
+        ["Java开发实习生"]
+    );
+    assert_eq!(
+        search(
+            &m,
+            pb::SearchJobsRequest {
+                order_by: "recency".into(),
+                page_size: 1,
+                ..Default::default()
+            }
+        )
+        .await,
+        ["Java开发实习生"]
+    );
+    fails(
+        m.jobs
+            .clone()
+            .search_jobs(tonic::Request::new(pb::SearchJobsRequest {
+                salary_min: 5,
+                salary_max: 1,
+                ..Default::default()
+            }))
+            .await,
+        Code::InvalidArgument,
+    );
+
+    // Closed: gone from search, still the company's to read; reopened: back.
+    jobs.close_job(req(
+        pb::CloseJobRequest {
+            name: english.name.clone(),
+        },
+        &owner,
+    ))
+    .await
+    .unwrap();
+    let gone = eventually(PATIENCE, || async {
+        search(&m, q("rust engineer")).await.is_empty()
+    })
+    .await;
+    assert!(gone, "a closed job is still found");
+    fails(
+        jobs.get_job(tonic::Request::new(pb::GetJobRequest {
+            name: english.name.clone(),
+        }))
+        .await,
+        Code::NotFound,
+    );
+    let closed = jobs
+        .get_job(req(
+            pb::GetJobRequest {
+                name: english.name.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    assert_eq!(closed.state, pb::JobState::Closed as i32);
+    jobs.reopen_job(req(
+        pb::ReopenJobRequest {
+            name: english.name.clone(),
+        },
+        &owner,
+    ))
+    .await
+    .unwrap();
+    let back = eventually(PATIENCE, || async {
+        search(&m, q("rust engineer")).await.len() == 1
+    })
+    .await;
+    assert!(back, "a reopened job is not found");
+
+    // Updates: only mutable fields, validated, and the new title is searchable.
+    fails(
+        jobs.update_job(req(
+            pb::UpdateJobRequest {
+                job: Some(pb::Job {
+                    name: draft.name.clone(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["state".into()],
+                }),
+                expected_version: 0,
+            },
+            &owner,
+        ))
+        .await,
+        Code::InvalidArgument,
+    );
+    let renamed = jobs
+        .update_job(req(
+            pb::UpdateJobRequest {
+                job: Some(pb::Job {
+                    name: draft.name.clone(),
+                    title: "资深Rust架构师".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["title".into()],
+                }),
+                expected_version: 0,
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    assert_eq!(renamed.title, "资深Rust架构师");
+    assert_eq!(renamed.required_skills, ["Rust", "Go", "SQL"]);
+    let found = eventually(PATIENCE, || async {
+        search(&m, q("架构师")).await == ["资深Rust架构师"]
+    })
+    .await;
+    assert!(found, "updated title not searchable");
+    m.stop().await;
+}
+
+#[tokio::test]
+async fn a_revoked_recruiter_cannot_write_and_shared_skills_reach_the_competitor_analysis() {
+    let m = start().await;
+    let owner = m.user(&["employer"]);
+    let recruiter = m.user(&["employer"]);
+    let (co, _) = company(&m, &owner, "Alpha").await;
+    // The recruiter joins Alpha.
+    let inv = m
+        .members
+        .clone()
+        .create_invitation(req(
+            cpb::CreateInvitationRequest {
+                parent: co.clone(),
+                invitation: Some(cpb::Invitation {
+                    email: format!("{}@example.com", recruiter.id),
+                    role: cpb::MemberRole::Recruiter as i32,
+                    ..Default::default()
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .invitation
+        .unwrap();
+    m.members
+        .clone()
+        .accept_invitation(req(
+            cpb::AcceptInvitationRequest { name: inv.name },
+            &recruiter,
+        ))
+        .await
+        .unwrap();
+    let mut jobs = m.jobs.clone();
+    let posted = jobs
+        .create_job(req(
+            pb::CreateJobRequest {
+                parent: co.clone(),
+                job: Some(job("Rust Engineer", &["Rust", "Kafka"])),
+            },
+            &recruiter,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    jobs.publish_job(req(
+        pb::PublishJobRequest {
+            name: posted.name.clone(),
+        },
+        &recruiter,
+    ))
+    .await
+    .unwrap();
+
+    // Demoted to viewer: the very next write is refused.
+    m.members
+        .clone()
+        .update_member_role(req(
+            cpb::UpdateMemberRoleRequest {
+                name: format!("{co}/members/{}", recruiter.id),
+                role: cpb::MemberRole::Viewer as i32,
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    fails(
+        jobs.close_job(req(
+            pb::CloseJobRequest {
+                name: posted.name.clone(),
+            },
+            &recruiter,
+        ))
+        .await,
+        Code::PermissionDenied,
+    );
+    // Another company's member cannot touch it either.
+    let beta_owner = m.user(&["employer"]);
+    fails(
+        jobs.close_job(req(
+            pb::CloseJobRequest {
+                name: posted.name.clone(),
+            },
+            &beta_owner,
+        ))
+        .await,
+        Code::PermissionDenied,
+    );
+
+    // Beta (same industry and city) seeks Rust too.
+    let beta_boss = m.user(&["employer"]);
+    let (beta, _) = company(&m, &beta_boss, "Beta").await;
+    let theirs = jobs
+        .create_job(req(
+            pb::CreateJobRequest {
+                parent: beta.clone(),
+                job: Some(job("Rust Developer", &["rust", "Redis"])),
+            },
+            &beta_boss,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    jobs.publish_job(req(
+        pb::PublishJobRequest {
+            name: theirs.name.clone(),
+        },
+        &beta_boss,
+    ))
+    .await
+    .unwrap();
+    let shared = eventually(PATIENCE, || async {
+        let rivals = m
+            .companies
+            .clone()
+            .analyze_competitors(req(
+                cpb::AnalyzeCompetitorsRequest {
+                    name: co.clone(),
+                    limit: 10,
+                },
+                &owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .competitors;
+        rivals.iter().any(|r| {
+            r.company == beta
+                && r.reasons
+                    .iter()
+                    .any(|x| x == "1 skills sought by both: rust")
+        })
+    })
+    .await;
+    assert!(shared, "shared skills not seen by the competitor analysis");
+    m.stop().await;
+}
