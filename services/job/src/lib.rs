@@ -87,6 +87,10 @@ pub async fn serve(
             )?),
             store::change_of(),
         )
+        .projection(
+            Arc::new(projections::cache(stores.redis()?.clone())),
+            store::change_of(),
+        )
         .start(&metrics)
         .await?;
     let jobs = Arc::new(service::Jobs {
@@ -95,6 +99,8 @@ pub async fn serve(
         outbox: Outbox::new(config::SERVICE),
         authz: PermissionClient::new(company.clone(), config.permission_cache),
         companies: CompanyServiceClient::new(company),
+        cache: projections::cache(stores.redis()?.clone()),
+        redis: stores.redis()?.clone(),
     });
     let routes = tonic::service::Routes::new(JobServiceServer::new(grpc::JobGrpc { jobs }))
         .add_service(sync.admin_service());

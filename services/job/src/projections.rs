@@ -2,17 +2,60 @@
 
 use std::sync::Arc;
 
+use base64::Engine;
 use neo4rs::Graph;
 use sqlx::PgPool;
 use talentmesh_mesh::ApiError;
 use talentmesh_proto::job::v1 as pb;
-use talentmesh_storage::projection::{Change, Neo4jNodes, PgDocuments};
+use talentmesh_storage::projection::{Change, Neo4jNodes, PgDocuments, RedisHashes};
+use talentmesh_storage::RedisPool;
 
 use crate::domain::tokens;
 use crate::store::{job_of, ENTITY};
 
 pub const SEARCH: &str = "jobs_search";
 pub const GRAPH: &str = "jobs_graph";
+pub const CACHE: &str = "jobs_cache";
+
+/// The read cache in Redis: one hash per job with its encoded state, so a public read of a
+/// published job costs one Redis call. Versions guard every write, so the cache never goes
+/// back to an older state; it trails MySQL by the projection's lag.
+pub fn cache(redis: RedisPool) -> RedisHashes {
+    RedisHashes::new(
+        CACHE,
+        ENTITY,
+        "jobcache",
+        redis,
+        Arc::new(|c: &Change| {
+            let j = job_of(c)?;
+            Ok(serde_json::json!({
+                "state": j.state,
+                "job": base64::engine::general_purpose::STANDARD.encode(&c.state),
+            }))
+        }),
+    )
+}
+
+/// A published job from the cache, if it is there (None on a miss or any doubt).
+pub async fn cached_published(cache: &RedisHashes, redis: &RedisPool, id: &str) -> Option<pb::Job> {
+    let mut conn = redis.get().await.ok()?;
+    let (deleted, state, encoded): (Option<String>, Option<i32>, Option<String>) =
+        redis::cmd("HMGET")
+            .arg(cache.key(id))
+            .arg("_d")
+            .arg("state")
+            .arg("job")
+            .query_async(&mut conn)
+            .await
+            .ok()?;
+    if deleted.as_deref() != Some("0") || state != Some(pb::JobState::Published as i32) {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded?)
+        .ok()?;
+    prost::Message::decode(bytes.as_slice()).ok()
+}
 
 fn micros(t: &Option<prost_types::Timestamp>) -> i64 {
     t.as_ref()

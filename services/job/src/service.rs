@@ -27,6 +27,8 @@ pub struct Jobs {
     pub outbox: Outbox,
     pub authz: PermissionClient,
     pub companies: CompanyServiceClient<MeshChannel>,
+    pub cache: talentmesh_storage::projection::RedisHashes,
+    pub redis: talentmesh_storage::RedisPool,
 }
 
 fn invalid(field: &str, description: impl Into<String>) -> ApiError {
@@ -265,6 +267,21 @@ impl Jobs {
     }
 
     pub async fn get(&self, ctx: &Ctx, name: &str) -> Result<pb::Job, ApiError> {
+        let (_, id) = job_name("name", name)?;
+        // Published jobs are public: served to candidates and anonymous callers from the cache
+        // when it has them. Employers and admins read MySQL, so whoever changes a job sees the
+        // change at once (the cache trails by the projection's lag).
+        let may_edit = ctx
+            .caller
+            .as_ref()
+            .is_some_and(|c| c.has_role("employer") || c.is_admin());
+        if !may_edit {
+            if let Some(job) = projections::cached_published(&self.cache, &self.redis, id).await {
+                if job.name == name {
+                    return Ok(job);
+                }
+            }
+        }
         let row = self.row(name).await?;
         if row.state() != pb::JobState::Published && !self.insider(ctx, &row.company_id).await? {
             // Drafts and closed jobs of other companies look like no job at all.

@@ -1,0 +1,159 @@
+//! The checker over the job's three projections: a search row, a graph node and a cache entry
+//! removed behind the service's back are found and repaired.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use talentmesh_proto::sync::v1 as sync;
+use talentmesh_proto::sync::v1::sync_admin_service_client::SyncAdminServiceClient;
+use talentmesh_storage::{Migrations, Stores};
+use talentmesh_testkit::{eventually_value, Spawned, TestEnv, TestKeys};
+
+const PROJECTIONS: [&str; 3] = ["jobs_search", "jobs_graph", "jobs_cache"];
+
+async fn run(url: &str, token: &str, kind: sync::OperationKind) -> sync::Operation {
+    let mut client = SyncAdminServiceClient::connect(url.to_string())
+        .await
+        .unwrap();
+    let mut r = tonic::Request::new(sync::StartOperationRequest {
+        kind: kind as i32,
+        projections: vec![],
+    });
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let op = client
+        .start_operation(r)
+        .await
+        .unwrap()
+        .into_inner()
+        .operation
+        .unwrap();
+    eventually_value(Duration::from_secs(60), || {
+        let mut client = client.clone();
+        let mut r = tonic::Request::new(sync::GetOperationRequest {
+            name: op.name.clone(),
+        });
+        r.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        async move {
+            let op = client
+                .get_operation(r)
+                .await
+                .unwrap()
+                .into_inner()
+                .operation
+                .unwrap();
+            (op.state != sync::OperationState::Running as i32).then_some(op)
+        }
+    })
+    .await
+    .expect("operation finished")
+}
+
+fn drift(op: &sync::Operation, p: &str) -> (i64, i64) {
+    let p = op.projections.iter().find(|x| x.projection == p).unwrap();
+    (p.missing + p.stale + p.orphaned, p.repaired)
+}
+
+#[tokio::test]
+async fn drift_in_every_job_projection_is_found_and_repaired() {
+    let keys = TestKeys::new();
+    let env = TestEnv::new("job").set("TALENTMESH_JOB_CHECK_EVERY", "0s");
+    let config = talentmesh_job::Config::load(env.env()).unwrap();
+    let storage = config.storage.clone();
+    let mesh = config.mesh.clone();
+    let verifier = keys.verifier();
+    // No company service is needed: the rows are written straight into MySQL as the service
+    // would, event included, through its own store code.
+    let channel = talentmesh_mesh::MeshChannel::fixed(
+        "company",
+        &["http://127.0.0.1:9".to_string()],
+        Duration::from_secs(1),
+    );
+    let job = Spawned::start(&mesh, move |l, s| {
+        talentmesh_job::serve(config, verifier, channel, l, s)
+    })
+    .await;
+    let stores = Stores::connect(
+        &storage,
+        Migrations {
+            mysql: None,
+            postgres: None,
+        },
+    )
+    .await
+    .unwrap();
+    let pool = stores.mysql().unwrap().clone();
+    let outbox = talentmesh_storage::outbox::Outbox::new("job");
+    let company = uuid::Uuid::now_v7().to_string();
+    let mut ids = Vec::new();
+    for title in ["Rust Engineer", "Go Engineer"] {
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO jobs (id, company_id, state, title, description, required_skills, preferred_skills, \
+             creator, created_at, updated_at, published_at) VALUES (?, ?, 2, ?, '', '[\"rust\"]', '[]', 'u', NOW(6), NOW(6), NOW(6))",
+        )
+        .bind(&id)
+        .bind(&company)
+        .bind(title)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let row = talentmesh_job::store::load(&mut tx, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        outbox.record(&mut tx, row.draft()).await.unwrap();
+        tx.commit().await.unwrap();
+        ids.push(id);
+    }
+    let admin = keys.token("ops", &["admin"]);
+    let clean = eventually_value(Duration::from_secs(30), || async {
+        let op = run(&job.url(), &admin, sync::OperationKind::Check).await;
+        PROJECTIONS
+            .iter()
+            .all(|p| drift(&op, p).0 == 0)
+            .then_some(())
+    })
+    .await;
+    assert!(clean.is_some(), "projections never caught up");
+
+    let id = &ids[0];
+    sqlx::query("DELETE FROM job_search WHERE id = $1")
+        .bind(id)
+        .execute(stores.postgres().unwrap())
+        .await
+        .unwrap();
+    stores
+        .neo4j()
+        .unwrap()
+        .run(
+            neo4rs::query("MATCH (n:Job {key: $key}) DETACH DELETE n")
+                .param("key", format!("{}/{id}", stores.neo4j_namespace)),
+        )
+        .await
+        .unwrap();
+    let redis = stores.redis().unwrap();
+    let mut conn = redis.get().await.unwrap();
+    redis::cmd("DEL")
+        .arg(redis.key(&format!("jobcache:{id}")))
+        .query_async::<i64>(&mut conn)
+        .await
+        .unwrap();
+
+    let checked = run(&job.url(), &admin, sync::OperationKind::Check).await;
+    for p in PROJECTIONS {
+        assert_eq!(drift(&checked, p), (1, 0), "{p}: {checked:?}");
+    }
+    let repaired = run(&job.url(), &admin, sync::OperationKind::Repair).await;
+    for p in PROJECTIONS {
+        assert_eq!(drift(&repaired, p).1, 1, "{p}: {repaired:?}");
+    }
+    let after = run(&job.url(), &admin, sync::OperationKind::Check).await;
+    for p in PROJECTIONS {
+        assert_eq!(drift(&after, p), (0, 0), "{p}: {after:?}");
+    }
+    job.stop().await;
+}
