@@ -21,6 +21,10 @@ pub struct Mesh {
     pub sync: Option<Spawned>,
     /// The company service, when started with [`Mesh::start_with_company`].
     pub company: Option<Spawned>,
+    /// The job service, when started with [`Mesh::start_with_jobs`].
+    pub job: Option<Spawned>,
+    /// The job service's stores, when it runs.
+    pub job_env: Option<TestEnv>,
     pub env: TestEnv,
     /// The company service's stores, when it runs.
     pub company_env: Option<TestEnv>,
@@ -49,17 +53,24 @@ impl Mesh {
     /// Like [`Mesh::start_with`], plus the company service (stores of its own, registered in
     /// Consul under a name of the test's own, verifying tokens with this test's identity).
     pub async fn start_with_company(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
-        Mesh::start_parts(tweak, false, true).await
+        Mesh::start_parts(tweak, false, true, false).await
+    }
+
+    /// Like [`Mesh::start_with_company`], plus the job service, which finds the company service
+    /// through Consul like in production.
+    pub async fn start_with_jobs(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
+        Mesh::start_parts(tweak, false, true, true).await
     }
 
     async fn start_inner(tweak: impl FnOnce(TestEnv) -> TestEnv, with_sync: bool) -> Mesh {
-        Mesh::start_parts(tweak, with_sync, false).await
+        Mesh::start_parts(tweak, with_sync, false, false).await
     }
 
     async fn start_parts(
         tweak: impl FnOnce(TestEnv) -> TestEnv,
         with_sync: bool,
         with_company: bool,
+        with_job: bool,
     ) -> Mesh {
         let env = TestEnv::new("identity").with_consul();
         let consul_name = format!("identity-e2e-{}", env.id);
@@ -119,6 +130,8 @@ impl Mesh {
         }
         let mut company = None;
         let mut company_env = None;
+        let mut job = None;
+        let mut job_env = None;
         if with_company {
             let cenv = TestEnv::new("company").with_consul();
             let company_name = format!("company-e2e-{}", cenv.id);
@@ -147,6 +160,46 @@ impl Mesh {
                 "company never passed its consul check"
             );
             upstreams = upstreams.rename("company", &company_name);
+            if with_job {
+                let jenv = TestEnv::new("job").with_consul();
+                let job_name = format!("job-e2e-{}", jenv.id);
+                let jenv = jenv.set("TALENTMESH_SERVICE_NAME", job_name.clone()).set(
+                    "TALENTMESH_JOB_COMPANY_GRAPH_NAMESPACE",
+                    cenv.neo4j_namespace.clone(),
+                );
+                let config = talentmesh_job::Config::load(jenv.env()).expect("job config");
+                let verifier = std::sync::Arc::new(talentmesh_mesh::auth::Verifier::new(
+                    std::sync::Arc::new(talentmesh_mesh::auth::JwksCache::from_identity(
+                        discovery.channel(&consul_name),
+                    )),
+                    &config.mesh.jwt_issuer,
+                    &config.mesh.jwt_audience,
+                ));
+                let company_channel = discovery.channel(&company_name);
+                let job_mesh = config.mesh.clone();
+                job = Some(
+                    Spawned::start(&job_mesh, move |listeners, shutdown| {
+                        talentmesh_job::serve(
+                            config,
+                            verifier,
+                            company_channel,
+                            listeners,
+                            shutdown,
+                        )
+                    })
+                    .await,
+                );
+                let channel = discovery.channel(&job_name);
+                assert!(
+                    eventually(Duration::from_secs(20), || async {
+                        !channel.endpoints().is_empty()
+                    })
+                    .await,
+                    "job never passed its consul check"
+                );
+                upstreams = upstreams.rename("job", &job_name);
+                job_env = Some(jenv);
+            }
             company_env = Some(cenv);
         }
         let config = GatewayConfig {
@@ -167,10 +220,29 @@ impl Mesh {
             sync,
             company,
             company_env,
+            job,
+            job_env,
             env,
             http: reqwest::Client::new(),
             gateway_metrics,
             gateway: Some(tx),
+        }
+    }
+
+    /// Stops the services, dependants first, and waits for each to exit; their stores are
+    /// cleaned when the mesh drops.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.gateway.take() {
+            let _ = tx.send(());
+        }
+        if let Some(job) = self.job.take() {
+            job.stop().await;
+        }
+        if let Some(company) = self.company.take() {
+            company.stop().await;
+        }
+        if let Some(sync) = self.sync.take() {
+            sync.stop().await;
         }
     }
 

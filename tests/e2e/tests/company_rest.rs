@@ -490,4 +490,5 @@ async fn an_employer_verifies_a_company_and_shares_it_with_the_right_people_only
     assert_eq!(status, 200, "{body}");
     let (status, _) = mesh.get(&format!("/v1/{name}"), None).await;
     assert_eq!(status, 404);
+    mesh.stop().await;
 }
