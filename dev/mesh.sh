@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The talentmesh services as local processes, on top of the servers from servers.sh.
 #
-#   dev/mesh.sh up      build (release) and start identity, company, job, sync and the gateway,
-#                       wait until they serve
+#   dev/mesh.sh up      build (release) and start identity, company, job, resume, sync and the
+#                       gateway, wait until they serve
 #   dev/mesh.sh down    SIGTERM them (they deregister from Consul and drain) and wait for exit
 #   dev/mesh.sh status  one line per process
 #
@@ -22,12 +22,12 @@ ADMIN_EMAIL="${TALENTMESH_IDENTITY_ADMIN_EMAIL:-admin@talentmesh.local}"
 # name binary
 # Started in this order (company and sync verify tokens with identity's keys), stopped in reverse.
 PROCESSES=("identity talentmesh-identity" "company talentmesh-company" "job talentmesh-job"
-  "sync talentmesh-sync" "gateway talentmesh-gateway")
+  "resume talentmesh-resume" "sync talentmesh-sync" "gateway talentmesh-gateway")
 
 build() {
   log "building the services (release; the first build takes a while)"
   (cd "$REPO" && cargo build --release --locked -p talentmesh-identity -p talentmesh-company \
-    -p talentmesh-job -p talentmesh-sync -p talentmesh-gateway) ||
+    -p talentmesh-job -p talentmesh-resume -p talentmesh-sync -p talentmesh-gateway) ||
     die "cargo build failed"
 }
 
@@ -53,7 +53,7 @@ start_one() {
       TALENTMESH_IDENTITY_ADMIN_PASSWORD="$(admin_password)" \
       setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
     ;;
-  company | job | sync)
+  company | job | resume | sync)
     setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
     ;;
   gateway)
@@ -80,6 +80,8 @@ up() {
   wait_until "company (passing in consul)" "$MESH_DIR/company.log" 90 passing company
   start_one job talentmesh-job
   wait_until "job (passing in consul)" "$MESH_DIR/job.log" 90 passing job
+  start_one resume talentmesh-resume
+  wait_until "resume (passing in consul)" "$MESH_DIR/resume.log" 90 passing resume
   start_one sync talentmesh-sync
   wait_until "sync (passing in consul)" "$MESH_DIR/sync.log" 60 passing sync
   start_one gateway talentmesh-gateway
@@ -91,6 +93,7 @@ talentmesh is up.
   identity gRPC  127.0.0.1:50051        (reflection on; metrics http://127.0.0.1:51051/metrics)
   company gRPC   127.0.0.1:50052        (REST under /v1/companies, /v1/permissions; metrics http://127.0.0.1:51052/metrics)
   job gRPC       127.0.0.1:50053        (REST under /v1/companies/*/jobs, /v1/jobs:search; metrics http://127.0.0.1:51053/metrics)
+  resume gRPC    127.0.0.1:50054        (REST under /v1/resumes; metrics http://127.0.0.1:51054/metrics)
   sync gRPC      127.0.0.1:50058        (admin only; REST under /v1/sync; metrics http://127.0.0.1:51058/metrics)
   Consul UI/API  http://127.0.0.1:18500
   admin account  $ADMIN_EMAIL, password in $MESH_DIR/admin-password

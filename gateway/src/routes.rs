@@ -424,6 +424,7 @@ mod tests {
                 Arc::<str>::from("company"),
                 Arc::<str>::from("identity"),
                 Arc::<str>::from("job"),
+                Arc::<str>::from("resume"),
                 Arc::<str>::from("sync")
             ]
         );

@@ -43,6 +43,11 @@ pub mod talentmesh {
             tonic::include_proto!("talentmesh.job.v1");
         }
     }
+    pub mod resume {
+        pub mod v1 {
+            tonic::include_proto!("talentmesh.resume.v1");
+        }
+    }
     pub mod sync {
         pub mod v1 {
             tonic::include_proto!("talentmesh.sync.v1");
@@ -50,4 +55,4 @@ pub mod talentmesh {
     }
 }
 
-pub use talentmesh::{common, company, events, identity, job, sync};
+pub use talentmesh::{common, company, events, identity, job, resume, sync};

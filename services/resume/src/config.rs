@@ -1,0 +1,47 @@
+//! The resume service's configuration.
+
+use std::time::Duration;
+
+use talentmesh_mesh::config::{ConfigError, Env, MeshConfig};
+use talentmesh_storage::{Needs, StorageConfig};
+
+pub const SERVICE: &str = "resume";
+pub const DEFAULT_PORT: u16 = 50054;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mesh: MeshConfig,
+    pub storage: StorageConfig,
+    /// How long an in-process permission answer is reused (company members reading resumes).
+    pub permission_cache: Duration,
+    pub check_every: Option<Duration>,
+}
+
+impl Config {
+    pub fn load(mut env: Env) -> Result<Config, ConfigError> {
+        let mesh = MeshConfig::load(&mut env, SERVICE, DEFAULT_PORT);
+        let storage = StorageConfig::load(
+            &mut env,
+            SERVICE,
+            Needs {
+                mysql: true,
+                postgres: true,
+                neo4j: false,
+                redis: true,
+            },
+        );
+        let check_every = env.duration(
+            "TALENTMESH_RESUME_CHECK_EVERY",
+            Duration::from_secs(15 * 60),
+        );
+        let config = Config {
+            mesh,
+            storage,
+            permission_cache: env
+                .duration("TALENTMESH_RESUME_PERMISSION_CACHE", Duration::from_secs(1)),
+            check_every: (!check_every.is_zero()).then_some(check_every),
+        };
+        env.finish()?;
+        Ok(config)
+    }
+}

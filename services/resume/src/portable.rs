@@ -1,0 +1,142 @@
+//! The export document: every resume with every version, as JSON a person can read (the
+//! protobuf JSON mapping of `talentmesh.resume.v1.Resume`), and the strict reading of it back.
+//!
+//! `{"format": "talentmesh.resumes/1", "resumes": [{"versions": [<Resume>, ...]}, ...]}`
+
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
+use talentmesh_mesh::error::FieldViolation;
+use talentmesh_mesh::ApiError;
+use talentmesh_proto::resume::v1 as pb;
+
+pub const FORMAT: &str = "talentmesh.resumes/1";
+/// Import documents larger than this are refused unread.
+pub const MAX_DOCUMENT: usize = 2 * 1024 * 1024;
+
+fn descriptor() -> Result<MessageDescriptor, ApiError> {
+    let pool = DescriptorPool::decode(talentmesh_proto::FILE_DESCRIPTOR_SET)
+        .map_err(|e| ApiError::internal(&e))?;
+    pool.get_message_by_name("talentmesh.resume.v1.Resume")
+        .ok_or_else(|| ApiError::internal(&"Resume descriptor missing"))
+}
+
+pub fn export(resumes: &[Vec<pb::Resume>]) -> Result<String, ApiError> {
+    let desc = descriptor()?;
+    let mut list = Vec::with_capacity(resumes.len());
+    for versions in resumes {
+        let mut out = Vec::with_capacity(versions.len());
+        for v in versions {
+            let dynamic =
+                DynamicMessage::decode(desc.clone(), prost::Message::encode_to_vec(v).as_slice())
+                    .map_err(|e| ApiError::internal(&e))?;
+            out.push(serde_json::to_value(&dynamic).map_err(|e| ApiError::internal(&e))?);
+        }
+        list.push(serde_json::json!({ "versions": out }));
+    }
+    Ok(serde_json::json!({ "format": FORMAT, "resumes": list }).to_string())
+}
+
+fn bad(field: impl Into<String>, why: impl Into<String>) -> FieldViolation {
+    FieldViolation::new(field, why)
+}
+
+/// Reads an export; every problem is named, and any problem refuses the whole document.
+pub fn import(document: &str) -> Result<Vec<Vec<pb::Resume>>, ApiError> {
+    if document.len() > MAX_DOCUMENT {
+        return Err(ApiError::invalid(vec![bad(
+            "document",
+            format!("larger than {MAX_DOCUMENT} bytes"),
+        )]));
+    }
+    let value: serde_json::Value = serde_json::from_str(document)
+        .map_err(|e| ApiError::invalid(vec![bad("document", format!("not JSON: {e}"))]))?;
+    if value["format"] != FORMAT {
+        return Err(ApiError::invalid(vec![bad(
+            "document.format",
+            format!("must be {FORMAT}"),
+        )]));
+    }
+    let Some(resumes) = value["resumes"].as_array() else {
+        return Err(ApiError::invalid(vec![bad(
+            "document.resumes",
+            "must be a list",
+        )]));
+    };
+    if resumes.len() > 100 {
+        return Err(ApiError::invalid(vec![bad(
+            "document.resumes",
+            "at most 100 resumes",
+        )]));
+    }
+    let desc = descriptor()?;
+    let mut problems = Vec::new();
+    let mut out = Vec::with_capacity(resumes.len());
+    for (i, r) in resumes.iter().enumerate() {
+        let Some(versions) = r["versions"].as_array() else {
+            problems.push(bad(
+                format!("document.resumes[{i}].versions"),
+                "must be a list",
+            ));
+            continue;
+        };
+        if versions.len() > 200 {
+            problems.push(bad(
+                format!("document.resumes[{i}].versions"),
+                "at most 200 versions",
+            ));
+            continue;
+        }
+        let mut parsed = Vec::with_capacity(versions.len());
+        for (j, v) in versions.iter().enumerate() {
+            match DynamicMessage::deserialize(desc.clone(), v) {
+                Ok(m) => match m.transcode_to::<pb::Resume>() {
+                    Ok(resume) => parsed.push(resume),
+                    Err(e) => problems.push(bad(
+                        format!("document.resumes[{i}].versions[{j}]"),
+                        e.to_string(),
+                    )),
+                },
+                Err(e) => problems.push(bad(
+                    format!("document.resumes[{i}].versions[{j}]"),
+                    e.to_string(),
+                )),
+            }
+        }
+        out.push(parsed);
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::invalid(problems))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_reads_back_and_junk_is_named() {
+        let r = pb::Resume {
+            title: "后端".into(),
+            skills: vec![pb::Skill {
+                name: "Rust".into(),
+                level: 4,
+                years: 3.0,
+            }],
+            ..Default::default()
+        };
+        let doc = export(&[vec![r.clone(), r.clone()]]).unwrap();
+        assert!(doc.contains("\"title\":\"后端\""), "{doc}");
+        let back = import(&doc).unwrap();
+        assert_eq!(back, vec![vec![r.clone(), r]]);
+        let e = import(r#"{"format":"talentmesh.resumes/1","resumes":[{"versions":[{"title":"x","nope":1}]}]}"#).unwrap_err();
+        assert_eq!(e.violations[0].field, "document.resumes[0].versions[0]");
+        let big = "x".repeat(MAX_DOCUMENT + 1);
+        assert_eq!(import(&big).unwrap_err().violations[0].field, "document");
+        assert_eq!(
+            import("{}").unwrap_err().violations[0].field,
+            "document.format"
+        );
+    }
+}
