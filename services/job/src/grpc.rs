@@ -122,3 +122,98 @@ impl pb::job_service_server::JobService for JobGrpc {
         }))
     }
 }
+
+pub struct ApplicationGrpc {
+    pub jobs: Arc<Jobs>,
+}
+
+#[tonic::async_trait]
+impl pb::application_service_server::ApplicationService for ApplicationGrpc {
+    async fn create_application(
+        &self,
+        request: Request<pb::CreateApplicationRequest>,
+    ) -> Reply<pb::CreateApplicationResponse> {
+        let ctx = ctx(&request);
+        let req = request.into_inner();
+        let application = self.jobs.apply(&ctx, &req.parent, req.application).await?;
+        Ok(Response::new(pb::CreateApplicationResponse {
+            application: Some(application),
+        }))
+    }
+
+    async fn get_application(
+        &self,
+        request: Request<pb::GetApplicationRequest>,
+    ) -> Reply<pb::GetApplicationResponse> {
+        let ctx = ctx(&request);
+        let application = self
+            .jobs
+            .get_application(&ctx, &request.into_inner().name)
+            .await?;
+        Ok(Response::new(pb::GetApplicationResponse {
+            application: Some(application),
+        }))
+    }
+
+    async fn list_applications(
+        &self,
+        request: Request<pb::ListApplicationsRequest>,
+    ) -> Reply<pb::ListApplicationsResponse> {
+        let ctx = ctx(&request);
+        let req = request.into_inner();
+        let applications = self
+            .jobs
+            .list_applications(&ctx, &req.parent, req.stage)
+            .await?;
+        Ok(Response::new(pb::ListApplicationsResponse { applications }))
+    }
+
+    async fn list_my_applications(
+        &self,
+        request: Request<pb::ListMyApplicationsRequest>,
+    ) -> Reply<pb::ListMyApplicationsResponse> {
+        let ctx = ctx(&request);
+        let applications = self.jobs.my_applications(&ctx).await?;
+        Ok(Response::new(pb::ListMyApplicationsResponse {
+            applications,
+        }))
+    }
+
+    async fn move_application(
+        &self,
+        request: Request<pb::MoveApplicationRequest>,
+    ) -> Reply<pb::MoveApplicationResponse> {
+        let ctx = ctx(&request);
+        let req = request.into_inner();
+        let application = self
+            .jobs
+            .move_application(&ctx, &req.name, req.stage, &req.reason)
+            .await?;
+        Ok(Response::new(pb::MoveApplicationResponse {
+            application: Some(application),
+        }))
+    }
+
+    async fn withdraw_application(
+        &self,
+        request: Request<pb::WithdrawApplicationRequest>,
+    ) -> Reply<pb::WithdrawApplicationResponse> {
+        let ctx = ctx(&request);
+        let application = self.jobs.withdraw(&ctx, &request.into_inner().name).await?;
+        Ok(Response::new(pb::WithdrawApplicationResponse {
+            application: Some(application),
+        }))
+    }
+
+    async fn schedule_interview(
+        &self,
+        request: Request<pb::ScheduleInterviewRequest>,
+    ) -> Reply<pb::ScheduleInterviewResponse> {
+        let ctx = ctx(&request);
+        let req = request.into_inner();
+        let application = self.jobs.schedule(&ctx, &req.name, req.interview).await?;
+        Ok(Response::new(pb::ScheduleInterviewResponse {
+            application: Some(application),
+        }))
+    }
+}

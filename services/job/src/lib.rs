@@ -10,6 +10,7 @@
 // Handlers return the wire error (`ApiError`) directly; it is built once per failed RPC.
 #![allow(clippy::result_large_err)]
 
+pub mod applications;
 pub mod config;
 pub mod domain;
 pub mod grpc;
@@ -27,7 +28,9 @@ use talentmesh_mesh::metrics::Metrics;
 use talentmesh_mesh::server::{self, Listeners, ServeOptions};
 use talentmesh_mesh::{Discovery, MeshChannel};
 use talentmesh_proto::company::v1::company_service_client::CompanyServiceClient;
+use talentmesh_proto::job::v1::application_service_server::ApplicationServiceServer;
 use talentmesh_proto::job::v1::job_service_server::JobServiceServer;
+use talentmesh_proto::resume::v1::resume_service_client::ResumeServiceClient;
 use talentmesh_storage::outbox::Outbox;
 use talentmesh_storage::sync::SyncSetup;
 use talentmesh_storage::{Migrations, Stores};
@@ -49,15 +52,26 @@ pub async fn run(
         &config.mesh.jwt_issuer,
         &config.mesh.jwt_audience,
     ));
-    let company = discovery.channel("company");
-    serve(config, verifier, company, listeners, shutdown).await
+    let upstreams = Upstreams {
+        company: discovery.channel("company"),
+        resume: discovery.channel("resume"),
+    };
+    serve(config, verifier, upstreams, listeners, shutdown).await
 }
 
-/// [`run`] with the token verifier and the company channel given (tests).
+/// The services the job service calls.
+pub struct Upstreams {
+    /// Permissions and offices.
+    pub company: MeshChannel,
+    /// Resumes applied with.
+    pub resume: MeshChannel,
+}
+
+/// [`run`] with the token verifier and the upstream channels given (tests).
 pub async fn serve(
     config: Config,
     verifier: Arc<Verifier>,
-    company: MeshChannel,
+    upstreams: Upstreams,
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -97,13 +111,18 @@ pub async fn serve(
         pool: mysql,
         pg,
         outbox: Outbox::new(config::SERVICE),
-        authz: PermissionClient::new(company.clone(), config.permission_cache),
-        companies: CompanyServiceClient::new(company),
+        authz: PermissionClient::new(upstreams.company.clone(), config.permission_cache),
+        companies: CompanyServiceClient::new(upstreams.company),
+        resumes: ResumeServiceClient::new(upstreams.resume),
         cache: projections::cache(stores.redis()?.clone()),
         redis: stores.redis()?.clone(),
     });
-    let routes = tonic::service::Routes::new(JobServiceServer::new(grpc::JobGrpc { jobs }))
-        .add_service(sync.admin_service());
+    let routes =
+        tonic::service::Routes::new(JobServiceServer::new(grpc::JobGrpc { jobs: jobs.clone() }))
+            .add_service(ApplicationServiceServer::new(grpc::ApplicationGrpc {
+                jobs,
+            }))
+            .add_service(sync.admin_service());
     let readiness_stores = stores.clone();
     let options = ServeOptions {
         services: vec![

@@ -29,6 +29,9 @@ pub struct Jobs {
     pub companies: CompanyServiceClient<MeshChannel>,
     pub cache: talentmesh_storage::projection::RedisHashes,
     pub redis: talentmesh_storage::RedisPool,
+    /// The resume service: an application's resume must be the candidate's own.
+    pub resumes:
+        talentmesh_proto::resume::v1::resume_service_client::ResumeServiceClient<MeshChannel>,
 }
 
 fn invalid(field: &str, description: impl Into<String>) -> ApiError {

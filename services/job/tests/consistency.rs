@@ -66,13 +66,19 @@ async fn drift_in_every_job_projection_is_found_and_repaired() {
     let verifier = keys.verifier();
     // No company service is needed: the rows are written straight into MySQL as the service
     // would, event included, through its own store code.
-    let channel = talentmesh_mesh::MeshChannel::fixed(
-        "company",
-        &["http://127.0.0.1:9".to_string()],
-        Duration::from_secs(1),
-    );
+    let unreachable = |name: &str| {
+        talentmesh_mesh::MeshChannel::fixed(
+            name,
+            &["http://127.0.0.1:9".to_string()],
+            Duration::from_secs(1),
+        )
+    };
+    let upstreams = talentmesh_job::Upstreams {
+        company: unreachable("company"),
+        resume: unreachable("resume"),
+    };
     let job = Spawned::start(&mesh, move |l, s| {
-        talentmesh_job::serve(config, verifier, channel, l, s)
+        talentmesh_job::serve(config, verifier, upstreams, l, s)
     })
     .await;
     let stores = Stores::connect(

@@ -52,9 +52,17 @@ async fn start() -> Mesh {
     let config = talentmesh_job::Config::load(job_env.env()).unwrap();
     let mesh = config.mesh.clone();
     let verifier = keys.verifier();
-    let channel = MeshChannel::fixed("company", &[company.url()], Duration::from_secs(5));
+    let upstreams = talentmesh_job::Upstreams {
+        company: MeshChannel::fixed("company", &[company.url()], Duration::from_secs(5)),
+        // No resume service here: these tests do not apply.
+        resume: MeshChannel::fixed(
+            "resume",
+            &["http://127.0.0.1:9".to_string()],
+            Duration::from_secs(1),
+        ),
+    };
     let job = Spawned::start(&mesh, move |l, s| {
-        talentmesh_job::serve(config, verifier, channel, l, s)
+        talentmesh_job::serve(config, verifier, upstreams, l, s)
     })
     .await;
 

@@ -175,17 +175,16 @@ impl Mesh {
                     &config.mesh.jwt_issuer,
                     &config.mesh.jwt_audience,
                 ));
-                let company_channel = discovery.channel(&company_name);
+                // The job service reaches the company service through Consul; no resume
+                // service runs in this mesh.
+                let job_upstreams = talentmesh_job::Upstreams {
+                    company: discovery.channel(&company_name),
+                    resume: discovery.channel(&format!("resume-e2e-{}", jenv.id)),
+                };
                 let job_mesh = config.mesh.clone();
                 job = Some(
                     Spawned::start(&job_mesh, move |listeners, shutdown| {
-                        talentmesh_job::serve(
-                            config,
-                            verifier,
-                            company_channel,
-                            listeners,
-                            shutdown,
-                        )
+                        talentmesh_job::serve(config, verifier, job_upstreams, listeners, shutdown)
                     })
                     .await,
                 );

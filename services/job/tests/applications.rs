@@ -1,0 +1,436 @@
+//! Applications over raw gRPC with the company and resume services beside the job service:
+//! the whole pipeline, who may move it, one open application per candidate and job, and the
+//! exact resume version kept.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use talentmesh_mesh::MeshChannel;
+use talentmesh_proto::company::v1 as cpb;
+use talentmesh_proto::company::v1::company_service_client::CompanyServiceClient;
+use talentmesh_proto::job::v1 as pb;
+use talentmesh_proto::job::v1::application_service_client::ApplicationServiceClient;
+use talentmesh_proto::job::v1::job_service_client::JobServiceClient;
+use talentmesh_proto::resume::v1 as rpb;
+use talentmesh_proto::resume::v1::resume_service_client::ResumeServiceClient;
+use talentmesh_testkit::{Spawned, TestEnv, TestKeys};
+use tonic::transport::Channel;
+use tonic::Code;
+
+struct Mesh {
+    services: Vec<Spawned>,
+    _envs: Vec<TestEnv>,
+    keys: Arc<TestKeys>,
+    companies: CompanyServiceClient<Channel>,
+    resumes: ResumeServiceClient<Channel>,
+    jobs: JobServiceClient<Channel>,
+    apps: ApplicationServiceClient<Channel>,
+}
+
+async fn channel(s: &Spawned) -> Channel {
+    Channel::from_shared(s.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+async fn start() -> Mesh {
+    let keys = TestKeys::new();
+    let cenv = TestEnv::new("company").set("TALENTMESH_COMPANY_CHECK_EVERY", "0s");
+    let config = talentmesh_company::Config::load(cenv.env()).unwrap();
+    let (mesh, v) = (config.mesh.clone(), keys.verifier());
+    let company = Spawned::start(&mesh, move |l, s| {
+        talentmesh_company::serve(config, v, l, s)
+    })
+    .await;
+    let fixed =
+        |name: &str, s: &Spawned| MeshChannel::fixed(name, &[s.url()], Duration::from_secs(5));
+
+    let renv = TestEnv::new("resume").set("TALENTMESH_RESUME_CHECK_EVERY", "0s");
+    let config = talentmesh_resume::Config::load(renv.env()).unwrap();
+    let (mesh, v, c) = (
+        config.mesh.clone(),
+        keys.verifier(),
+        fixed("company", &company),
+    );
+    let resume = Spawned::start(&mesh, move |l, s| {
+        talentmesh_resume::serve(config, v, c, l, s)
+    })
+    .await;
+
+    let jenv = TestEnv::new("job")
+        .set("TALENTMESH_JOB_CHECK_EVERY", "0s")
+        .set(
+            "TALENTMESH_JOB_COMPANY_GRAPH_NAMESPACE",
+            cenv.neo4j_namespace.clone(),
+        );
+    let config = talentmesh_job::Config::load(jenv.env()).unwrap();
+    let upstreams = talentmesh_job::Upstreams {
+        company: fixed("company", &company),
+        resume: fixed("resume", &resume),
+    };
+    let (mesh, v) = (config.mesh.clone(), keys.verifier());
+    let job = Spawned::start(&mesh, move |l, s| {
+        talentmesh_job::serve(config, v, upstreams, l, s)
+    })
+    .await;
+
+    let (c, r, j) = (
+        channel(&company).await,
+        channel(&resume).await,
+        channel(&job).await,
+    );
+    Mesh {
+        companies: CompanyServiceClient::new(c),
+        resumes: ResumeServiceClient::new(r),
+        jobs: JobServiceClient::new(j.clone()),
+        apps: ApplicationServiceClient::new(j),
+        services: vec![job, resume, company],
+        _envs: vec![jenv, renv, cenv],
+        keys,
+    }
+}
+
+struct User {
+    id: String,
+    token: String,
+}
+
+impl Mesh {
+    fn user(&self, roles: &[&str]) -> User {
+        let id = format!("u{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        User {
+            token: self.keys.token(&id, roles),
+            id,
+        }
+    }
+
+    async fn stop(self) {
+        for s in self.services {
+            s.stop().await;
+        }
+    }
+
+    async fn posted_job(&self, owner: &User) -> (String, String) {
+        let company = self
+            .companies
+            .clone()
+            .create_company(req(
+                cpb::CreateCompanyRequest {
+                    company: Some(cpb::Company {
+                        display_name: "Acme".into(),
+                        ..Default::default()
+                    }),
+                },
+                owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .company
+            .unwrap()
+            .name;
+        let job = self
+            .jobs
+            .clone()
+            .create_job(req(
+                pb::CreateJobRequest {
+                    parent: company.clone(),
+                    job: Some(pb::Job {
+                        title: "Rust Engineer".into(),
+                        city_code: "310000".into(),
+                        recruit_type: pb::RecruitType::Social as i32,
+                        headcount: 1,
+                        ..Default::default()
+                    }),
+                },
+                owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .job
+            .unwrap()
+            .name;
+        self.jobs
+            .clone()
+            .publish_job(req(pb::PublishJobRequest { name: job.clone() }, owner))
+            .await
+            .unwrap();
+        (company, job)
+    }
+
+    async fn resume(&self, who: &User) -> String {
+        self.resumes
+            .clone()
+            .create_resume(req(
+                rpb::CreateResumeRequest {
+                    resume: Some(rpb::Resume {
+                        title: "CV".into(),
+                        ..Default::default()
+                    }),
+                },
+                who,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .resume
+            .unwrap()
+            .name
+    }
+}
+
+fn req<T>(msg: T, who: &User) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", who.token).parse().unwrap(),
+    );
+    r
+}
+
+fn fails<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+    code: Code,
+) -> tonic::Status {
+    match result {
+        Ok(r) => panic!("expected {code:?}, got {:?}", r.into_inner()),
+        Err(s) => {
+            assert_eq!(s.code(), code, "{s:?}");
+            s
+        }
+    }
+}
+
+fn apply(job: &str, resume: &str) -> pb::CreateApplicationRequest {
+    pb::CreateApplicationRequest {
+        parent: job.to_string(),
+        application: Some(pb::Application {
+            resume: resume.to_string(),
+            stage: pb::Stage::Hired as i32,
+            ..Default::default()
+        }),
+    }
+}
+
+fn mv(name: &str, stage: pb::Stage, reason: &str) -> pb::MoveApplicationRequest {
+    pb::MoveApplicationRequest {
+        name: name.to_string(),
+        stage: stage as i32,
+        reason: reason.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_candidate_applies_and_the_company_moves_the_application_through_the_pipeline() {
+    let m = start().await;
+    let owner = m.user(&["employer"]);
+    let cand = m.user(&["candidate"]);
+    let (_, job) = m.posted_job(&owner).await;
+    let cv = m.resume(&cand).await;
+    let mut apps = m.apps.clone();
+
+    // Someone else's resume, or a second open application, is refused.
+    let other = m.user(&["candidate"]);
+    let theirs = m.resume(&other).await;
+    fails(
+        apps.create_application(req(apply(&job, &theirs), &cand))
+            .await,
+        Code::InvalidArgument,
+    );
+    let app = apps
+        .create_application(req(apply(&job, &cv), &cand))
+        .await
+        .unwrap()
+        .into_inner()
+        .application
+        .unwrap();
+    assert_eq!(
+        app.stage,
+        pb::Stage::Applied as i32,
+        "client-set stage ignored"
+    );
+    assert_eq!((app.resume.as_str(), app.resume_version), (cv.as_str(), 1));
+    fails(
+        apps.create_application(req(apply(&job, &cv), &cand)).await,
+        Code::AlreadyExists,
+    );
+
+    // The candidate cannot move it; another company cannot see it.
+    fails(
+        apps.move_application(req(mv(&app.name, pb::Stage::Offer, ""), &cand))
+            .await,
+        Code::PermissionDenied,
+    );
+    let rival = m.user(&["employer"]);
+    m.posted_job(&rival).await;
+    fails(
+        apps.get_application(req(
+            pb::GetApplicationRequest {
+                name: app.name.clone(),
+            },
+            &rival,
+        ))
+        .await,
+        Code::NotFound,
+    );
+    fails(
+        apps.list_applications(req(
+            pb::ListApplicationsRequest {
+                parent: job.clone(),
+                stage: 0,
+            },
+            &rival,
+        ))
+        .await,
+        Code::NotFound,
+    );
+
+    // The company moves it, one step at a time.
+    apps.move_application(req(mv(&app.name, pb::Stage::Screening, ""), &owner))
+        .await
+        .unwrap();
+    fails(
+        apps.move_application(req(mv(&app.name, pb::Stage::Hired, ""), &owner))
+            .await,
+        Code::FailedPrecondition,
+    );
+    fails(
+        apps.move_application(req(mv(&app.name, pb::Stage::Rejected, ""), &owner))
+            .await,
+        Code::InvalidArgument,
+    );
+    fails(
+        apps.schedule_interview(req(
+            pb::ScheduleInterviewRequest {
+                name: app.name.clone(),
+                interview: Some(pb::Interview {
+                    time: Some(prost_types::Timestamp {
+                        seconds: 1_900_000_000,
+                        nanos: 0,
+                    }),
+                    place: "Room 1".into(),
+                    interviewers: vec![],
+                }),
+            },
+            &owner,
+        ))
+        .await,
+        Code::FailedPrecondition,
+    );
+    apps.move_application(req(mv(&app.name, pb::Stage::Interview, ""), &owner))
+        .await
+        .unwrap();
+    apps.schedule_interview(req(
+        pb::ScheduleInterviewRequest {
+            name: app.name.clone(),
+            interview: Some(pb::Interview {
+                time: Some(prost_types::Timestamp {
+                    seconds: 1_900_000_000,
+                    nanos: 0,
+                }),
+                place: "https://meet.example.com/x".into(),
+                interviewers: vec![format!("users/{}", owner.id)],
+            }),
+        },
+        &owner,
+    ))
+    .await
+    .unwrap();
+
+    // The candidate sees the stage, the interview and who moved it when.
+    let mine = apps
+        .list_my_applications(req(pb::ListMyApplicationsRequest {}, &cand))
+        .await
+        .unwrap()
+        .into_inner()
+        .applications;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].stage, pb::Stage::Interview as i32);
+    assert_eq!(mine[0].interviews[0].place, "https://meet.example.com/x");
+    let moves: Vec<(i32, i32, String)> = mine[0]
+        .history
+        .iter()
+        .map(|h| (h.from, h.to, h.actor.clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (0, pb::Stage::Applied as i32, format!("users/{}", cand.id)),
+            (
+                pb::Stage::Applied as i32,
+                pb::Stage::Screening as i32,
+                format!("users/{}", owner.id)
+            ),
+            (
+                pb::Stage::Screening as i32,
+                pb::Stage::Interview as i32,
+                format!("users/{}", owner.id)
+            ),
+        ]
+    );
+    let by_stage = apps
+        .list_applications(req(
+            pb::ListApplicationsRequest {
+                parent: job.clone(),
+                stage: pb::Stage::Interview as i32,
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .applications;
+    assert_eq!(by_stage.len(), 1);
+    let none = apps
+        .list_applications(req(
+            pb::ListApplicationsRequest {
+                parent: job.clone(),
+                stage: pb::Stage::Offer as i32,
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .applications;
+    assert!(none.is_empty());
+
+    // Withdrawn, it ends; a new application may follow. A closed job takes none.
+    let gone = apps
+        .withdraw_application(req(
+            pb::WithdrawApplicationRequest {
+                name: app.name.clone(),
+            },
+            &cand,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .application
+        .unwrap();
+    assert_eq!(gone.stage, pb::Stage::Withdrawn as i32);
+    fails(
+        apps.move_application(req(mv(&app.name, pb::Stage::Offer, ""), &owner))
+            .await,
+        Code::FailedPrecondition,
+    );
+    apps.create_application(req(apply(&job, &cv), &cand))
+        .await
+        .unwrap();
+    m.jobs
+        .clone()
+        .close_job(req(pb::CloseJobRequest { name: job.clone() }, &owner))
+        .await
+        .unwrap();
+    fails(
+        apps.create_application(req(apply(&job, &theirs), &other))
+            .await,
+        Code::FailedPrecondition,
+    );
+    m.stop().await;
+}
