@@ -15,7 +15,7 @@ use talentmesh_proto::job::v1::application_service_client::ApplicationServiceCli
 use talentmesh_proto::job::v1::job_service_client::JobServiceClient;
 use talentmesh_proto::resume::v1 as rpb;
 use talentmesh_proto::resume::v1::resume_service_client::ResumeServiceClient;
-use talentmesh_testkit::{Spawned, TestEnv, TestKeys};
+use talentmesh_testkit::{eventually_value, Spawned, TestEnv, TestKeys};
 use tonic::transport::Channel;
 use tonic::Code;
 
@@ -49,7 +49,19 @@ async fn start() -> Mesh {
     let fixed =
         |name: &str, s: &Spawned| MeshChannel::fixed(name, &[s.url()], Duration::from_secs(5));
 
-    let renv = TestEnv::new("resume").set("TALENTMESH_RESUME_CHECK_EVERY", "0s");
+    let jenv = TestEnv::new("job")
+        .set("TALENTMESH_JOB_CHECK_EVERY", "0s")
+        .set(
+            "TALENTMESH_JOB_COMPANY_GRAPH_NAMESPACE",
+            cenv.neo4j_namespace.clone(),
+        );
+    // The resume service reads the job service's events (applications open resumes).
+    let renv = TestEnv::new("resume")
+        .set("TALENTMESH_RESUME_CHECK_EVERY", "0s")
+        .set(
+            "TALENTMESH_RESUME_JOB_EVENTS_STREAM",
+            format!("{}events", jenv.redis_prefix),
+        );
     let config = talentmesh_resume::Config::load(renv.env()).unwrap();
     let (mesh, v, c) = (
         config.mesh.clone(),
@@ -61,12 +73,6 @@ async fn start() -> Mesh {
     })
     .await;
 
-    let jenv = TestEnv::new("job")
-        .set("TALENTMESH_JOB_CHECK_EVERY", "0s")
-        .set(
-            "TALENTMESH_JOB_COMPANY_GRAPH_NAMESPACE",
-            cenv.neo4j_namespace.clone(),
-        );
     let config = talentmesh_job::Config::load(jenv.env()).unwrap();
     let upstreams = talentmesh_job::Upstreams {
         company: fixed("company", &company),
@@ -170,6 +176,10 @@ impl Mesh {
                 rpb::CreateResumeRequest {
                     resume: Some(rpb::Resume {
                         title: "CV".into(),
+                        contact: Some(rpb::Contact {
+                            email: format!("{}@example.com", who.id),
+                            phone: String::new(),
+                        }),
                         ..Default::default()
                     }),
                 },
@@ -230,7 +240,7 @@ async fn a_candidate_applies_and_the_company_moves_the_application_through_the_p
     let m = start().await;
     let owner = m.user(&["employer"]);
     let cand = m.user(&["candidate"]);
-    let (_, job) = m.posted_job(&owner).await;
+    let (company, job) = m.posted_job(&owner).await;
     let cv = m.resume(&cand).await;
     let mut apps = m.apps.clone();
 
@@ -290,10 +300,57 @@ async fn a_candidate_applies_and_the_company_moves_the_application_through_the_p
         Code::NotFound,
     );
 
+    // The application opens the private resume to the company: the version applied with, and
+    // no contact details before screening is passed. (The resume service learns of it from the
+    // job service's events.)
+    let read_as = |who: &User, as_company: &str| {
+        let mut c = m.resumes.clone();
+        let r = req(
+            rpb::GetResumeRequest {
+                name: cv.clone(),
+                as_company: as_company.to_string(),
+            },
+            who,
+        );
+        async move {
+            c.get_resume(r)
+                .await
+                .map(|r| r.into_inner().resume.unwrap())
+        }
+    };
+    let opened = eventually_value(Duration::from_secs(20), || async {
+        read_as(&owner, &company).await.ok()
+    })
+    .await
+    .expect("the application never opened the resume");
+    assert_eq!((opened.version, opened.contact.is_none()), (1, true));
+    m.resumes
+        .clone()
+        .update_resume(req(
+            rpb::UpdateResumeRequest {
+                resume: Some(rpb::Resume {
+                    name: cv.clone(),
+                    title: "CV v2".into(),
+                    ..Default::default()
+                }),
+                expected_version: 0,
+            },
+            &cand,
+        ))
+        .await
+        .unwrap();
+    let still = read_as(&owner, &company).await.unwrap();
+    assert_eq!(
+        (still.version, still.title.as_str()),
+        (1, "CV"),
+        "the company sees the applied version"
+    );
+
     // The company moves it, one step at a time.
     apps.move_application(req(mv(&app.name, pb::Stage::Screening, ""), &owner))
         .await
         .unwrap();
+    assert!(read_as(&owner, &company).await.unwrap().contact.is_none());
     fails(
         apps.move_application(req(mv(&app.name, pb::Stage::Hired, ""), &owner))
             .await,
@@ -325,6 +382,14 @@ async fn a_candidate_applies_and_the_company_moves_the_application_through_the_p
     apps.move_application(req(mv(&app.name, pb::Stage::Interview, ""), &owner))
         .await
         .unwrap();
+    let contact = eventually_value(Duration::from_secs(20), || async {
+        read_as(&owner, &company).await.ok().and_then(|r| r.contact)
+    })
+    .await;
+    assert!(
+        contact.is_some(),
+        "past screening, the contact details are shown"
+    );
     apps.schedule_interview(req(
         pb::ScheduleInterviewRequest {
             name: app.name.clone(),

@@ -15,6 +15,8 @@ pub struct Config {
     /// How long an in-process permission answer is reused (company members reading resumes).
     pub permission_cache: Duration,
     pub check_every: Option<Duration>,
+    /// The job service's event stream (full Redis key): applications open resumes to companies.
+    pub job_events: String,
 }
 
 impl Config {
@@ -40,6 +42,7 @@ impl Config {
             permission_cache: env
                 .duration("TALENTMESH_RESUME_PERMISSION_CACHE", Duration::from_secs(1)),
             check_every: (!check_every.is_zero()).then_some(check_every),
+            job_events: env.string("TALENTMESH_RESUME_JOB_EVENTS_STREAM", "job:events"),
         };
         env.finish()?;
         Ok(config)

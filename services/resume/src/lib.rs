@@ -4,13 +4,15 @@
 //! the owner opened to them (asked of the company service through `shared/authz`), never the
 //! contact details; export and import move everything at once, all or nothing.
 //!
-//! Module map: `domain` (the analysis and the skill vocabulary, pure), `content` (limits and
+//! Module map: `domain` (the analysis and the skill vocabulary, pure), `access` (what
+//! applications open to companies, from the job service's events), `content` (limits and
 //! the proto ↔ analysis mapping), `store` (rows, versions, events, the checker's source),
 //! `portable` (the export document), `service` (the logic), `grpc`, `config`.
 
 // Handlers return the wire error (`ApiError`) directly; it is built once per failed RPC.
 #![allow(clippy::result_large_err)]
 
+pub mod access;
 pub mod config;
 pub mod content;
 pub mod domain;
@@ -110,6 +112,11 @@ pub async fn serve(
         .projection(
             Arc::new(analysis_projection(stores.postgres()?.clone())?),
             store::change_of(),
+        )
+        .reaction(
+            "resume_application_access",
+            &config.job_events,
+            Arc::new(access::ApplicationAccess::new(mysql.clone())),
         )
         .start(&metrics)
         .await?;

@@ -201,19 +201,30 @@ impl Resumes {
                 tonic::Code::Unauthenticated => ApiError::unauthenticated(s.message().to_string()),
                 _ => ApiError::unavailable("the company service is unavailable; retry shortly"),
             })?;
+        if !member {
+            return Err(not_found());
+        }
         let open = match pb::Visibility::try_from(i32::from(row.visibility)) {
             Ok(pb::Visibility::Public) => true,
             Ok(pb::Visibility::Shared) => row.shared_with().contains(&company),
             _ => false,
         };
-        if !(member && open) {
-            return Err(not_found());
-        }
-        let mut r = store::content(&mut conn, id, row.version)
+        // An application opens the version applied with, and the contact details once it is
+        // past screening.
+        let applied = crate::access::opened(&self.pool, id, &company)
+            .await
+            .map_err(db)?;
+        let version = match (open, applied) {
+            (true, _) => row.version,
+            (false, Some(a)) => a.version,
+            (false, None) => return Err(not_found()),
+        };
+        let mut r = store::content(&mut conn, id, version)
             .await?
             .ok_or_else(not_found)?;
-        // Contact details only once an application passes screening (applications come later).
-        r.contact = None;
+        if !applied.is_some_and(|a| a.contact) {
+            r.contact = None;
+        }
         Ok(r)
     }
 
