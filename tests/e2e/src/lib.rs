@@ -25,6 +25,9 @@ pub struct Mesh {
     pub job: Option<Spawned>,
     /// The job service's stores, when it runs.
     pub job_env: Option<TestEnv>,
+    /// The resume service, started with the job service.
+    pub resume: Option<Spawned>,
+    pub resume_env: Option<TestEnv>,
     pub env: TestEnv,
     /// The company service's stores, when it runs.
     pub company_env: Option<TestEnv>,
@@ -56,8 +59,8 @@ impl Mesh {
         Mesh::start_parts(tweak, false, true, false).await
     }
 
-    /// Like [`Mesh::start_with_company`], plus the job service, which finds the company service
-    /// through Consul like in production.
+    /// Like [`Mesh::start_with_company`], plus the job and resume services, which find the
+    /// company service (and each other) through Consul like in production.
     pub async fn start_with_jobs(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
         Mesh::start_parts(tweak, false, true, true).await
     }
@@ -132,6 +135,8 @@ impl Mesh {
         let mut company_env = None;
         let mut job = None;
         let mut job_env = None;
+        let mut resume = None;
+        let mut resume_env = None;
         if with_company {
             let cenv = TestEnv::new("company").with_consul();
             let company_name = format!("company-e2e-{}", cenv.id);
@@ -167,6 +172,42 @@ impl Mesh {
                     "TALENTMESH_JOB_COMPANY_GRAPH_NAMESPACE",
                     cenv.neo4j_namespace.clone(),
                 );
+                // The resume service: registered where the job service looks for it, reading
+                // the job service's events (applications open resumes to companies).
+                let resume_name = format!("resume-e2e-{}", jenv.id);
+                let renv = TestEnv::new("resume")
+                    .with_consul()
+                    .set("TALENTMESH_SERVICE_NAME", resume_name.clone())
+                    .set(
+                        "TALENTMESH_RESUME_JOB_EVENTS_STREAM",
+                        format!("{}events", jenv.redis_prefix),
+                    );
+                let rconfig = talentmesh_resume::Config::load(renv.env()).expect("resume config");
+                let rverifier = std::sync::Arc::new(talentmesh_mesh::auth::Verifier::new(
+                    std::sync::Arc::new(talentmesh_mesh::auth::JwksCache::from_identity(
+                        discovery.channel(&consul_name),
+                    )),
+                    &rconfig.mesh.jwt_issuer,
+                    &rconfig.mesh.jwt_audience,
+                ));
+                let rcompany = discovery.channel(&company_name);
+                let resume_mesh = rconfig.mesh.clone();
+                resume = Some(
+                    Spawned::start(&resume_mesh, move |listeners, shutdown| {
+                        talentmesh_resume::serve(rconfig, rverifier, rcompany, listeners, shutdown)
+                    })
+                    .await,
+                );
+                let channel = discovery.channel(&resume_name);
+                assert!(
+                    eventually(Duration::from_secs(20), || async {
+                        !channel.endpoints().is_empty()
+                    })
+                    .await,
+                    "resume never passed its consul check"
+                );
+                upstreams = upstreams.rename("resume", &resume_name);
+                resume_env = Some(renv);
                 let config = talentmesh_job::Config::load(jenv.env()).expect("job config");
                 let verifier = std::sync::Arc::new(talentmesh_mesh::auth::Verifier::new(
                     std::sync::Arc::new(talentmesh_mesh::auth::JwksCache::from_identity(
@@ -175,11 +216,10 @@ impl Mesh {
                     &config.mesh.jwt_issuer,
                     &config.mesh.jwt_audience,
                 ));
-                // The job service reaches the company service through Consul; no resume
-                // service runs in this mesh.
+                // The job service reaches the company and resume services through Consul.
                 let job_upstreams = talentmesh_job::Upstreams {
                     company: discovery.channel(&company_name),
-                    resume: discovery.channel(&format!("resume-e2e-{}", jenv.id)),
+                    resume: discovery.channel(&resume_name),
                 };
                 let job_mesh = config.mesh.clone();
                 job = Some(
@@ -221,6 +261,8 @@ impl Mesh {
             company_env,
             job,
             job_env,
+            resume,
+            resume_env,
             env,
             http: reqwest::Client::new(),
             gateway_metrics,
@@ -236,6 +278,9 @@ impl Mesh {
         }
         if let Some(job) = self.job.take() {
             job.stop().await;
+        }
+        if let Some(resume) = self.resume.take() {
+            resume.stop().await;
         }
         if let Some(company) = self.company.take() {
             company.stop().await;
