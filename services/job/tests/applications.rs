@@ -61,6 +61,10 @@ async fn start() -> Mesh {
         .set(
             "TALENTMESH_RESUME_JOB_EVENTS_STREAM",
             format!("{}events", jenv.redis_prefix),
+        )
+        .set(
+            "TALENTMESH_RESUME_SHARED_GRAPH_NAMESPACE",
+            cenv.neo4j_namespace.clone(),
         );
     let config = talentmesh_resume::Config::load(renv.env()).unwrap();
     let (mesh, v, c) = (

@@ -17,6 +17,8 @@ pub struct Config {
     pub check_every: Option<Duration>,
     /// The job service's event stream (full Redis key): applications open resumes to companies.
     pub job_events: String,
+    /// The Neo4j namespace shared with the company and job graphs (candidates and skills).
+    pub shared_graph_namespace: String,
 }
 
 impl Config {
@@ -28,7 +30,7 @@ impl Config {
             Needs {
                 mysql: true,
                 postgres: true,
-                neo4j: false,
+                neo4j: true,
                 redis: true,
             },
         );
@@ -43,6 +45,8 @@ impl Config {
                 .duration("TALENTMESH_RESUME_PERMISSION_CACHE", Duration::from_secs(1)),
             check_every: (!check_every.is_zero()).then_some(check_every),
             job_events: env.string("TALENTMESH_RESUME_JOB_EVENTS_STREAM", "job:events"),
+            shared_graph_namespace: env
+                .string("TALENTMESH_RESUME_SHARED_GRAPH_NAMESPACE", "company"),
         };
         env.finish()?;
         Ok(config)

@@ -1,6 +1,6 @@
 //! The resume service: a candidate's structured resumes in MySQL, every save an immutable new
 //! version carrying its analysis (completeness, skills with synonyms merged, years per skill,
-//! seniority), projected as JSONB into PostgreSQL for search and matching; companies read what
+//! seniority), projected as JSONB into PostgreSQL for search and matching and as skills into Neo4j; companies read what
 //! the owner opened to them (asked of the company service through `shared/authz`), never the
 //! contact details; export and import move everything at once, all or nothing.
 //!
@@ -16,6 +16,7 @@ pub mod access;
 pub mod config;
 pub mod content;
 pub mod domain;
+pub mod graph;
 pub mod grpc;
 pub mod portable;
 pub mod service;
@@ -111,6 +112,14 @@ pub async fn serve(
         .source(Arc::new(store::ResumeSource::new(mysql.clone())))
         .projection(
             Arc::new(analysis_projection(stores.postgres()?.clone())?),
+            store::change_of(),
+        )
+        .projection(
+            Arc::new(graph::projection(
+                &stores.neo4j_namespace,
+                &config.shared_graph_namespace,
+                stores.neo4j()?.clone(),
+            )?),
             store::change_of(),
         )
         .reaction(

@@ -36,7 +36,12 @@ async fn start() -> Mesh {
         talentmesh_company::serve(config, verifier, l, s)
     })
     .await;
-    let resume_env = TestEnv::new("resume").set("TALENTMESH_RESUME_CHECK_EVERY", "0s");
+    let resume_env = TestEnv::new("resume")
+        .set("TALENTMESH_RESUME_CHECK_EVERY", "0s")
+        .set(
+            "TALENTMESH_RESUME_SHARED_GRAPH_NAMESPACE",
+            company_env.neo4j_namespace.clone(),
+        );
     let config = talentmesh_resume::Config::load(resume_env.env()).unwrap();
     let mesh = config.mesh.clone();
     let verifier = keys.verifier();
@@ -299,6 +304,41 @@ async fn saves_are_versioned_analysed_and_restorable() {
             (2, "第二版".to_string()),
             (1, "后端工程师简历".to_string())
         ]
+    );
+
+    // The graph: the candidate owns the resume, which has the skills with their years.
+    let graph = neo4rs::Graph::new(talentmesh_testkit::NEO4J_URI, "neo4j", "talentmesh")
+        .await
+        .unwrap();
+    let ns = m._company_env.neo4j_namespace.clone();
+    let owner = me.id.clone();
+    let skills = talentmesh_testkit::eventually_value(Duration::from_secs(20), || {
+        let (graph, ns, owner) = (graph.clone(), ns.clone(), owner.clone());
+        async move {
+            let mut rows = graph
+                .execute(
+                    neo4rs::query(
+                        "MATCH (:Candidate {ns: $ns, id: $owner})-[:OWNS]->(r:Resume)-[h:HAS_SKILL]->(s:Skill {ns: $ns}) \
+                         WHERE r.version = 3 RETURN s.name AS name, h.years AS years ORDER BY name",
+                    )
+                    .param("ns", ns)
+                    .param("owner", owner),
+                )
+                .await
+                .ok()?;
+            let mut out = Vec::new();
+            while let Ok(Some(row)) = rows.next().await {
+                out.push((row.get::<String>("name").ok()?, row.get::<f64>("years").ok()?));
+            }
+            (!out.is_empty()).then_some(out)
+        }
+    })
+    .await
+    .expect("skills in the graph");
+    assert!(skills.contains(&("go".to_string(), 4.0)), "{skills:?}");
+    assert!(
+        skills.contains(&("kubernetes".to_string(), 4.0)),
+        "{skills:?}"
     );
 
     // Someone else's resume looks missing.

@@ -181,6 +181,10 @@ impl Mesh {
                     .set(
                         "TALENTMESH_RESUME_JOB_EVENTS_STREAM",
                         format!("{}events", jenv.redis_prefix),
+                    )
+                    .set(
+                        "TALENTMESH_RESUME_SHARED_GRAPH_NAMESPACE",
+                        cenv.neo4j_namespace.clone(),
                     );
                 let rconfig = talentmesh_resume::Config::load(renv.env()).expect("resume config");
                 let rverifier = std::sync::Arc::new(talentmesh_mesh::auth::Verifier::new(
