@@ -93,70 +93,78 @@ fn app_name(name: &str) -> Result<(&str, &str, &str), ApiError> {
     }
 }
 
+/// An application as its event and the checker see it (moves and interviews included).
+pub async fn read(
+    conn: &mut sqlx::MySqlConnection,
+    id: &str,
+) -> Result<Option<pb::Application>, ApiError> {
+    let row: Option<Row> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM applications WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+    let Some(row) = row else { return Ok(None) };
+    let moves: Vec<(i8, i8, String, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT from_stage, to_stage, actor, reason, created_at FROM application_moves \
+             WHERE application_id = ? ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let interviews: Vec<(DateTime<Utc>, String, String)> = sqlx::query_as(
+        "SELECT at, place, interviewers FROM interviews WHERE application_id = ? ORDER BY at, id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(Some(pb::Application {
+        name: format!(
+            "companies/{}/jobs/{}/applications/{}",
+            row.company_id, row.job_id, row.id
+        ),
+        candidate: format!("users/{}", row.candidate),
+        resume: format!("resumes/{}", row.resume_id),
+        resume_version: row.resume_version,
+        stage: i32::from(row.stage),
+        reject_reason: row.reject_reason.clone(),
+        history: moves
+            .into_iter()
+            .map(|(from, to, actor, reason, at)| pb::StageChange {
+                from: i32::from(from),
+                to: i32::from(to),
+                actor: format!("users/{actor}"),
+                reason,
+                time: Some(ts(at)),
+            })
+            .collect(),
+        interviews: interviews
+            .into_iter()
+            .map(|(at, place, who)| pb::Interview {
+                time: Some(ts(at)),
+                place,
+                interviewers: serde_json::from_str::<Vec<String>>(&who)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|u| format!("users/{u}"))
+                    .collect(),
+            })
+            .collect(),
+        version: row.version,
+        create_time: Some(ts(row.created_at)),
+        update_time: Some(ts(row.updated_at)),
+    }))
+}
+
 impl Jobs {
     async fn application(
         &self,
         conn: &mut sqlx::MySqlConnection,
         id: &str,
     ) -> Result<Option<pb::Application>, ApiError> {
-        let row: Option<Row> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM applications WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
-        let Some(row) = row else { return Ok(None) };
-        let moves: Vec<(i8, i8, String, String, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT from_stage, to_stage, actor, reason, created_at FROM application_moves \
-             WHERE application_id = ? ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        let interviews: Vec<(DateTime<Utc>, String, String)> = sqlx::query_as(
-            "SELECT at, place, interviewers FROM interviews WHERE application_id = ? ORDER BY at, id",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        Ok(Some(pb::Application {
-            name: format!(
-                "companies/{}/jobs/{}/applications/{}",
-                row.company_id, row.job_id, row.id
-            ),
-            candidate: format!("users/{}", row.candidate),
-            resume: format!("resumes/{}", row.resume_id),
-            resume_version: row.resume_version,
-            stage: i32::from(row.stage),
-            reject_reason: row.reject_reason.clone(),
-            history: moves
-                .into_iter()
-                .map(|(from, to, actor, reason, at)| pb::StageChange {
-                    from: i32::from(from),
-                    to: i32::from(to),
-                    actor: format!("users/{actor}"),
-                    reason,
-                    time: Some(ts(at)),
-                })
-                .collect(),
-            interviews: interviews
-                .into_iter()
-                .map(|(at, place, who)| pb::Interview {
-                    time: Some(ts(at)),
-                    place,
-                    interviewers: serde_json::from_str::<Vec<String>>(&who)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|u| format!("users/{u}"))
-                        .collect(),
-                })
-                .collect(),
-            version: row.version,
-            create_time: Some(ts(row.created_at)),
-            update_time: Some(ts(row.updated_at)),
-        }))
+        read(conn, id).await
     }
 
     /// Re-reads the application in `tx`, records its event, commits.
@@ -624,5 +632,156 @@ mod tests {
             .iter()
             .all(|s| company_may_move(*s, Rejected)));
         assert!(!company_may_move(Withdrawn, Screening));
+    }
+}
+
+/// Applications as an entity of the data-sync framework: projected into Neo4j as
+/// `(:Candidate)-[:APPLIED_TO {application, stage}]->(:Job)` and checked against MySQL.
+pub mod sync {
+    use std::sync::Arc;
+
+    use neo4rs::Graph;
+    use prost::Message;
+    use sqlx::MySqlPool;
+    use talentmesh_proto::job::v1 as pb;
+    use talentmesh_storage::projection::{Change, ChangeOf, Neo4jNodes, Source};
+
+    use super::{read, EVENT_TYPE};
+
+    pub const ENTITY: &str = "applications";
+    pub const GRAPH: &str = "applications_graph";
+
+    pub fn change(app: &pb::Application) -> Option<Change> {
+        let id = app.name.rsplit('/').next()?.to_string();
+        Some(Change {
+            id,
+            version: app.version,
+            deleted: false,
+            state: app.encode_to_vec(),
+        })
+    }
+
+    pub fn change_of() -> ChangeOf {
+        Arc::new(|envelope| {
+            if envelope.r#type != EVENT_TYPE {
+                return Ok(None);
+            }
+            let payload = envelope
+                .payload
+                .as_ref()
+                .ok_or_else(|| "event has no payload".to_string())?;
+            let app = pb::ApplicationChanged::decode(payload.value.as_slice())
+                .map_err(|e| format!("undecodable ApplicationChanged: {e}"))?
+                .application
+                .ok_or_else(|| "ApplicationChanged without an application".to_string())?;
+            change(&app)
+                .map(Some)
+                .ok_or_else(|| format!("bad application name {}", app.name))
+        })
+    }
+
+    pub struct ApplicationSource {
+        pool: MySqlPool,
+    }
+
+    impl ApplicationSource {
+        pub fn new(pool: MySqlPool) -> ApplicationSource {
+            ApplicationSource { pool }
+        }
+    }
+
+    fn store_err(e: talentmesh_mesh::ApiError) -> talentmesh_storage::Error {
+        talentmesh_storage::Error::InvalidEvent(e.message)
+    }
+
+    #[tonic::async_trait]
+    impl Source for ApplicationSource {
+        fn entity_type(&self) -> &str {
+            ENTITY
+        }
+
+        async fn page(
+            &self,
+            after: Option<&str>,
+            limit: usize,
+        ) -> talentmesh_storage::Result<Vec<Change>> {
+            let ids: Vec<String> =
+                sqlx::query_scalar("SELECT id FROM applications WHERE id > ? ORDER BY id LIMIT ?")
+                    .bind(after.unwrap_or(""))
+                    .bind(u64::try_from(limit).unwrap_or(500))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(talentmesh_storage::Error::MySql)?;
+            self.load(&ids).await
+        }
+
+        async fn load(&self, ids: &[String]) -> talentmesh_storage::Result<Vec<Change>> {
+            let mut conn = self
+                .pool
+                .acquire()
+                .await
+                .map_err(talentmesh_storage::Error::MySql)?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(app) = read(&mut conn, id).await.map_err(store_err)? {
+                    out.extend(change(&app));
+                }
+            }
+            Ok(out)
+        }
+
+        async fn count(&self) -> talentmesh_storage::Result<i64> {
+            sqlx::query_scalar("SELECT COUNT(*) FROM applications")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(talentmesh_storage::Error::MySql)
+        }
+    }
+
+    /// One `Application` node per application (what the checker compares), and the candidate's
+    /// `APPLIED_TO` edge to the job, in the namespace shared with the resume graph.
+    pub fn graph(
+        ns: &str,
+        shared_ns: &str,
+        graph: Graph,
+    ) -> talentmesh_storage::Result<Neo4jNodes> {
+        if shared_ns.is_empty()
+            || !shared_ns
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(talentmesh_storage::Error::InvalidUpdate(format!(
+                "bad shared graph namespace {shared_ns}"
+            )));
+        }
+        Ok(Neo4jNodes::new(
+            GRAPH,
+            ENTITY,
+            "Application",
+            ns,
+            graph,
+            Arc::new(|c: &Change| {
+                let app = pb::Application::decode(c.state.as_slice())
+                    .map_err(|e| format!("undecodable application: {e}"))?;
+                let parts: Vec<&str> = app.name.split('/').collect();
+                Ok(serde_json::json!({
+                    "candidate": app.candidate.trim_start_matches("users/"),
+                    "company_id": parts.get(1).copied().unwrap_or_default(),
+                    "job_id": parts.get(3).copied().unwrap_or_default(),
+                    "stage": app.stage,
+                }))
+            }),
+        )?
+        .with_schema("CREATE INDEX candidate_ns_id IF NOT EXISTS FOR (c:Candidate) ON (c.ns, c.id)")
+        .with_relationships(format!(
+            "UNWIND $rows AS r
+             MATCH (n:Application {{key: r.key}}) WHERE n.version = r.version AND NOT r.deleted
+             MERGE (c:Candidate {{ns: '{shared_ns}', id: r.props.candidate}})
+             MERGE (j:Job {{key: $ns + '/' + r.props.job_id}})
+             ON CREATE SET j.version = -1, j.hash = '', j.deleted = true, j.ns = $ns,
+                           j.id = r.props.job_id
+             MERGE (c)-[e:APPLIED_TO {{application: r.id}}]->(j)
+             SET e.stage = r.props.stage"
+        )))
     }
 }

@@ -105,6 +105,17 @@ pub async fn serve(
             Arc::new(projections::cache(stores.redis()?.clone())),
             store::change_of(),
         )
+        .source(Arc::new(applications::sync::ApplicationSource::new(
+            mysql.clone(),
+        )))
+        .projection(
+            Arc::new(applications::sync::graph(
+                &stores.neo4j_namespace,
+                &config.company_graph_namespace,
+                stores.neo4j()?.clone(),
+            )?),
+            applications::sync::change_of(),
+        )
         .start(&metrics)
         .await?;
     let jobs = Arc::new(service::Jobs {

@@ -469,6 +469,38 @@ async fn a_candidate_applies_and_the_company_moves_the_application_through_the_p
         .applications;
     assert!(none.is_empty());
 
+    // The graph: the candidate APPLIED_TO the job, at the application's current stage.
+    let graph = neo4rs::Graph::new(talentmesh_testkit::NEO4J_URI, "neo4j", "talentmesh")
+        .await
+        .unwrap();
+    let ns = m._envs[2].neo4j_namespace.clone();
+    let job_id = job.rsplit('/').next().unwrap().to_string();
+    let applied = eventually_value(Duration::from_secs(20), || {
+        let (graph, ns, cand_id, job_id) = (graph.clone(), ns.clone(), cand.id.clone(), job_id.clone());
+        async move {
+            let mut rows = graph
+                .execute(
+                    neo4rs::query(
+                        "MATCH (:Candidate {ns: $ns, id: $cand})-[e:APPLIED_TO]->(j:Job {id: $job}) \
+                         RETURN e.stage AS stage",
+                    )
+                    .param("ns", ns)
+                    .param("cand", cand_id)
+                    .param("job", job_id),
+                )
+                .await
+                .ok()?;
+            let row = rows.next().await.ok()??;
+            let stage: i64 = row.get("stage").ok()?;
+            (stage == pb::Stage::Interview as i64).then_some(stage)
+        }
+    })
+    .await;
+    assert!(
+        applied.is_some(),
+        "APPLIED_TO not projected at the interview stage"
+    );
+
     // Withdrawn, it ends; a new application may follow. A closed job takes none.
     let gone = apps
         .withdraw_application(req(
