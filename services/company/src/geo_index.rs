@@ -10,7 +10,9 @@
 
 use std::collections::HashMap;
 
-use talentmesh_storage::projection::{glob_escape, Change, Projection, Stamp, StoreKind};
+use talentmesh_storage::projection::{
+    hash_live_ids, hash_stamps, run_scripted, Change, Projection, Stamp, StoreKind,
+};
 use talentmesh_storage::{Error, RedisPool, Result};
 
 use crate::state::{state_of, ENTITY};
@@ -286,46 +288,11 @@ impl Projection for GeoIndex {
         for c in changes {
             pipe.add_command(self.upsert(c)?).ignore();
         }
-        let mut conn = self.redis.get().await?;
-        match pipe.query_async::<()>(&mut conn).await {
-            // The server does not know the script (restarted or flushed): load it, go again.
-            Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
-                redis::cmd("SCRIPT")
-                    .arg("LOAD")
-                    .arg(UPSERT)
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .map_err(redis_err)?;
-                pipe.query_async::<()>(&mut conn).await.map_err(redis_err)
-            }
-            other => other.map_err(redis_err),
-        }
+        run_scripted(&self.redis, &pipe, UPSERT).await
     }
 
     async fn stamps(&self, ids: &[String]) -> Result<Vec<Stamp>> {
-        let mut pipe = redis::pipe();
-        for id in ids {
-            pipe.cmd("HMGET")
-                .arg(self.meta_key(id))
-                .arg("_v")
-                .arg("_h")
-                .arg("_d");
-        }
-        let mut conn = self.redis.get().await?;
-        let found: Vec<(Option<i64>, Option<String>, Option<String>)> =
-            pipe.query_async(&mut conn).await.map_err(redis_err)?;
-        Ok(ids
-            .iter()
-            .zip(found)
-            .filter_map(|(id, (version, hash, deleted))| {
-                Some(Stamp {
-                    id: id.clone(),
-                    version: version?,
-                    deleted: deleted.as_deref() == Some("1"),
-                    hash: hash.unwrap_or_default(),
-                })
-            })
-            .collect())
+        hash_stamps(&self.redis, &self.meta_prefix, ids).await
     }
 
     async fn live_ids(
@@ -333,33 +300,7 @@ impl Projection for GeoIndex {
         after: Option<String>,
         limit: usize,
     ) -> Result<(Vec<String>, Option<String>)> {
-        let cursor = after.unwrap_or_else(|| "0".to_string());
-        let mut conn = self.redis.get().await?;
-        let (next, keys): (String, Vec<String>) = redis::cmd("SCAN")
-            .arg(&cursor)
-            .arg("MATCH")
-            .arg(format!("{}*", glob_escape(&self.meta_prefix)))
-            .arg("COUNT")
-            .arg(limit.max(10))
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_err)?;
-        let mut pipe = redis::pipe();
-        for k in &keys {
-            pipe.cmd("HGET").arg(k).arg("_d");
-        }
-        let flags: Vec<Option<String>> = if keys.is_empty() {
-            Vec::new()
-        } else {
-            pipe.query_async(&mut conn).await.map_err(redis_err)?
-        };
-        let live = keys
-            .iter()
-            .zip(flags)
-            .filter(|(_, d)| d.as_deref() != Some("1"))
-            .filter_map(|(k, _)| k.strip_prefix(&self.meta_prefix).map(str::to_string))
-            .collect();
-        Ok((live, (next != "0").then_some(next)))
+        hash_live_ids(&self.redis, &self.meta_prefix, after, limit).await
     }
 
     /// Orphans: applying a tombstone at an unbeatable version takes the offices out of every

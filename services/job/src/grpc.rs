@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use talentmesh_mesh::auth::Caller;
+use talentmesh_mesh::auth::{bearer_token, Caller};
 use talentmesh_proto::job::v1 as pb;
 use tonic::{Request, Response, Status};
 
@@ -16,17 +16,9 @@ pub const PUBLIC_METHODS: [&str; 3] = [
 ];
 
 fn ctx<T>(req: &Request<T>) -> Ctx {
-    let bearer = req
-        .metadata()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_string())
-        .unwrap_or_default();
     Ctx {
         caller: req.extensions().get::<Caller>().cloned(),
-        bearer,
+        bearer: bearer_token(req),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use talentmesh_mesh::auth::caller;
+use talentmesh_mesh::auth::{bearer_token, caller};
 use talentmesh_proto::resume::v1 as pb;
 use tonic::{Request, Response, Status};
 
@@ -10,16 +10,9 @@ use crate::portable;
 use crate::service::{Ctx, Resumes};
 
 fn ctx<T>(req: &Request<T>) -> Result<Ctx, Status> {
-    let bearer = req
-        .metadata()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .map(|(_, t)| t.trim().to_string())
-        .unwrap_or_default();
     Ok(Ctx {
         caller: caller(req)?.clone(),
-        bearer,
+        bearer: bearer_token(req),
     })
 }
 

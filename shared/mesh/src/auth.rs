@@ -351,6 +351,18 @@ where
     }
 }
 
+/// The bearer token a request came with ("" when none), for services that call another on
+/// the caller's behalf.
+pub fn bearer_token<T>(req: &tonic::Request<T>) -> String {
+    req.metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_string())
+        .unwrap_or_default()
+}
+
 /// The verified caller of a request, or UNAUTHENTICATED.
 pub fn caller<T>(req: &tonic::Request<T>) -> Result<&Caller, tonic::Status> {
     req.extensions()

@@ -29,7 +29,7 @@ use crate::Result;
 
 pub use neo4j::Neo4jNodes;
 pub use postgres::PgDocuments;
-pub use redis_hash::{glob_escape, RedisHashes};
+pub use redis_hash::{hash_live_ids, hash_stamps, run_scripted, RedisHashes};
 
 /// The state of one entity at one version.
 #[derive(Debug, Clone, PartialEq)]

@@ -42,8 +42,8 @@ fn redis_err(e: redis::RedisError) -> Error {
     Error::Redis(e.to_string())
 }
 
-/// Escapes SCAN's glob characters in a literal prefix (for projections that SCAN their keys).
-pub fn glob_escape(s: &str) -> String {
+/// Escapes SCAN's glob characters in a literal prefix.
+fn glob_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         if matches!(ch, '*' | '?' | '[' | ']' | '\\') {
@@ -125,46 +125,11 @@ impl Projection for RedisHashes {
 
     async fn apply(&self, changes: &[Change]) -> Result<()> {
         let pipe = self.upserts(changes)?;
-        let mut conn = self.redis.get().await?;
-        match pipe.query_async::<()>(&mut conn).await {
-            // The server does not know the script (restarted or flushed): load it, go again.
-            Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
-                redis::cmd("SCRIPT")
-                    .arg("LOAD")
-                    .arg(UPSERT)
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .map_err(redis_err)?;
-                pipe.query_async::<()>(&mut conn).await.map_err(redis_err)
-            }
-            other => other.map_err(redis_err),
-        }
+        run_scripted(&self.redis, &pipe, UPSERT).await
     }
 
     async fn stamps(&self, ids: &[String]) -> Result<Vec<Stamp>> {
-        let mut pipe = redis::pipe();
-        for id in ids {
-            pipe.cmd("HMGET")
-                .arg(self.key(id))
-                .arg("_v")
-                .arg("_h")
-                .arg("_d");
-        }
-        let mut conn = self.redis.get().await?;
-        let found: Vec<(Option<i64>, Option<String>, Option<String>)> =
-            pipe.query_async(&mut conn).await.map_err(redis_err)?;
-        Ok(ids
-            .iter()
-            .zip(found)
-            .filter_map(|(id, (version, hash, deleted))| {
-                Some(Stamp {
-                    id: id.clone(),
-                    version: version?,
-                    deleted: deleted.as_deref() == Some("1"),
-                    hash: hash.unwrap_or_default(),
-                })
-            })
-            .collect())
+        hash_stamps(&self.redis, &self.prefix, ids).await
     }
 
     async fn live_ids(
@@ -172,34 +137,7 @@ impl Projection for RedisHashes {
         after: Option<String>,
         limit: usize,
     ) -> Result<(Vec<String>, Option<String>)> {
-        // The cursor is SCAN's own; SCAN may return a key twice, which the checker tolerates.
-        let cursor = after.unwrap_or_else(|| "0".to_string());
-        let mut conn = self.redis.get().await?;
-        let (next, keys): (String, Vec<String>) = redis::cmd("SCAN")
-            .arg(&cursor)
-            .arg("MATCH")
-            .arg(format!("{}*", glob_escape(&self.prefix)))
-            .arg("COUNT")
-            .arg(limit.max(10))
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_err)?;
-        let mut pipe = redis::pipe();
-        for k in &keys {
-            pipe.cmd("HGET").arg(k).arg("_d");
-        }
-        let flags: Vec<Option<String>> = if keys.is_empty() {
-            Vec::new()
-        } else {
-            pipe.query_async(&mut conn).await.map_err(redis_err)?
-        };
-        let live = keys
-            .iter()
-            .zip(flags)
-            .filter(|(_, d)| d.as_deref() != Some("1"))
-            .filter_map(|(k, _)| k.strip_prefix(&self.prefix).map(str::to_string))
-            .collect();
-        Ok((live, (next != "0").then_some(next)))
+        hash_live_ids(&self.redis, &self.prefix, after, limit).await
     }
 
     async fn remove(&self, ids: &[String]) -> Result<()> {
@@ -215,6 +153,89 @@ impl Projection for RedisHashes {
             .map_err(redis_err)?;
         Ok(())
     }
+}
+
+/// Runs a pipeline of EVALSHA calls of `script`; when the server does not know the script
+/// (restarted or flushed), loads it and runs the pipeline again. Projections that keep their
+/// compare-and-set in Lua share this.
+pub async fn run_scripted(redis: &RedisPool, pipe: &redis::Pipeline, script: &str) -> Result<()> {
+    let mut conn = redis.get().await?;
+    match pipe.query_async::<()>(&mut conn).await {
+        Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
+            redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg(script)
+                .query_async::<String>(&mut conn)
+                .await
+                .map_err(redis_err)?;
+            pipe.query_async::<()>(&mut conn).await.map_err(redis_err)
+        }
+        other => other.map_err(redis_err),
+    }
+}
+
+/// The stamps (`_v`, `_h`, `_d` fields) of the hashes `<prefix><id>`; absent ids left out.
+pub async fn hash_stamps(redis: &RedisPool, prefix: &str, ids: &[String]) -> Result<Vec<Stamp>> {
+    let mut pipe = redis::pipe();
+    for id in ids {
+        pipe.cmd("HMGET")
+            .arg(format!("{prefix}{id}"))
+            .arg("_v")
+            .arg("_h")
+            .arg("_d");
+    }
+    let mut conn = redis.get().await?;
+    let found: Vec<(Option<i64>, Option<String>, Option<String>)> =
+        pipe.query_async(&mut conn).await.map_err(redis_err)?;
+    Ok(ids
+        .iter()
+        .zip(found)
+        .filter_map(|(id, (version, hash, deleted))| {
+            Some(Stamp {
+                id: id.clone(),
+                version: version?,
+                deleted: deleted.as_deref() == Some("1"),
+                hash: hash.unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
+/// Ids of live hashes under `prefix`, a SCAN page at a time (the cursor is SCAN's own; SCAN may
+/// return a key twice, which the checker tolerates).
+pub async fn hash_live_ids(
+    redis: &RedisPool,
+    prefix: &str,
+    after: Option<String>,
+    limit: usize,
+) -> Result<(Vec<String>, Option<String>)> {
+    let cursor = after.unwrap_or_else(|| "0".to_string());
+    let mut conn = redis.get().await?;
+    let (next, keys): (String, Vec<String>) = redis::cmd("SCAN")
+        .arg(&cursor)
+        .arg("MATCH")
+        .arg(format!("{}*", glob_escape(prefix)))
+        .arg("COUNT")
+        .arg(limit.max(10))
+        .query_async(&mut conn)
+        .await
+        .map_err(redis_err)?;
+    let mut pipe = redis::pipe();
+    for k in &keys {
+        pipe.cmd("HGET").arg(k).arg("_d");
+    }
+    let flags: Vec<Option<String>> = if keys.is_empty() {
+        Vec::new()
+    } else {
+        pipe.query_async(&mut conn).await.map_err(redis_err)?
+    };
+    let live = keys
+        .iter()
+        .zip(flags)
+        .filter(|(_, d)| d.as_deref() != Some("1"))
+        .filter_map(|(k, _)| k.strip_prefix(prefix).map(str::to_string))
+        .collect();
+    Ok((live, (next != "0").then_some(next)))
 }
 
 #[cfg(test)]
