@@ -207,18 +207,7 @@ fn req<T>(msg: T, who: &User) -> tonic::Request<T> {
     r
 }
 
-fn fails<T: std::fmt::Debug>(
-    result: Result<tonic::Response<T>, tonic::Status>,
-    code: Code,
-) -> tonic::Status {
-    match result {
-        Ok(r) => panic!("expected {code:?}, got {:?}", r.into_inner()),
-        Err(s) => {
-            assert_eq!(s.code(), code, "{s:?}");
-            s
-        }
-    }
-}
+use talentmesh_testkit::fails;
 
 fn apply(job: &str, resume: &str) -> pb::CreateApplicationRequest {
     pb::CreateApplicationRequest {

@@ -118,18 +118,7 @@ fn req<T>(msg: T, who: &User) -> tonic::Request<T> {
     r
 }
 
-fn fails<T: std::fmt::Debug>(
-    result: Result<tonic::Response<T>, tonic::Status>,
-    code: Code,
-) -> tonic::Status {
-    match result {
-        Ok(r) => panic!("expected {code:?}, got {:?}", r.into_inner()),
-        Err(s) => {
-            assert_eq!(s.code(), code, "{s:?}");
-            s
-        }
-    }
-}
+use talentmesh_testkit::fails;
 
 async fn company(m: &Mesh, owner: &User, name: &str) -> (String, String) {
     let c = m

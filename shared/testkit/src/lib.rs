@@ -419,3 +419,17 @@ impl talentmesh_mesh::auth::KeySource for TestKeys {
         Box::pin(async move { key })
     }
 }
+
+/// Asserts a gRPC call failed with `code` and returns its status (for checking details).
+pub fn fails<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+    code: tonic::Code,
+) -> tonic::Status {
+    match result {
+        Ok(r) => panic!("expected {code:?}, got {:?}", r.into_inner()),
+        Err(s) => {
+            assert_eq!(s.code(), code, "{s:?}");
+            s
+        }
+    }
+}

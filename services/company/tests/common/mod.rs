@@ -12,7 +12,6 @@ use talentmesh_proto::company::v1::company_service_client::CompanyServiceClient;
 use talentmesh_proto::company::v1::membership_service_client::MembershipServiceClient;
 use talentmesh_testkit::{Spawned, TestEnv, TestKeys};
 use tonic::transport::Channel;
-use tonic::Code;
 
 pub struct Running {
     pub service: Spawned,
@@ -187,17 +186,8 @@ pub fn req<T>(msg: T, who: &User) -> tonic::Request<T> {
 }
 
 /// Asserts the call failed with `code`, returning the status.
-pub fn fails<T: std::fmt::Debug>(
-    result: Result<tonic::Response<T>, tonic::Status>,
-    code: Code,
-) -> tonic::Status {
-    match result {
-        Ok(r) => panic!("expected {code:?}, got {:?}", r.into_inner()),
-        Err(s) => {
-            assert_eq!(s.code(), code, "{s:?}");
-            s
-        }
-    }
-}
+// Not every test binary that includes this module asserts failures.
+#[allow(unused_imports)]
+pub use talentmesh_testkit::fails;
 
 pub const PATIENCE: Duration = Duration::from_secs(20);
