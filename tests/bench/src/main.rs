@@ -10,14 +10,14 @@
 //!
 //! Load results are printed as one line: `rps=… p50_us=… p99_us=… errors=…`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use axum::response::IntoResponse;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use talentmesh_proto::identity::v1 as pb;
+use talentmesh_bench::{drive, load_http, HttpCall, Outcome};
 use talentmesh_proto::identity::v1::identity_service_client::IdentityServiceClient;
 
 #[tokio::main]
@@ -25,7 +25,10 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["handwritten", addr, service] => handwritten(addr, service).await,
-        ["http", url, c, s] => report(load_http(url.to_string(), c.parse()?, s.parse()?).await?),
+        ["http", url, c, s] => {
+            let call = HttpCall::get(url)?;
+            report(load_http(c.parse()?, s.parse()?, |_| vec![call.clone()]).await)
+        }
         ["grpc", addr, c, s] => report(load_grpc(addr.to_string(), c.parse()?, s.parse()?).await?),
         ["startup", binary, "grpc", addr] => startup(binary, Probe::Grpc(addr.to_string())).await,
         ["startup", binary, "http", url] => startup(binary, Probe::Http(url.to_string())).await,
@@ -71,106 +74,9 @@ async fn handwritten(addr: &str, service: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Outcome {
-    latencies_us: Vec<u32>,
-    errors: u64,
-    elapsed: Duration,
-}
-
 fn report(o: Outcome) -> anyhow::Result<()> {
-    let mut l = o.latencies_us;
-    l.sort_unstable();
-    let pct = |p: f64| -> u32 {
-        if l.is_empty() {
-            return 0;
-        }
-        let i = ((l.len() as f64 - 1.0) * p).round() as usize;
-        l[i.min(l.len() - 1)]
-    };
-    println!(
-        "rps={:.0} p50_us={} p99_us={} errors={} requests={}",
-        l.len() as f64 / o.elapsed.as_secs_f64(),
-        pct(0.50),
-        pct(0.99),
-        o.errors,
-        l.len()
-    );
+    println!("{}", o.summary().line());
     Ok(())
-}
-
-/// Runs `workers` loops of `call` for `seconds` after a one-second warm-up that is not counted.
-async fn drive<F, Fut>(workers: usize, seconds: u64, make: impl Fn() -> F) -> Outcome
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let recording = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let errors = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..workers {
-        let mut call = make();
-        let (recording, stop, errors) = (recording.clone(), stop.clone(), errors.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(200_000);
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let ok = call().await;
-                if recording.load(Ordering::Relaxed) {
-                    if ok {
-                        lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
-                    } else {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            lat
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    recording.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    recording.store(false, Ordering::Relaxed);
-    let elapsed = started.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies_us = Vec::new();
-    for t in tasks {
-        if let Ok(mut l) = t.await {
-            latencies_us.append(&mut l);
-        }
-    }
-    Outcome {
-        latencies_us,
-        errors: errors.load(Ordering::Relaxed),
-        elapsed,
-    }
-}
-
-async fn load_http(url: String, workers: usize, seconds: u64) -> anyhow::Result<Outcome> {
-    let uri: http::Uri = url.parse()?;
-    Ok(drive(workers, seconds, || {
-        // One keep-alive connection per worker, like a browser's or a proxy's pool.
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_max_idle_per_host(1)
-                .build_http::<Empty<bytes::Bytes>>();
-        let uri = uri.clone();
-        move || {
-            let client = client.clone();
-            let uri = uri.clone();
-            async move {
-                match client.get(uri).await {
-                    Ok(resp) => {
-                        let ok = resp.status().is_success();
-                        ok && resp.into_body().collect().await.is_ok()
-                    }
-                    Err(_) => false,
-                }
-            }
-        }
-    })
-    .await)
 }
 
 async fn load_grpc(addr: String, workers: usize, seconds: u64) -> anyhow::Result<Outcome> {
@@ -184,7 +90,7 @@ async fn load_grpc(addr: String, workers: usize, seconds: u64) -> anyhow::Result
         );
     }
     let channels = Arc::new(std::sync::Mutex::new(channels));
-    Ok(drive(workers, seconds, || {
+    Ok(drive(workers, seconds, |_| {
         let channel = channels
             .lock()
             .ok()

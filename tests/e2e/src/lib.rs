@@ -56,21 +56,31 @@ impl Mesh {
     /// Like [`Mesh::start_with`], plus the company service (stores of its own, registered in
     /// Consul under a name of the test's own, verifying tokens with this test's identity).
     pub async fn start_with_company(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
-        Mesh::start_parts(tweak, false, true, false).await
+        Mesh::start_parts(tweak, &|env| env, false, true, false).await
     }
 
     /// Like [`Mesh::start_with_company`], plus the job and resume services, which find the
     /// company service (and each other) through Consul like in production.
     pub async fn start_with_jobs(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
-        Mesh::start_parts(tweak, false, true, true).await
+        Mesh::start_parts(tweak, &|env| env, false, true, true).await
+    }
+
+    /// Like [`Mesh::start_with_jobs`]; `services` adjusts the company, job and resume
+    /// services' environments too (e.g. to turn their scheduled checks off).
+    pub async fn start_with_jobs_and(
+        tweak: impl FnOnce(TestEnv) -> TestEnv,
+        services: &dyn Fn(TestEnv) -> TestEnv,
+    ) -> Mesh {
+        Mesh::start_parts(tweak, services, false, true, true).await
     }
 
     async fn start_inner(tweak: impl FnOnce(TestEnv) -> TestEnv, with_sync: bool) -> Mesh {
-        Mesh::start_parts(tweak, with_sync, false, false).await
+        Mesh::start_parts(tweak, &|env| env, with_sync, false, false).await
     }
 
     async fn start_parts(
         tweak: impl FnOnce(TestEnv) -> TestEnv,
+        services: &dyn Fn(TestEnv) -> TestEnv,
         with_sync: bool,
         with_company: bool,
         with_job: bool,
@@ -140,7 +150,7 @@ impl Mesh {
         if with_company {
             let cenv = TestEnv::new("company").with_consul();
             let company_name = format!("company-e2e-{}", cenv.id);
-            let cenv = cenv.set("TALENTMESH_SERVICE_NAME", company_name.clone());
+            let cenv = services(cenv.set("TALENTMESH_SERVICE_NAME", company_name.clone()));
             let config = talentmesh_company::Config::load(cenv.env()).expect("company config");
             let verifier = std::sync::Arc::new(talentmesh_mesh::auth::Verifier::new(
                 std::sync::Arc::new(talentmesh_mesh::auth::JwksCache::from_identity(
@@ -168,14 +178,14 @@ impl Mesh {
             if with_job {
                 let jenv = TestEnv::new("job").with_consul();
                 let job_name = format!("job-e2e-{}", jenv.id);
-                let jenv = jenv.set("TALENTMESH_SERVICE_NAME", job_name.clone()).set(
+                let jenv = services(jenv.set("TALENTMESH_SERVICE_NAME", job_name.clone()).set(
                     "TALENTMESH_JOB_COMPANY_GRAPH_NAMESPACE",
                     cenv.neo4j_namespace.clone(),
-                );
+                ));
                 // The resume service: registered where the job service looks for it, reading
                 // the job service's events (applications open resumes to companies).
                 let resume_name = format!("resume-e2e-{}", jenv.id);
-                let renv = TestEnv::new("resume")
+                let renv = services(TestEnv::new("resume"))
                     .with_consul()
                     .set("TALENTMESH_SERVICE_NAME", resume_name.clone())
                     .set(
@@ -336,10 +346,47 @@ impl Mesh {
         read(req.send().await.unwrap()).await
     }
 
+    /// Registers `email` with `role` (e.g. `ROLE_EMPLOYER`) unless `role` is None (an account
+    /// that exists already) and logs in.
+    pub async fn login(&self, email: &str, password: &str, role: Option<&str>) -> Session {
+        if let Some(role) = role {
+            let (status, body) = self
+                .post(
+                    "/v1/users:register",
+                    serde_json::json!({"email": email, "password": password, "role": role}),
+                )
+                .await;
+            assert_eq!(status, 200, "register {email}: {body}");
+        }
+        let (status, body) = self
+            .post(
+                "/v1/sessions:login",
+                serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(status, 200, "log in {email}: {body}");
+        Session {
+            token: body["tokens"]["accessToken"]
+                .as_str()
+                .expect("an access token")
+                .to_string(),
+            user: body["user"]["name"]
+                .as_str()
+                .expect("the user's name")
+                .to_string(),
+        }
+    }
+
     pub async fn users_in_mysql(&self) -> i64 {
         let pool = self.env.mysql().await;
         talentmesh_testkit::scalar_i64(&pool, "SELECT COUNT(*) FROM users").await
     }
+}
+
+/// A logged-in account: its access token and its resource name (`users/…`).
+pub struct Session {
+    pub token: String,
+    pub user: String,
 }
 
 pub async fn read(resp: reqwest::Response) -> (u16, serde_json::Value) {

@@ -15,26 +15,8 @@ const PASSWORD: &str = "correct horse 42";
 const ADMIN: &str = "root@example.com";
 
 async fn login(mesh: &Mesh, email: &str, role: Option<&str>) -> (String, String) {
-    if let Some(role) = role {
-        let (status, body) = mesh
-            .post(
-                "/v1/users:register",
-                json!({"email": email, "password": PASSWORD, "role": role}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-    }
-    let (status, body) = mesh
-        .post(
-            "/v1/sessions:login",
-            json!({"email": email, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    (
-        body["tokens"]["accessToken"].as_str().unwrap().to_string(),
-        body["user"]["name"].as_str().unwrap().to_string(),
-    )
+    let session = mesh.login(email, PASSWORD, role).await;
+    (session.token, session.user)
 }
 
 #[tokio::test]

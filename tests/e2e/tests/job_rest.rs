@@ -13,21 +13,7 @@ use talentmesh_testkit::eventually_value;
 const PASSWORD: &str = "correct horse 42";
 
 async fn login(mesh: &Mesh, email: &str, role: &str) -> String {
-    let (status, body) = mesh
-        .post(
-            "/v1/users:register",
-            json!({"email": email, "password": PASSWORD, "role": role}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = mesh
-        .post(
-            "/v1/sessions:login",
-            json!({"email": email, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["tokens"]["accessToken"].as_str().unwrap().to_string()
+    mesh.login(email, PASSWORD, Some(role)).await.token
 }
 
 #[tokio::test]

@@ -22,14 +22,7 @@ async fn start() -> Mesh {
 }
 
 async fn login(mesh: &Mesh, email: &str) -> String {
-    let (status, body) = mesh
-        .post(
-            "/v1/sessions:login",
-            json!({"email": email, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["tokens"]["accessToken"].as_str().unwrap().to_string()
+    mesh.login(email, PASSWORD, None).await.token
 }
 
 async fn admin_token(mesh: &Mesh) -> String {
