@@ -4,7 +4,7 @@
 # interleaved), job search over JOBS published jobs, and resume saves with analysis. Prints the
 # numbers and writes them to tests/bench/JOB-RESULTS.md.
 #
-#   tests/bench/job.sh [SECONDS=10] [CONCURRENCY=32] [JOBS=100000] [ROUNDS=3]
+#   tests/bench/job.sh [SECONDS=10] [CONCURRENCY=32] [JOBS=100000] [ROUNDS=5]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -14,7 +14,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$TALENTMESH_CACHE/target}"
 seconds=${1:-10}
 concurrency=${2:-32}
 jobs=${3:-100000}
-rounds=${4:-3}
+rounds=${4:-5}
 
 bash "$repo/dev/servers.sh" up
 (cd "$repo" && cargo build --release --locked -p talentmesh-bench --bin job-bench)

@@ -18,6 +18,8 @@ pub struct Config {
     /// How long an in-process permission answer is reused for reads (writes always ask).
     pub permission_cache: Duration,
     pub check_every: Option<Duration>,
+    /// How long this instance keeps a published job it served in memory (0 turns it off).
+    pub hot_cache: Duration,
 }
 
 impl Config {
@@ -33,6 +35,7 @@ impl Config {
             permission_cache: env
                 .duration("TALENTMESH_JOB_PERMISSION_CACHE", Duration::from_secs(1)),
             check_every: (!check_every.is_zero()).then_some(check_every),
+            hot_cache: env.duration("TALENTMESH_JOB_HOT_CACHE", Duration::from_secs(1)),
         };
         env.finish()?;
         Ok(config)

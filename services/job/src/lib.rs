@@ -14,6 +14,7 @@ pub mod applications;
 pub mod config;
 pub mod domain;
 pub mod grpc;
+pub mod hot;
 pub mod projections;
 pub mod service;
 pub mod store;
@@ -127,6 +128,7 @@ pub async fn serve(
         resumes: ResumeServiceClient::new(upstreams.resume),
         cache: projections::cache(stores.redis()?.clone()),
         redis: stores.redis()?.clone(),
+        hot: hot::HotJobs::new(config.hot_cache, 10_000),
     });
     let routes =
         tonic::service::Routes::new(JobServiceServer::new(grpc::JobGrpc { jobs: jobs.clone() }))

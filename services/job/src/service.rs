@@ -32,6 +32,8 @@ pub struct Jobs {
     /// The resume service: an application's resume must be the candidate's own.
     pub resumes:
         talentmesh_proto::resume::v1::resume_service_client::ResumeServiceClient<MeshChannel>,
+    /// Published jobs served a moment ago, in front of `cache`.
+    pub hot: crate::hot::HotJobs,
 }
 
 fn invalid(field: &str, description: impl Into<String>) -> ApiError {
@@ -279,8 +281,14 @@ impl Jobs {
             .as_ref()
             .is_some_and(|c| c.has_role("employer") || c.is_admin());
         if !may_edit {
+            if let Some(job) = self.hot.get(id) {
+                if job.name == name {
+                    return Ok(job);
+                }
+            }
             if let Some(job) = projections::cached_published(&self.cache, &self.redis, id).await {
                 if job.name == name {
+                    self.hot.put(id, &job);
                     return Ok(job);
                 }
             }
@@ -431,6 +439,7 @@ impl Jobs {
             .await
             .map_err(ApiError::from)?;
         tx.commit().await.map_err(db)?;
+        self.hot.forget(id);
         Ok(row.to_pb())
     }
 

@@ -749,3 +749,80 @@ async fn a_revoked_recruiter_cannot_write_and_shared_skills_reach_the_competitor
     assert!(shared, "shared skills not seen by the competitor analysis");
     m.stop().await;
 }
+
+#[tokio::test]
+async fn relevance_ranks_title_matches_first_and_pages_through_both_tiers() {
+    let m = start().await;
+    let owner = m.user(&["employer"]);
+    let (co, _) = company(&m, &owner, "Tiers").await;
+    let mut jobs = m.jobs.clone();
+    // Published oldest first: two jobs with the words in the title, two with them only in the
+    // description, one without them.
+    let postings = [
+        ("Rust工程师（初级）", "构建高并发的招聘平台"),
+        ("平台开发", "寻找熟悉Rust工程师文化的同事"),
+        ("高级Rust工程师", "构建高并发的招聘平台"),
+        ("数据平台", "我们需要Rust工程师"),
+        ("Java开发", "构建高并发的招聘平台"),
+    ];
+    for (title, description) in postings {
+        let j = jobs
+            .create_job(req(
+                pb::CreateJobRequest {
+                    parent: co.clone(),
+                    job: Some(pb::Job {
+                        description: description.into(),
+                        ..job(title, &["Rust"])
+                    }),
+                },
+                &owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .job
+            .unwrap();
+        jobs.publish_job(req(pb::PublishJobRequest { name: j.name }, &owner))
+            .await
+            .unwrap();
+    }
+    let indexed = eventually(PATIENCE, || async {
+        search(&m, pb::SearchJobsRequest::default()).await.len() == 5
+    })
+    .await;
+    assert!(indexed, "five published jobs in the index");
+    let q = |order_by: &str, page_size: i32, page_token: String| pb::SearchJobsRequest {
+        query: "Rust工程师".into(),
+        order_by: order_by.into(),
+        page_size,
+        page_token,
+        ..Default::default()
+    };
+    let ranked = ["高级Rust工程师", "Rust工程师（初级）", "数据平台", "平台开发"];
+    assert_eq!(search(&m, q("relevance", 0, String::new())).await, ranked);
+    assert_eq!(
+        search(&m, q("recency", 0, String::new())).await,
+        ["数据平台", "高级Rust工程师", "平台开发", "Rust工程师（初级）"]
+    );
+    // Pages of three and of one walk the same order, across the two tiers, and end.
+    for size in [3, 1] {
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        for _ in 0..10 {
+            let page = m
+                .jobs
+                .clone()
+                .search_jobs(tonic::Request::new(q("relevance", size, token.clone())))
+                .await
+                .unwrap()
+                .into_inner();
+            seen.extend(page.jobs.into_iter().map(|j| j.title));
+            token = page.next_page_token;
+            if token.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(seen, ranked, "pages of {size}");
+    }
+    m.stop().await;
+}

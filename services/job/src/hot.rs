@@ -1,0 +1,100 @@
+//! The hot layer in front of the Redis read cache: published jobs this instance served in the
+//! last moment, kept in memory for at most `ttl`. A popular job is then read from Redis once
+//! per `ttl` per instance instead of once per request.
+//!
+//! It adds at most `ttl` of staleness to public reads, on top of the Redis cache's own lag
+//! behind MySQL; this instance forgets a job at once when it changes it. Employers and admins
+//! read MySQL and never see it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use talentmesh_proto::job::v1 as pb;
+
+pub struct HotJobs {
+    ttl: Duration,
+    capacity: usize,
+    entries: Mutex<HashMap<String, (Instant, pb::Job)>>,
+}
+
+impl HotJobs {
+    /// A zero `ttl` turns the layer off.
+    pub fn new(ttl: Duration, capacity: usize) -> HotJobs {
+        HotJobs {
+            ttl,
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<pb::Job> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.lock().ok()?;
+        let (at, job) = entries.get(id)?;
+        (at.elapsed() < self.ttl).then(|| job.clone())
+    }
+
+    pub fn put(&self, id: &str, job: &pb::Job) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= self.capacity {
+            // Full: the expired go first; if all are fresh, start over (a burst of distinct
+            // jobs is what Redis is for).
+            let ttl = self.ttl;
+            entries.retain(|_, (at, _)| at.elapsed() < ttl);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(id.to_string(), (Instant::now(), job.clone()));
+    }
+
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(title: &str) -> pb::Job {
+        pb::Job {
+            title: title.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn entries_expire_and_are_forgotten() {
+        let hot = HotJobs::new(Duration::from_millis(50), 10);
+        hot.put("a", &job("A"));
+        assert_eq!(hot.get("a").map(|j| j.title), Some("A".to_string()));
+        hot.forget("a");
+        assert!(hot.get("a").is_none());
+        hot.put("b", &job("B"));
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(hot.get("b").is_none(), "older than the ttl");
+    }
+
+    #[test]
+    fn stays_within_capacity_and_off_when_ttl_is_zero() {
+        let hot = HotJobs::new(Duration::from_secs(60), 3);
+        for i in 0..10 {
+            hot.put(&i.to_string(), &job("x"));
+        }
+        assert!(hot.entries.lock().map(|e| e.len()).unwrap_or(99) <= 3);
+        let off = HotJobs::new(Duration::ZERO, 3);
+        off.put("a", &job("A"));
+        assert!(off.get("a").is_none());
+    }
+}
