@@ -5,60 +5,15 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{req, start, PATIENCE};
 use talentmesh_company::Config;
 use talentmesh_proto::company::v1 as pb;
 use talentmesh_proto::sync::v1 as sync;
-use talentmesh_proto::sync::v1::sync_admin_service_client::SyncAdminServiceClient;
 use talentmesh_storage::{Migrations, Stores};
-use talentmesh_testkit::{eventually, eventually_value};
+use talentmesh_testkit::{drift, eventually, sync_operation};
 
 async fn run(t: &common::Running, kind: sync::OperationKind) -> sync::Operation {
-    let admin = t.admin();
-    let mut client = SyncAdminServiceClient::connect(t.service.url())
-        .await
-        .unwrap();
-    let op = client
-        .start_operation(req(
-            sync::StartOperationRequest {
-                kind: kind as i32,
-                projections: vec![],
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .operation
-        .unwrap();
-    eventually_value(Duration::from_secs(60), || {
-        let mut client = client.clone();
-        let name = op.name.clone();
-        let admin = admin.clone();
-        async move {
-            let op = client
-                .get_operation(req(sync::GetOperationRequest { name }, &admin))
-                .await
-                .unwrap()
-                .into_inner()
-                .operation
-                .unwrap();
-            (op.state != sync::OperationState::Running as i32).then_some(op)
-        }
-    })
-    .await
-    .expect("operation finished")
-}
-
-fn drift(op: &sync::Operation, projection: &str) -> (i64, i64) {
-    let p = op
-        .projections
-        .iter()
-        .find(|p| p.projection == projection)
-        .unwrap();
-    (p.missing + p.stale + p.orphaned, p.repaired)
+    sync_operation(&t.service.url(), &t.admin().token, kind).await
 }
 
 #[tokio::test]

@@ -255,10 +255,7 @@ pub async fn find(
     let start = usize::try_from(offset).unwrap_or(0);
     let limit = usize::try_from(limit).unwrap_or(0);
     let more = ranked.len() > start + limit;
-    Ok((
-        ranked.into_iter().skip(start).take(limit).collect(),
-        more,
-    ))
+    Ok((ranked.into_iter().skip(start).take(limit).collect(), more))
 }
 
 /// How many of the newest jobs a search reads, widening, before PostgreSQL picks its plan.
@@ -277,12 +274,7 @@ const COVERED: &str = "id, published_at, tokens, title_tokens, skills, city_code
 /// then has few rows to read. Left to itself, the planner takes bigrams as independent and so
 /// expects a phrase like 数据分析 to be thousands of times rarer than it is, and reads every
 /// match through the token index, a table read per match.
-async fn newest(
-    pool: &PgPool,
-    q: &Query,
-    in_title: bool,
-    n: i64,
-) -> Result<Vec<String>, ApiError> {
+async fn newest(pool: &PgPool, q: &Query, in_title: bool, n: i64) -> Result<Vec<String>, ApiError> {
     let selective = !q.tokens.is_empty() || !q.skill.is_empty();
     for window in RECENT_WINDOWS {
         if !selective || n > window / 10 {
@@ -294,7 +286,8 @@ async fn newest(
              ORDER BY published_at DESC, id LIMIT {window}) recent WHERE TRUE"
         ));
         push_matches(&mut b, q, in_title);
-        b.push(" ORDER BY published_at DESC, id LIMIT ").push_bind(n);
+        b.push(" ORDER BY published_at DESC, id LIMIT ")
+            .push_bind(n);
         let ids: Vec<String> = b
             .build_query_scalar()
             .fetch_all(pool)
@@ -306,7 +299,8 @@ async fn newest(
     }
     let mut b = sqlx::QueryBuilder::new(format!("SELECT id FROM job_search WHERE {LIVE}"));
     push_matches(&mut b, q, in_title);
-    b.push(" ORDER BY published_at DESC, id LIMIT ").push_bind(n);
+    b.push(" ORDER BY published_at DESC, id LIMIT ")
+        .push_bind(n);
     b.build_query_scalar()
         .fetch_all(pool)
         .await
@@ -326,9 +320,6 @@ mod tests {
 
     #[test]
     fn the_live_predicate_names_the_published_state() {
-        assert!(LIVE.starts_with(&format!(
-            "state = {} ",
-            pb::JobState::Published as i32
-        )));
+        assert!(LIVE.starts_with(&format!("state = {} ", pb::JobState::Published as i32)));
     }
 }

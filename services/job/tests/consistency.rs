@@ -6,55 +6,10 @@
 use std::time::Duration;
 
 use talentmesh_proto::sync::v1 as sync;
-use talentmesh_proto::sync::v1::sync_admin_service_client::SyncAdminServiceClient;
 use talentmesh_storage::{Migrations, Stores};
-use talentmesh_testkit::{eventually_value, Spawned, TestEnv, TestKeys};
+use talentmesh_testkit::{drift, eventually_value, sync_operation, Spawned, TestEnv, TestKeys};
 
 const PROJECTIONS: [&str; 3] = ["jobs_search", "jobs_graph", "jobs_cache"];
-
-async fn run(url: &str, token: &str, kind: sync::OperationKind) -> sync::Operation {
-    let mut client = SyncAdminServiceClient::connect(url.to_string())
-        .await
-        .unwrap();
-    let mut r = tonic::Request::new(sync::StartOperationRequest {
-        kind: kind as i32,
-        projections: vec![],
-    });
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let op = client
-        .start_operation(r)
-        .await
-        .unwrap()
-        .into_inner()
-        .operation
-        .unwrap();
-    eventually_value(Duration::from_secs(60), || {
-        let mut client = client.clone();
-        let mut r = tonic::Request::new(sync::GetOperationRequest {
-            name: op.name.clone(),
-        });
-        r.metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        async move {
-            let op = client
-                .get_operation(r)
-                .await
-                .unwrap()
-                .into_inner()
-                .operation
-                .unwrap();
-            (op.state != sync::OperationState::Running as i32).then_some(op)
-        }
-    })
-    .await
-    .expect("operation finished")
-}
-
-fn drift(op: &sync::Operation, p: &str) -> (i64, i64) {
-    let p = op.projections.iter().find(|x| x.projection == p).unwrap();
-    (p.missing + p.stale + p.orphaned, p.repaired)
-}
 
 #[tokio::test]
 async fn drift_in_every_job_projection_is_found_and_repaired() {
@@ -117,7 +72,7 @@ async fn drift_in_every_job_projection_is_found_and_repaired() {
     }
     let admin = keys.token("ops", &["admin"]);
     let clean = eventually_value(Duration::from_secs(30), || async {
-        let op = run(&job.url(), &admin, sync::OperationKind::Check).await;
+        let op = sync_operation(&job.url(), &admin, sync::OperationKind::Check).await;
         PROJECTIONS
             .iter()
             .all(|p| drift(&op, p).0 == 0)
@@ -149,15 +104,15 @@ async fn drift_in_every_job_projection_is_found_and_repaired() {
         .await
         .unwrap();
 
-    let checked = run(&job.url(), &admin, sync::OperationKind::Check).await;
+    let checked = sync_operation(&job.url(), &admin, sync::OperationKind::Check).await;
     for p in PROJECTIONS {
         assert_eq!(drift(&checked, p), (1, 0), "{p}: {checked:?}");
     }
-    let repaired = run(&job.url(), &admin, sync::OperationKind::Repair).await;
+    let repaired = sync_operation(&job.url(), &admin, sync::OperationKind::Repair).await;
     for p in PROJECTIONS {
         assert_eq!(drift(&repaired, p).1, 1, "{p}: {repaired:?}");
     }
-    let after = run(&job.url(), &admin, sync::OperationKind::Check).await;
+    let after = sync_operation(&job.url(), &admin, sync::OperationKind::Check).await;
     for p in PROJECTIONS {
         assert_eq!(drift(&after, p), (0, 0), "{p}: {after:?}");
     }

@@ -798,11 +798,21 @@ async fn relevance_ranks_title_matches_first_and_pages_through_both_tiers() {
         page_token,
         ..Default::default()
     };
-    let ranked = ["高级Rust工程师", "Rust工程师（初级）", "数据平台", "平台开发"];
+    let ranked = [
+        "高级Rust工程师",
+        "Rust工程师（初级）",
+        "数据平台",
+        "平台开发",
+    ];
     assert_eq!(search(&m, q("relevance", 0, String::new())).await, ranked);
     assert_eq!(
         search(&m, q("recency", 0, String::new())).await,
-        ["数据平台", "高级Rust工程师", "平台开发", "Rust工程师（初级）"]
+        [
+            "数据平台",
+            "高级Rust工程师",
+            "平台开发",
+            "Rust工程师（初级）"
+        ]
     );
     // Pages of three and of one walk the same order, across the two tiers, and end.
     for size in [3, 1] {

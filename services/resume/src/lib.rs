@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod access;
+pub mod cache;
 pub mod config;
 pub mod content;
 pub mod domain;
@@ -122,6 +123,10 @@ pub async fn serve(
             )?),
             store::change_of(),
         )
+        .projection(
+            Arc::new(cache::projection(stores.redis()?.clone())),
+            store::change_of(),
+        )
         .reaction(
             "resume_application_access",
             &config.job_events,
@@ -133,6 +138,8 @@ pub async fn serve(
         pool: mysql,
         outbox: Outbox::new(config::SERVICE),
         authz: PermissionClient::new(company, config.permission_cache),
+        cache: cache::projection(stores.redis()?.clone()),
+        redis: stores.redis()?.clone(),
     });
     let routes =
         tonic::service::Routes::new(ResumeServiceServer::new(grpc::ResumeGrpc { resumes }))

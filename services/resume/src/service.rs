@@ -25,6 +25,9 @@ pub struct Resumes {
     pub pool: sqlx::MySqlPool,
     pub outbox: Outbox,
     pub authz: PermissionClient,
+    /// Newest versions in Redis, read when they are the version asked for.
+    pub cache: talentmesh_storage::projection::RedisHashes,
+    pub redis: talentmesh_storage::RedisPool,
 }
 
 fn invalid(field: &str, description: impl Into<String>) -> ApiError {
@@ -177,9 +180,7 @@ impl Resumes {
             .filter(|r| !r.deleted)
             .ok_or_else(not_found)?;
         if row.owner == ctx.caller.user_id && as_company.is_empty() {
-            return store::content(&mut conn, id, row.version)
-                .await?
-                .ok_or_else(not_found);
+            return self.content(&mut conn, id, row.version).await;
         }
         // Anyone else reads as a member of a company, and sees only what the owner opened to it.
         let company = match as_company.strip_prefix("companies/") {
@@ -219,13 +220,26 @@ impl Resumes {
             (false, Some(a)) => a.version,
             (false, None) => return Err(not_found()),
         };
-        let mut r = store::content(&mut conn, id, version)
-            .await?
-            .ok_or_else(not_found)?;
+        let mut r = self.content(&mut conn, id, version).await?;
         if !applied.is_some_and(|a| a.contact) {
             r.contact = None;
         }
         Ok(r)
+    }
+
+    /// Version `version` of resume `id`: from the cache when it holds that version, else MySQL.
+    async fn content(
+        &self,
+        conn: &mut sqlx::MySqlConnection,
+        id: &str,
+        version: i64,
+    ) -> Result<pb::Resume, ApiError> {
+        if let Some(r) = crate::cache::version(&self.cache, &self.redis, id, version).await {
+            return Ok(r);
+        }
+        store::content(conn, id, version)
+            .await?
+            .ok_or_else(not_found)
     }
 
     pub async fn list(&self, ctx: &Ctx) -> Result<Vec<pb::Resume>, ApiError> {

@@ -514,3 +514,107 @@ async fn export_and_import_move_everything_or_nothing() {
     assert_eq!(before, after, "a refused import wrote something");
     m.stop().await;
 }
+
+#[tokio::test]
+async fn reads_take_the_cache_only_when_it_holds_the_current_version() {
+    use prost::Message;
+    let m = start().await;
+    let me = m.user(&["candidate"]);
+    let mut c = m.resumes.clone();
+    let created = c
+        .create_resume(req(
+            pb::CreateResumeRequest {
+                resume: Some(resume()),
+            },
+            &me,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .resume
+        .unwrap();
+    let id = created.name.trim_start_matches("resumes/").to_string();
+    let key = format!("{}resumecache:{id}", m.resume_env.redis_prefix);
+    let mut redis = m.resume_env.redis().await;
+    let cached_version = |redis: &redis::aio::MultiplexedConnection| {
+        let key = key.clone();
+        let mut redis = redis.clone();
+        async move {
+            redis::cmd("HGET")
+                .arg(&key)
+                .arg("_v")
+                .query_async::<Option<i64>>(&mut redis)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        talentmesh_testkit::eventually(Duration::from_secs(20), || async {
+            cached_version(&redis).await == Some(1)
+        })
+        .await,
+        "version 1 never reached the cache"
+    );
+    // What the cache holds is what a read returns while it is the current version: planted
+    // content shows through.
+    let planted = pb::Resume {
+        title: "from the cache".into(),
+        ..created.clone()
+    };
+    let encoded = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        planted.encode_to_vec(),
+    );
+    redis::cmd("HSET")
+        .arg(&key)
+        .arg("resume")
+        .arg(encoded)
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    let get = |c: &mut ResumeServiceClient<Channel>| {
+        let mut c = c.clone();
+        let name = created.name.clone();
+        let token = me.token.clone();
+        async move {
+            let mut r = tonic::Request::new(pb::GetResumeRequest {
+                name,
+                ..Default::default()
+            });
+            r.metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            c.get_resume(r).await.unwrap().into_inner().resume.unwrap()
+        }
+    };
+    assert_eq!(get(&mut c).await.title, "from the cache");
+    // A save makes the cached version stale: the owner reads the save at once, from MySQL.
+    let saved = c
+        .update_resume(req(
+            pb::UpdateResumeRequest {
+                resume: Some(pb::Resume {
+                    name: created.name.clone(),
+                    title: "第二版".into(),
+                    ..resume()
+                }),
+                expected_version: 1,
+            },
+            &me,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .resume
+        .unwrap();
+    let read = get(&mut c).await;
+    assert_eq!((read.version, read.title.as_str()), (2, "第二版"));
+    assert_eq!(read, saved);
+    assert!(
+        talentmesh_testkit::eventually(Duration::from_secs(20), || async {
+            cached_version(&redis).await == Some(2)
+        })
+        .await,
+        "version 2 never reached the cache"
+    );
+    assert_eq!(get(&mut c).await, saved);
+    m.stop().await;
+}

@@ -433,3 +433,67 @@ pub fn fails<T: std::fmt::Debug>(
         }
     }
 }
+
+/// Starts a sync operation (a check or a repair of every projection) on the service at `url`
+/// as `token` (an admin's), and waits up to a minute for it to finish.
+pub async fn sync_operation(
+    url: &str,
+    token: &str,
+    kind: talentmesh_proto::sync::v1::OperationKind,
+) -> talentmesh_proto::sync::v1::Operation {
+    use talentmesh_proto::sync::v1 as sync;
+    fn with_token<T>(msg: T, token: &str) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(msg);
+        r.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        r
+    }
+    let mut client =
+        sync::sync_admin_service_client::SyncAdminServiceClient::connect(url.to_string())
+            .await
+            .expect("connect to the sync admin service");
+    let op = client
+        .start_operation(with_token(
+            sync::StartOperationRequest {
+                kind: kind as i32,
+                projections: vec![],
+            },
+            token,
+        ))
+        .await
+        .expect("start the operation")
+        .into_inner()
+        .operation
+        .expect("an operation");
+    eventually_value(Duration::from_secs(60), || {
+        let mut client = client.clone();
+        let r = with_token(
+            sync::GetOperationRequest {
+                name: op.name.clone(),
+            },
+            token,
+        );
+        async move {
+            let op = client
+                .get_operation(r)
+                .await
+                .expect("read the operation")
+                .into_inner()
+                .operation
+                .expect("an operation");
+            (op.state != sync::OperationState::Running as i32).then_some(op)
+        }
+    })
+    .await
+    .expect("the operation finished within a minute")
+}
+
+/// Of `projection` in a finished operation: (drift found and not repaired, records repaired).
+pub fn drift(op: &talentmesh_proto::sync::v1::Operation, projection: &str) -> (i64, i64) {
+    let p = op
+        .projections
+        .iter()
+        .find(|p| p.projection == projection)
+        .unwrap_or_else(|| panic!("no projection {projection} in {op:?}"));
+    (p.missing + p.stale + p.orphaned, p.repaired)
+}

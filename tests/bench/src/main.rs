@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context};
 use axum::response::IntoResponse;
 use http_body_util::Empty;
-use talentmesh_proto::identity::v1 as pb;
 use talentmesh_bench::{drive, load_http, HttpCall, Outcome};
+use talentmesh_proto::identity::v1 as pb;
 use talentmesh_proto::identity::v1::identity_service_client::IdentityServiceClient;
 
 #[tokio::main]

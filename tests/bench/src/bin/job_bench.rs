@@ -263,7 +263,9 @@ async fn main() -> anyhow::Result<()> {
     // Wait until the read cache holds the published job.
     let cache_key = format!(
         "{}jobcache:{}",
-        mesh.job_env.as_ref().map_or("", |e| e.redis_prefix.as_str()),
+        mesh.job_env
+            .as_ref()
+            .map_or("", |e| e.redis_prefix.as_str()),
         job.rsplit('/').next().unwrap_or_default()
     );
     let cached = talentmesh_testkit::eventually(Duration::from_secs(30), || async {
@@ -344,44 +346,44 @@ async fn main() -> anyhow::Result<()> {
 
     // 2. Search over the seeded jobs.
     println!("### Job search over {jobs} published jobs\n");
-    let q = |query: &str| {
-        let mut url = reqwest::Url::parse(&mesh.url("/v1/jobs:search")).expect("url");
+    let q = |query: &str| -> anyhow::Result<HttpCall> {
+        let mut url = reqwest::Url::parse(&mesh.url("/v1/jobs:search"))?;
         url.set_query(Some(query));
-        HttpCall::get(url.as_str()).expect("url")
+        HttpCall::get(url.as_str())
     };
     let mixes: [(&str, Vec<HttpCall>); 4] = [
         (
             "text, relevance (Rust工程师, rust engineer, 数据分析, product designer, …)",
             vec![
-                q("query=Rust%E5%B7%A5%E7%A8%8B%E5%B8%88"),
-                q("query=rust%20engineer"),
-                q("query=%E6%95%B0%E6%8D%AE%E5%88%86%E6%9E%90"),
-                q("query=product%20designer"),
-                q("query=%E5%90%8E%E7%AB%AF"),
-                q("query=kubernetes"),
+                q("query=Rust%E5%B7%A5%E7%A8%8B%E5%B8%88")?,
+                q("query=rust%20engineer")?,
+                q("query=%E6%95%B0%E6%8D%AE%E5%88%86%E6%9E%90")?,
+                q("query=product%20designer")?,
+                q("query=%E5%90%8E%E7%AB%AF")?,
+                q("query=kubernetes")?,
             ],
         ),
         (
             "text + city + salary overlap",
             vec![
-                q("query=%E5%B7%A5%E7%A8%8B%E5%B8%88&cityCode=310000&salaryMin=20000&salaryMax=30000"),
-                q("query=engineer&cityCode=440300&salaryMin=15000"),
-                q("query=java&cityCode=110000&salaryMax=20000"),
+                q("query=%E5%B7%A5%E7%A8%8B%E5%B8%88&cityCode=310000&salaryMin=20000&salaryMax=30000")?,
+                q("query=engineer&cityCode=440300&salaryMin=15000")?,
+                q("query=java&cityCode=110000&salaryMax=20000")?,
             ],
         ),
         (
             "filters only (skill, recruit type), newest first",
             vec![
-                q("skill=Rust&orderBy=recency"),
-                q("skill=Redis&recruitType=RECRUIT_TYPE_CAMPUS&orderBy=recency"),
-                q("cityCode=510100&orderBy=recency"),
+                q("skill=Rust&orderBy=recency")?,
+                q("skill=Redis&recruitType=RECRUIT_TYPE_CAMPUS&orderBy=recency")?,
+                q("cityCode=510100&orderBy=recency")?,
             ],
         ),
         (
             "text, second page",
             vec![
-                q("query=engineer&pageToken=o20"),
-                q("query=%E5%B7%A5%E7%A8%8B%E5%B8%88&pageToken=o20"),
+                q("query=engineer&pageToken=o20")?,
+                q("query=%E5%B7%A5%E7%A8%8B%E5%B8%88&pageToken=o20")?,
             ],
         ),
     ];
@@ -389,28 +391,27 @@ async fn main() -> anyhow::Result<()> {
         // Every query answers with jobs before it is measured: a refusal would only be counted.
         for c in calls {
             let (status, body) = mesh
-                .get(
-                    c.uri
-                        .path_and_query()
-                        .map_or("/", |p| p.as_str()),
-                    None,
-                )
+                .get(c.uri.path_and_query().map_or("/", |p| p.as_str()), None)
                 .await;
             let found = body["jobs"].as_array().map_or(0, Vec::len);
             if status != 200 || found == 0 {
                 anyhow::bail!("search {}: HTTP {status}, {found} jobs: {body}", c.uri);
             }
         }
-        let s = load_http(concurrency, secs, |w| {
-            // Each worker starts at a different query of the mix.
-            let mut c = calls.clone();
-            c.rotate_left(w % calls.len());
-            c
-        })
-        .await
-        .summary();
-        println!("- {}", line(&format!("search, {what}, 20 per page"), &s));
+        // A few callers show the latency of one search; all of them, the throughput.
+        for callers in [4, concurrency] {
+            let s = load_http(callers, secs, |w| {
+                // Each worker starts at a different query of the mix.
+                let mut c = calls.clone();
+                c.rotate_left(w % calls.len());
+                c
+            })
+            .await
+            .summary();
+            println!("- {}", line(&format!("{what}, {callers} callers"), &s));
+        }
     }
+    println!("\nEvery search returns a page of 20.\n");
 
     // 3. Resume saves: every worker updates a resume of its own; each save is a new version,
     // analysed (skills from the text, years, completeness) in the same request.
@@ -419,7 +420,7 @@ async fn main() -> anyhow::Result<()> {
         let r = ok("create resume", mesh.call(Method::POST, "/v1/resumes", Some(&cand), Some(json!({"title": format!("简历 {w}"), "fullName": "韩梅梅", "contact": {"email": "mei@example.com"}, "summary": "五年Rust和k8s经验"}))).await)?;
         resumes.push(r["name"].as_str().unwrap_or_default().to_string());
     }
-    let save = |name: &str, n: usize| -> HttpCall {
+    let save = |name: &str, n: usize| -> anyhow::Result<HttpCall> {
         let body = json!({
             "title": format!("简历 {n}"),
             "fullName": "韩梅梅",
@@ -432,14 +433,14 @@ async fn main() -> anyhow::Result<()> {
             ],
             "education": [{"school": "浙江大学", "degree": "本科", "major": "计算机科学", "start": {"year": 2012, "month": 9}, "end": {"year": 2016, "month": 6}}]
         });
-        let mut c = HttpCall::get(&mesh.url(&format!("/v1/{name}"))).expect("url");
+        let mut c = HttpCall::get(&mesh.url(&format!("/v1/{name}")))?;
         c.method = http::Method::PUT;
         c.bearer = Some(cand.clone());
         c.json = Some(bytes::Bytes::from(body.to_string()));
-        c
+        Ok(c)
     };
     // Check the body once before measuring: a refused save would be counted as an error only.
-    let probe = save(&resumes[0], 0);
+    let probe = save(&resumes[0], 0)?;
     ok(
         "save resume",
         mesh.call(
@@ -453,17 +454,20 @@ async fn main() -> anyhow::Result<()> {
         )
         .await,
     )?;
-    let s = load_http(concurrency, secs, |w| {
-        (0..4).map(|n| save(&resumes[w % resumes.len()], n)).collect()
-    })
-    .await
-    .summary();
+    let mut calls = Vec::new();
+    for r in &resumes {
+        calls.push(
+            (0..4)
+                .map(|n| save(r, n))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        );
+    }
+    let s = load_http(concurrency, secs, |w| calls[w % calls.len()].clone())
+        .await
+        .summary();
     println!(
         "\n### Resume saves\n\n- {}",
-        line(
-            "PUT /v1/resumes/{id}, a new version with analysis each",
-            &s
-        )
+        line("PUT /v1/resumes/{id}, a new version with analysis each", &s)
     );
 
     mesh.stop().await;

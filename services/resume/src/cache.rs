@@ -1,0 +1,60 @@
+//! The read cache in Redis: each resume's newest version, encoded, in one hash fed by a
+//! projection. A read first learns the resume's current version from its MySQL row (one small
+//! row by key) and takes the content from the cache only when the cached version is that
+//! version, so a reader never sees an older version than MySQL holds, and the owner always
+//! reads their own last save. On a miss (the projection trails a save, or Redis is away) the
+//! content comes from MySQL.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use prost::Message;
+use talentmesh_proto::resume::v1 as pb;
+use talentmesh_storage::projection::{Change, RedisHashes};
+use talentmesh_storage::RedisPool;
+
+use crate::store::ENTITY;
+
+pub const NAME: &str = "resumes_cache";
+
+pub fn projection(redis: RedisPool) -> RedisHashes {
+    RedisHashes::new(
+        NAME,
+        ENTITY,
+        "resumecache",
+        redis,
+        Arc::new(|c: &Change| {
+            Ok(serde_json::json!({
+                "resume": base64::engine::general_purpose::STANDARD.encode(&c.state),
+            }))
+        }),
+    )
+}
+
+/// Version `version` of resume `id` from the cache, if that is the version it holds.
+pub async fn version(
+    cache: &RedisHashes,
+    redis: &RedisPool,
+    id: &str,
+    version: i64,
+) -> Option<pb::Resume> {
+    let mut conn = redis.get().await.ok()?;
+    let (stored, deleted, encoded): (Option<i64>, Option<String>, Option<String>) =
+        redis::cmd("HMGET")
+            .arg(cache.key(id))
+            .arg("_v")
+            .arg("_d")
+            .arg("resume")
+            .query_async(&mut conn)
+            .await
+            .ok()?;
+    if stored != Some(version) || deleted.as_deref() != Some("0") {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded?)
+        .ok()?;
+    pb::Resume::decode(bytes.as_slice())
+        .ok()
+        .filter(|r| r.version == version)
+}

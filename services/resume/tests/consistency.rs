@@ -1,0 +1,114 @@
+//! The checker over the resume's three projections: an analysis row, a graph node and a cache
+//! entry removed behind the service's back are found by a check and put back by a repair.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use talentmesh_proto::resume::v1 as pb;
+use talentmesh_proto::resume::v1::resume_service_client::ResumeServiceClient;
+use talentmesh_proto::sync::v1 as sync;
+use talentmesh_storage::{Migrations, Stores};
+use talentmesh_testkit::{drift, eventually_value, sync_operation, Spawned, TestEnv, TestKeys};
+
+const PROJECTIONS: [&str; 3] = ["resumes_analysis", "resumes_graph", "resumes_cache"];
+
+#[tokio::test]
+async fn drift_in_every_resume_projection_is_found_and_repaired() {
+    let keys = TestKeys::new();
+    let env = TestEnv::new("resume").set("TALENTMESH_RESUME_CHECK_EVERY", "0s");
+    let config = talentmesh_resume::Config::load(env.env()).unwrap();
+    let storage = config.storage.clone();
+    let mesh = config.mesh.clone();
+    let verifier = keys.verifier();
+    // Saving a resume asks no other service.
+    let company = talentmesh_mesh::MeshChannel::fixed(
+        "company",
+        &["http://127.0.0.1:9".to_string()],
+        Duration::from_secs(1),
+    );
+    let service = Spawned::start(&mesh, move |l, s| {
+        talentmesh_resume::serve(config, verifier, company, l, s)
+    })
+    .await;
+    let mut client = ResumeServiceClient::connect(service.url()).await.unwrap();
+    let candidate = keys.token("cand", &["candidate"]);
+    let mut ids = Vec::new();
+    for title in ["后端简历", "Backend resume"] {
+        let mut r = tonic::Request::new(pb::CreateResumeRequest {
+            resume: Some(pb::Resume {
+                title: title.into(),
+                summary: "Rust 和 k8s".into(),
+                ..Default::default()
+            }),
+        });
+        r.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {candidate}").parse().unwrap(),
+        );
+        let created = client
+            .create_resume(r)
+            .await
+            .unwrap()
+            .into_inner()
+            .resume
+            .unwrap();
+        ids.push(created.name.trim_start_matches("resumes/").to_string());
+    }
+    let admin = keys.token("ops", &["admin"]);
+    let clean = eventually_value(Duration::from_secs(30), || async {
+        let op = sync_operation(&service.url(), &admin, sync::OperationKind::Check).await;
+        PROJECTIONS
+            .iter()
+            .all(|p| drift(&op, p).0 == 0)
+            .then_some(())
+    })
+    .await;
+    assert!(clean.is_some(), "projections never caught up");
+
+    let stores = Stores::connect(
+        &storage,
+        Migrations {
+            mysql: None,
+            postgres: None,
+        },
+    )
+    .await
+    .unwrap();
+    let id = &ids[0];
+    sqlx::query("DELETE FROM resume_analysis WHERE id = $1")
+        .bind(id)
+        .execute(stores.postgres().unwrap())
+        .await
+        .unwrap();
+    stores
+        .neo4j()
+        .unwrap()
+        .run(
+            neo4rs::query("MATCH (n:Resume {key: $key}) DETACH DELETE n")
+                .param("key", format!("{}/{id}", stores.neo4j_namespace)),
+        )
+        .await
+        .unwrap();
+    let redis = stores.redis().unwrap();
+    let mut conn = redis.get().await.unwrap();
+    redis::cmd("DEL")
+        .arg(redis.key(&format!("resumecache:{id}")))
+        .query_async::<i64>(&mut conn)
+        .await
+        .unwrap();
+
+    let checked = sync_operation(&service.url(), &admin, sync::OperationKind::Check).await;
+    for p in PROJECTIONS {
+        assert_eq!(drift(&checked, p), (1, 0), "{p}: {checked:?}");
+    }
+    let repaired = sync_operation(&service.url(), &admin, sync::OperationKind::Repair).await;
+    for p in PROJECTIONS {
+        assert_eq!(drift(&repaired, p).1, 1, "{p}: {repaired:?}");
+    }
+    let after = sync_operation(&service.url(), &admin, sync::OperationKind::Check).await;
+    for p in PROJECTIONS {
+        assert_eq!(drift(&after, p), (0, 0), "{p}: {after:?}");
+    }
+    service.stop().await;
+}
