@@ -33,6 +33,47 @@ fn is_id(s: &str) -> bool {
     s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
 }
 
+/// Where a page of applications ends: its last row's creation time and id. As a token,
+/// "<microseconds>.<id>".
+struct Cursor {
+    created_at: DateTime<Utc>,
+    id: String,
+}
+
+impl Cursor {
+    fn parse(token: &str) -> Result<Option<Cursor>, ApiError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let bad = || invalid("page_token", "not a token from this list");
+        let (micros, id) = token.split_once('.').ok_or_else(bad)?;
+        let created_at = micros
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_micros)
+            .ok_or_else(bad)?;
+        if !is_id(id) {
+            return Err(bad());
+        }
+        Ok(Some(Cursor {
+            created_at,
+            id: id.to_string(),
+        }))
+    }
+
+    fn token(&self) -> String {
+        format!("{}.{}", self.created_at.timestamp_micros(), self.id)
+    }
+}
+
+fn page_size(n: i32) -> Result<i64, ApiError> {
+    match n {
+        0 => Ok(50),
+        1..=200 => Ok(i64::from(n)),
+        _ => Err(invalid("page_size", "1 to 200, or 0 for 50")),
+    }
+}
+
 fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.timestamp(),
@@ -363,16 +404,18 @@ impl Jobs {
     pub async fn list_applications(
         &self,
         ctx: &Ctx,
-        parent: &str,
-        stage: i32,
-    ) -> Result<Vec<pb::Application>, ApiError> {
-        let (company, job) = match parent.split('/').collect::<Vec<_>>().as_slice() {
+        req: &pb::ListApplicationsRequest,
+    ) -> Result<(Vec<pb::Application>, String), ApiError> {
+        let stage = req.stage;
+        let (company, job) = match req.parent.split('/').collect::<Vec<_>>().as_slice() {
             ["companies", c, "jobs", j] if is_id(c) && is_id(j) => (c.to_string(), j.to_string()),
             _ => return Err(invalid("parent", "must be companies/{company}/jobs/{job}")),
         };
         if pb::Stage::try_from(stage).is_err() {
             return Err(invalid("stage", "unknown stage"));
         }
+        let limit = page_size(req.page_size)?;
+        let after = Cursor::parse(&req.page_token)?;
         let caller = ctx
             .caller
             .as_ref()
@@ -394,48 +437,83 @@ impl Jobs {
             // Another company's applications look like a job without any.
             return Err(ApiError::not_found("job not found"));
         }
-        let mut q = sqlx::QueryBuilder::new("SELECT id FROM applications WHERE company_id = ");
+        let mut q =
+            sqlx::QueryBuilder::new("SELECT id, created_at FROM applications WHERE company_id = ");
         q.push_bind(company).push(" AND job_id = ").push_bind(job);
         if stage != 0 {
             q.push(" AND stage = ")
                 .push_bind(i8::try_from(stage).unwrap_or(0));
         }
-        q.push(" ORDER BY created_at, id LIMIT 500");
-        let ids: Vec<String> = q
-            .build_query_scalar()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(a) = self.application(&mut conn, &id).await? {
-                out.push(a);
-            }
+        if let Some(c) = after {
+            q.push(" AND (created_at, id) > (")
+                .push_bind(c.created_at)
+                .push(", ")
+                .push_bind(c.id)
+                .push(")");
         }
-        Ok(out)
+        q.push(" ORDER BY created_at, id LIMIT ")
+            .push_bind(limit + 1);
+        self.page(q, limit).await
     }
 
-    pub async fn my_applications(&self, ctx: &Ctx) -> Result<Vec<pb::Application>, ApiError> {
+    pub async fn my_applications(
+        &self,
+        ctx: &Ctx,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<pb::Application>, String), ApiError> {
+        let limit = self::page_size(page_size)?;
+        let before = Cursor::parse(page_token)?;
         let caller = ctx
             .caller
             .as_ref()
             .ok_or_else(|| ApiError::unauthenticated("missing bearer access token"))?;
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM applications WHERE candidate = ? ORDER BY created_at DESC, id LIMIT 500",
-        )
-        .bind(&caller.user_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        let mut q =
+            sqlx::QueryBuilder::new("SELECT id, created_at FROM applications WHERE candidate = ");
+        q.push_bind(caller.user_id.clone());
+        if let Some(c) = before {
+            q.push(" AND (created_at, id) < (")
+                .push_bind(c.created_at)
+                .push(", ")
+                .push_bind(c.id)
+                .push(")");
+        }
+        q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(limit + 1);
+        self.page(q, limit).await
+    }
+
+    /// The applications `q` selects (id, created_at; one past the page), and the next token.
+    async fn page(
+        &self,
+        mut q: sqlx::QueryBuilder<'_, MySql>,
+        limit: i64,
+    ) -> Result<(Vec<pb::Application>, String), ApiError> {
+        let mut rows: Vec<(String, DateTime<Utc>)> =
+            q.build_query_as().fetch_all(&self.pool).await.map_err(db)?;
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last()
+                .map(|(id, created_at)| {
+                    Cursor {
+                        created_at: *created_at,
+                        id: id.clone(),
+                    }
+                    .token()
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, _) in rows {
             if let Some(a) = self.application(&mut conn, &id).await? {
                 out.push(a);
             }
         }
-        Ok(out)
+        Ok((out, next))
     }
 
     /// A row for a change, with the caller's right to make it checked.

@@ -153,11 +153,11 @@ impl pb::application_service_server::ApplicationService for ApplicationGrpc {
     ) -> Reply<pb::ListApplicationsResponse> {
         let ctx = ctx(&request);
         let req = request.into_inner();
-        let applications = self
-            .jobs
-            .list_applications(&ctx, &req.parent, req.stage)
-            .await?;
-        Ok(Response::new(pb::ListApplicationsResponse { applications }))
+        let (applications, next_page_token) = self.jobs.list_applications(&ctx, &req).await?;
+        Ok(Response::new(pb::ListApplicationsResponse {
+            applications,
+            next_page_token,
+        }))
     }
 
     async fn list_my_applications(
@@ -165,9 +165,14 @@ impl pb::application_service_server::ApplicationService for ApplicationGrpc {
         request: Request<pb::ListMyApplicationsRequest>,
     ) -> Reply<pb::ListMyApplicationsResponse> {
         let ctx = ctx(&request);
-        let applications = self.jobs.my_applications(&ctx).await?;
+        let req = request.into_inner();
+        let (applications, next_page_token) = self
+            .jobs
+            .my_applications(&ctx, req.page_size, &req.page_token)
+            .await?;
         Ok(Response::new(pb::ListMyApplicationsResponse {
             applications,
+            next_page_token,
         }))
     }
 

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use talentmesh_mesh::error::field_violations_of;
 use talentmesh_mesh::MeshChannel;
 use talentmesh_proto::company::v1 as cpb;
 use talentmesh_proto::company::v1::company_service_client::CompanyServiceClient;
@@ -286,6 +287,7 @@ async fn a_candidate_applies_and_the_company_moves_the_application_through_the_p
             pb::ListApplicationsRequest {
                 parent: job.clone(),
                 stage: 0,
+                ..Default::default()
             },
             &rival,
         ))
@@ -402,7 +404,7 @@ async fn a_candidate_applies_and_the_company_moves_the_application_through_the_p
 
     // The candidate sees the stage, the interview and who moved it when.
     let mine = apps
-        .list_my_applications(req(pb::ListMyApplicationsRequest {}, &cand))
+        .list_my_applications(req(pb::ListMyApplicationsRequest::default(), &cand))
         .await
         .unwrap()
         .into_inner()
@@ -436,6 +438,7 @@ async fn a_candidate_applies_and_the_company_moves_the_application_through_the_p
             pb::ListApplicationsRequest {
                 parent: job.clone(),
                 stage: pb::Stage::Interview as i32,
+                ..Default::default()
             },
             &owner,
         ))
@@ -449,6 +452,7 @@ async fn a_candidate_applies_and_the_company_moves_the_application_through_the_p
             pb::ListApplicationsRequest {
                 parent: job.clone(),
                 stage: pb::Stage::Offer as i32,
+                ..Default::default()
             },
             &owner,
         ))
@@ -522,5 +526,113 @@ async fn a_candidate_applies_and_the_company_moves_the_application_through_the_p
             .await,
         Code::FailedPrecondition,
     );
+    m.stop().await;
+}
+
+#[tokio::test]
+async fn application_lists_come_in_pages() {
+    let m = start().await;
+    let owner = m.user(&["employer"]);
+    let (_, first) = m.posted_job(&owner).await;
+    let (_, second) = m.posted_job(&owner).await;
+    let (_, third) = m.posted_job(&owner).await;
+    let mut apps = m.apps.clone();
+    // Five candidates apply to the first job; one of them to all three.
+    let mut names = Vec::new();
+    let mut keen = None;
+    for i in 0..5 {
+        let cand = m.user(&["candidate"]);
+        let cv = m.resume(&cand).await;
+        let jobs: &[&String] = if i == 0 {
+            &[&first, &second, &third]
+        } else {
+            &[&first]
+        };
+        for job in jobs {
+            let a = apps
+                .create_application(req(apply(job, &cv), &cand))
+                .await
+                .unwrap()
+                .into_inner()
+                .application
+                .unwrap();
+            if *job == &first {
+                names.push(a.name);
+            }
+        }
+        if i == 0 {
+            keen = Some(cand);
+        }
+    }
+    let keen = keen.unwrap();
+
+    // The company's list of the first job, oldest first, in pages of two.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = apps
+            .list_applications(req(
+                pb::ListApplicationsRequest {
+                    parent: first.clone(),
+                    page_size: 2,
+                    page_token: token.clone(),
+                    ..Default::default()
+                },
+                &owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.applications.len() <= 2);
+        seen.extend(page.applications.into_iter().map(|a| a.name));
+        pages += 1;
+        token = page.next_page_token;
+        if token.is_empty() || pages > 5 {
+            break;
+        }
+    }
+    assert_eq!((seen, pages), (names, 3));
+
+    // The candidate's own, newest first, in pages of two.
+    let page = |token: String| {
+        let mut apps = m.apps.clone();
+        let r = req(
+            pb::ListMyApplicationsRequest {
+                page_size: 2,
+                page_token: token,
+            },
+            &keen,
+        );
+        async move { apps.list_my_applications(r).await.unwrap().into_inner() }
+    };
+    let one = page(String::new()).await;
+    let jobs_of = |p: &pb::ListMyApplicationsResponse| -> Vec<String> {
+        p.applications
+            .iter()
+            .map(|a| a.name.split("/applications/").next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(jobs_of(&one), [third.clone(), second.clone()]);
+    assert!(!one.next_page_token.is_empty());
+    let two = page(one.next_page_token.clone()).await;
+    assert_eq!(jobs_of(&two), [first]);
+    assert!(two.next_page_token.is_empty());
+
+    // Bad paging is named.
+    for (size, token, field) in [(201, "", "page_size"), (0, "nonsense", "page_token")] {
+        let s = fails(
+            apps.list_my_applications(req(
+                pb::ListMyApplicationsRequest {
+                    page_size: size,
+                    page_token: token.into(),
+                },
+                &keen,
+            ))
+            .await,
+            Code::InvalidArgument,
+        );
+        assert_eq!(field_violations_of(&s)[0].field, field);
+    }
     m.stop().await;
 }
