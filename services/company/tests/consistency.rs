@@ -5,16 +5,13 @@
 
 mod common;
 
-use common::{req, start, PATIENCE};
+use common::{req, start};
 use talentmesh_company::Config;
 use talentmesh_proto::company::v1 as pb;
-use talentmesh_proto::sync::v1 as sync;
 use talentmesh_storage::{Migrations, Stores};
-use talentmesh_testkit::{drift, eventually, sync_operation};
+use talentmesh_testkit::{assert_one_drift_each_found_and_repaired, in_sync_soon};
 
-async fn run(t: &common::Running, kind: sync::OperationKind) -> sync::Operation {
-    sync_operation(&t.service.url(), &t.admin().token, kind).await
-}
+const PROJECTIONS: [&str; 3] = ["companies_search", "companies_graph", "companies_geo"];
 
 #[tokio::test]
 async fn drift_in_every_projection_is_found_and_repaired() {
@@ -57,15 +54,11 @@ async fn drift_in_every_projection_is_found_and_repaired() {
         ))
         .await
         .unwrap();
-    let clean = eventually(PATIENCE, || async {
-        let op = run(&t, sync::OperationKind::Check).await;
-        op.state == sync::OperationState::Succeeded as i32
-            && ["companies_search", "companies_graph", "companies_geo"]
-                .iter()
-                .all(|p| drift(&op, p).0 == 0)
-    })
-    .await;
-    assert!(clean, "projections never caught up");
+    let admin = t.admin().token;
+    assert!(
+        in_sync_soon(&t.service.url(), &admin, &PROJECTIONS).await,
+        "projections never caught up"
+    );
 
     // Behind the service's back: a search row, a graph node and a geo entry go missing.
     let a_id = a.name.trim_start_matches("companies/").to_string();
@@ -101,18 +94,7 @@ async fn drift_in_every_projection_is_found_and_repaired() {
         .await
         .unwrap();
 
-    let checked = run(&t, sync::OperationKind::Check).await;
-    for p in ["companies_search", "companies_graph", "companies_geo"] {
-        assert_eq!(drift(&checked, p), (1, 0), "{p}: {checked:?}");
-    }
-    let repaired = run(&t, sync::OperationKind::Repair).await;
-    for p in ["companies_search", "companies_graph", "companies_geo"] {
-        assert_eq!(drift(&repaired, p).1, 1, "{p}: {repaired:?}");
-    }
-    let after = run(&t, sync::OperationKind::Check).await;
-    for p in ["companies_search", "companies_graph", "companies_geo"] {
-        assert_eq!(drift(&after, p), (0, 0), "{p}: {after:?}");
-    }
+    assert_one_drift_each_found_and_repaired(&t.service.url(), &admin, &PROJECTIONS).await;
     // The repaired graph has the relation again.
     let network = t
         .companies

@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use talentmesh_proto::sync::v1 as sync;
 use talentmesh_storage::{Migrations, Stores};
-use talentmesh_testkit::{drift, eventually_value, sync_operation, Spawned, TestEnv, TestKeys};
+use talentmesh_testkit::{
+    assert_one_drift_each_found_and_repaired, in_sync_soon, Spawned, TestEnv, TestKeys,
+};
 
 const PROJECTIONS: [&str; 3] = ["jobs_search", "jobs_graph", "jobs_cache"];
 
@@ -71,15 +72,10 @@ async fn drift_in_every_job_projection_is_found_and_repaired() {
         ids.push(id);
     }
     let admin = keys.token("ops", &["admin"]);
-    let clean = eventually_value(Duration::from_secs(30), || async {
-        let op = sync_operation(&job.url(), &admin, sync::OperationKind::Check).await;
-        PROJECTIONS
-            .iter()
-            .all(|p| drift(&op, p).0 == 0)
-            .then_some(())
-    })
-    .await;
-    assert!(clean.is_some(), "projections never caught up");
+    assert!(
+        in_sync_soon(&job.url(), &admin, &PROJECTIONS).await,
+        "projections never caught up"
+    );
 
     let id = &ids[0];
     sqlx::query("DELETE FROM job_search WHERE id = $1")
@@ -104,17 +100,6 @@ async fn drift_in_every_job_projection_is_found_and_repaired() {
         .await
         .unwrap();
 
-    let checked = sync_operation(&job.url(), &admin, sync::OperationKind::Check).await;
-    for p in PROJECTIONS {
-        assert_eq!(drift(&checked, p), (1, 0), "{p}: {checked:?}");
-    }
-    let repaired = sync_operation(&job.url(), &admin, sync::OperationKind::Repair).await;
-    for p in PROJECTIONS {
-        assert_eq!(drift(&repaired, p).1, 1, "{p}: {repaired:?}");
-    }
-    let after = sync_operation(&job.url(), &admin, sync::OperationKind::Check).await;
-    for p in PROJECTIONS {
-        assert_eq!(drift(&after, p), (0, 0), "{p}: {after:?}");
-    }
+    assert_one_drift_each_found_and_repaired(&job.url(), &admin, &PROJECTIONS).await;
     job.stop().await;
 }

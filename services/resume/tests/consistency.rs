@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use talentmesh_proto::resume::v1 as pb;
 use talentmesh_proto::resume::v1::resume_service_client::ResumeServiceClient;
-use talentmesh_proto::sync::v1 as sync;
 use talentmesh_storage::{Migrations, Stores};
-use talentmesh_testkit::{drift, eventually_value, sync_operation, Spawned, TestEnv, TestKeys};
+use talentmesh_testkit::{
+    assert_one_drift_each_found_and_repaired, in_sync_soon, Spawned, TestEnv, TestKeys,
+};
 
 const PROJECTIONS: [&str; 3] = ["resumes_analysis", "resumes_graph", "resumes_cache"];
 
@@ -56,15 +57,10 @@ async fn drift_in_every_resume_projection_is_found_and_repaired() {
         ids.push(created.name.trim_start_matches("resumes/").to_string());
     }
     let admin = keys.token("ops", &["admin"]);
-    let clean = eventually_value(Duration::from_secs(30), || async {
-        let op = sync_operation(&service.url(), &admin, sync::OperationKind::Check).await;
-        PROJECTIONS
-            .iter()
-            .all(|p| drift(&op, p).0 == 0)
-            .then_some(())
-    })
-    .await;
-    assert!(clean.is_some(), "projections never caught up");
+    assert!(
+        in_sync_soon(&service.url(), &admin, &PROJECTIONS).await,
+        "projections never caught up"
+    );
 
     let stores = Stores::connect(
         &storage,
@@ -98,17 +94,6 @@ async fn drift_in_every_resume_projection_is_found_and_repaired() {
         .await
         .unwrap();
 
-    let checked = sync_operation(&service.url(), &admin, sync::OperationKind::Check).await;
-    for p in PROJECTIONS {
-        assert_eq!(drift(&checked, p), (1, 0), "{p}: {checked:?}");
-    }
-    let repaired = sync_operation(&service.url(), &admin, sync::OperationKind::Repair).await;
-    for p in PROJECTIONS {
-        assert_eq!(drift(&repaired, p).1, 1, "{p}: {repaired:?}");
-    }
-    let after = sync_operation(&service.url(), &admin, sync::OperationKind::Check).await;
-    for p in PROJECTIONS {
-        assert_eq!(drift(&after, p), (0, 0), "{p}: {after:?}");
-    }
+    assert_one_drift_each_found_and_repaired(&service.url(), &admin, &PROJECTIONS).await;
     service.stop().await;
 }

@@ -497,3 +497,41 @@ pub fn drift(op: &talentmesh_proto::sync::v1::Operation, projection: &str) -> (i
         .unwrap_or_else(|| panic!("no projection {projection} in {op:?}"));
     (p.missing + p.stale + p.orphaned, p.repaired)
 }
+
+/// Whether a check of the service at `url` finds `projections` free of drift within 30 s (the
+/// projections catch up with what the test wrote).
+pub async fn in_sync_soon(url: &str, token: &str, projections: &[&str]) -> bool {
+    use talentmesh_proto::sync::v1 as sync;
+    eventually(Duration::from_secs(30), || async {
+        let op = sync_operation(url, token, sync::OperationKind::Check).await;
+        op.state == sync::OperationState::Succeeded as i32
+            && projections.iter().all(|p| drift(&op, p).0 == 0)
+    })
+    .await
+}
+
+/// After a test broke one record of each of `projections` behind the service's back: a check
+/// finds exactly that, a repair puts it right, and a second check finds nothing.
+pub async fn assert_one_drift_each_found_and_repaired(
+    url: &str,
+    token: &str,
+    projections: &[&str],
+) {
+    use talentmesh_proto::sync::v1::OperationKind;
+    let checked = sync_operation(url, token, OperationKind::Check).await;
+    for p in projections {
+        assert_eq!(drift(&checked, p), (1, 0), "check, {p}: {checked:?}");
+    }
+    let repaired = sync_operation(url, token, OperationKind::Repair).await;
+    for p in projections {
+        assert_eq!(drift(&repaired, p).1, 1, "repair, {p}: {repaired:?}");
+    }
+    let after = sync_operation(url, token, OperationKind::Check).await;
+    for p in projections {
+        assert_eq!(
+            drift(&after, p),
+            (0, 0),
+            "check after repair, {p}: {after:?}"
+        );
+    }
+}
