@@ -15,6 +15,7 @@ use talentmesh_mesh::ApiError;
 use talentmesh_proto::job::v1 as pb;
 use talentmesh_proto::resume::v1 as rpb;
 use talentmesh_storage::outbox::{EventDraft, VersionedUpdate};
+use talentmesh_storage::paging::{next_token, page_size, Cursor};
 
 use crate::service::{Ctx, Jobs};
 use crate::store::{db, load, now};
@@ -31,47 +32,6 @@ fn not_found() -> ApiError {
 
 fn is_id(s: &str) -> bool {
     s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
-}
-
-/// Where a page of applications ends: its last row's creation time and id. As a token,
-/// "<microseconds>.<id>".
-struct Cursor {
-    created_at: DateTime<Utc>,
-    id: String,
-}
-
-impl Cursor {
-    fn parse(token: &str) -> Result<Option<Cursor>, ApiError> {
-        if token.is_empty() {
-            return Ok(None);
-        }
-        let bad = || invalid("page_token", "not a token from this list");
-        let (micros, id) = token.split_once('.').ok_or_else(bad)?;
-        let created_at = micros
-            .parse::<i64>()
-            .ok()
-            .and_then(DateTime::from_timestamp_micros)
-            .ok_or_else(bad)?;
-        if !is_id(id) {
-            return Err(bad());
-        }
-        Ok(Some(Cursor {
-            created_at,
-            id: id.to_string(),
-        }))
-    }
-
-    fn token(&self) -> String {
-        format!("{}.{}", self.created_at.timestamp_micros(), self.id)
-    }
-}
-
-fn page_size(n: i32) -> Result<i64, ApiError> {
-    match n {
-        0 => Ok(50),
-        1..=200 => Ok(i64::from(n)),
-        _ => Err(invalid("page_size", "1 to 200, or 0 for 50")),
-    }
 }
 
 fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
@@ -414,7 +374,7 @@ impl Jobs {
         if pb::Stage::try_from(stage).is_err() {
             return Err(invalid("stage", "unknown stage"));
         }
-        let limit = page_size(req.page_size)?;
+        let limit = page_size(req.page_size, 50, 200)?;
         let after = Cursor::parse(&req.page_token)?;
         let caller = ctx
             .caller
@@ -462,7 +422,7 @@ impl Jobs {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<pb::Application>, String), ApiError> {
-        let limit = self::page_size(page_size)?;
+        let limit = talentmesh_storage::paging::page_size(page_size, 50, 200)?;
         let before = Cursor::parse(page_token)?;
         let caller = ctx
             .caller
@@ -491,21 +451,10 @@ impl Jobs {
     ) -> Result<(Vec<pb::Application>, String), ApiError> {
         let mut rows: Vec<(String, DateTime<Utc>)> =
             q.build_query_as().fetch_all(&self.pool).await.map_err(db)?;
-        let limit = usize::try_from(limit).unwrap_or(0);
-        let next = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last()
-                .map(|(id, created_at)| {
-                    Cursor {
-                        created_at: *created_at,
-                        id: id.clone(),
-                    }
-                    .token()
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next = next_token(&mut rows, limit, |(id, created_at)| Cursor {
+            created_at: *created_at,
+            id: id.clone(),
+        });
         let mut conn = self.pool.acquire().await.map_err(db)?;
         let mut out = Vec::with_capacity(rows.len());
         for (id, _) in rows {

@@ -55,8 +55,15 @@ impl pb::resume_service_server::ResumeService for ResumeGrpc {
         request: Request<pb::ListResumesRequest>,
     ) -> Reply<pb::ListResumesResponse> {
         let ctx = ctx(&request)?;
-        let resumes = self.resumes.list(&ctx).await?;
-        Ok(Response::new(pb::ListResumesResponse { resumes }))
+        let req = request.into_inner();
+        let (resumes, next_page_token) = self
+            .resumes
+            .list(&ctx, req.page_size, &req.page_token)
+            .await?;
+        Ok(Response::new(pb::ListResumesResponse {
+            resumes,
+            next_page_token,
+        }))
     }
 
     async fn update_resume(

@@ -10,6 +10,7 @@ use talentmesh_mesh::error::FieldViolation;
 use talentmesh_mesh::ApiError;
 use talentmesh_proto::resume::v1 as pb;
 use talentmesh_storage::outbox::{Outbox, VersionedUpdate};
+use talentmesh_storage::paging::{next_token, Cursor};
 
 use crate::content::{analyse, violations};
 use crate::domain::analysis::month;
@@ -242,14 +243,33 @@ impl Resumes {
             .ok_or_else(not_found)
     }
 
-    pub async fn list(&self, ctx: &Ctx) -> Result<Vec<pb::Resume>, ApiError> {
-        let rows: Vec<ResumeRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM resumes WHERE owner = ? AND NOT deleted ORDER BY created_at, id LIMIT 100"
-        ))
-        .bind(&ctx.caller.user_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+    pub async fn list(
+        &self,
+        ctx: &Ctx,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<pb::Resume>, String), ApiError> {
+        let limit = talentmesh_storage::paging::page_size(page_size, 20, 100)?;
+        let after = Cursor::parse(page_token)?;
+        let mut q = sqlx::QueryBuilder::new(format!(
+            "SELECT {COLUMNS} FROM resumes WHERE NOT deleted AND owner = "
+        ));
+        q.push_bind(ctx.caller.user_id.clone());
+        if let Some(c) = after {
+            q.push(" AND (created_at, id) > (")
+                .push_bind(c.created_at)
+                .push(", ")
+                .push_bind(c.id)
+                .push(")");
+        }
+        q.push(" ORDER BY created_at, id LIMIT ")
+            .push_bind(limit + 1);
+        let mut rows: Vec<ResumeRow> =
+            q.build_query_as().fetch_all(&self.pool).await.map_err(db)?;
+        let next = next_token(&mut rows, limit, |r| Cursor {
+            created_at: r.created_at,
+            id: r.id.clone(),
+        });
         let mut conn = self.pool.acquire().await.map_err(db)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -257,7 +277,7 @@ impl Resumes {
                 out.push(c);
             }
         }
-        Ok(out)
+        Ok((out, next))
     }
 
     /// A new version from `content` (already checked), if the row is at `expected`.

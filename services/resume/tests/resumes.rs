@@ -618,3 +618,67 @@ async fn reads_take_the_cache_only_when_it_holds_the_current_version() {
     assert_eq!(get(&mut c).await, saved);
     m.stop().await;
 }
+
+#[tokio::test]
+async fn a_candidate_lists_their_resumes_in_pages() {
+    let m = start().await;
+    let me = m.user(&["candidate"]);
+    let someone = m.user(&["candidate"]);
+    let mut c = m.resumes.clone();
+    let mut mine = Vec::new();
+    for (who, title) in [(&me, "一"), (&someone, "theirs"), (&me, "二"), (&me, "三")] {
+        let r = c
+            .create_resume(req(
+                pb::CreateResumeRequest {
+                    resume: Some(pb::Resume {
+                        title: title.into(),
+                        ..Default::default()
+                    }),
+                },
+                who,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .resume
+            .unwrap();
+        if std::ptr::eq(who, &me) {
+            mine.push(r.title);
+        }
+    }
+    let list = |token: String| {
+        let mut c = m.resumes.clone();
+        let r = req(
+            pb::ListResumesRequest {
+                page_size: 2,
+                page_token: token,
+            },
+            &me,
+        );
+        async move { c.list_resumes(r).await.unwrap().into_inner() }
+    };
+    let first = list(String::new()).await;
+    assert!(!first.next_page_token.is_empty());
+    let second = list(first.next_page_token.clone()).await;
+    assert!(second.next_page_token.is_empty());
+    let titles: Vec<String> = first
+        .resumes
+        .into_iter()
+        .chain(second.resumes)
+        .map(|r| r.title)
+        .collect();
+    assert_eq!(titles, mine, "own resumes only, oldest first");
+    let s = fails(
+        c.list_resumes(req(
+            pb::ListResumesRequest {
+                page_size: 0,
+                page_token: "forged".into(),
+            },
+            &me,
+        ))
+        .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(field_violations_of(&s)[0].field, "page_token");
+    m.stop().await;
+}

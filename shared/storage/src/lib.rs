@@ -11,6 +11,7 @@ pub mod bus;
 pub mod config;
 pub mod health;
 pub mod outbox;
+pub mod paging;
 pub mod projection;
 pub mod stores;
 pub mod sync;
