@@ -27,6 +27,7 @@ echo "$out"
   echo "Targets (issue 5): a cached GET of a published job at least 0.8x the bare gateway hop's"
   echo "throughput, measured in the same run; job search p99 over 100,000 jobs; resume saves per second."
   echo
-  echo "${out#\#\# Job and resume benchmark}"
+  # The numbers without their heading (the file has its own) and the blank lines after it.
+  sed '0,/^## Job and resume benchmark/d' <<<"$out" | sed '/./,$!d'
 } >"$here/JOB-RESULTS.md"
 log "wrote $here/JOB-RESULTS.md"

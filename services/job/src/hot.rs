@@ -7,7 +7,7 @@
 //! read MySQL and never see it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use talentmesh_proto::job::v1 as pb;
@@ -15,7 +15,9 @@ use talentmesh_proto::job::v1 as pb;
 pub struct HotJobs {
     ttl: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<String, (Instant, pb::Job)>>,
+    // Read-mostly: every request of a popular job reads its entry at once, so readers share
+    // the lock and copy the job after letting go of it.
+    entries: RwLock<HashMap<String, (Instant, Arc<pb::Job>)>>,
 }
 
 impl HotJobs {
@@ -24,7 +26,7 @@ impl HotJobs {
         HotJobs {
             ttl,
             capacity,
-            entries: Mutex::new(HashMap::new()),
+            entries: RwLock::new(HashMap::new()),
         }
     }
 
@@ -32,16 +34,19 @@ impl HotJobs {
         if self.ttl.is_zero() {
             return None;
         }
-        let entries = self.entries.lock().ok()?;
-        let (at, job) = entries.get(id)?;
-        (at.elapsed() < self.ttl).then(|| job.clone())
+        let job = {
+            let entries = self.entries.read().ok()?;
+            let (at, job) = entries.get(id)?;
+            (at.elapsed() < self.ttl).then(|| Arc::clone(job))?
+        };
+        Some(pb::Job::clone(&job))
     }
 
     pub fn put(&self, id: &str, job: &pb::Job) {
         if self.ttl.is_zero() {
             return;
         }
-        let Ok(mut entries) = self.entries.lock() else {
+        let Ok(mut entries) = self.entries.write() else {
             return;
         };
         if entries.len() >= self.capacity {
@@ -53,11 +58,11 @@ impl HotJobs {
                 entries.clear();
             }
         }
-        entries.insert(id.to_string(), (Instant::now(), job.clone()));
+        entries.insert(id.to_string(), (Instant::now(), Arc::new(job.clone())));
     }
 
     pub fn forget(&self, id: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
+        if let Ok(mut entries) = self.entries.write() {
             entries.remove(id);
         }
     }
@@ -92,7 +97,7 @@ mod tests {
         for i in 0..10 {
             hot.put(&i.to_string(), &job("x"));
         }
-        assert!(hot.entries.lock().map(|e| e.len()).unwrap_or(99) <= 3);
+        assert!(hot.entries.read().map(|e| e.len()).unwrap_or(99) <= 3);
         let off = HotJobs::new(Duration::ZERO, 3);
         off.put("a", &job("A"));
         assert!(off.get("a").is_none());
