@@ -15,7 +15,7 @@ use talentmesh_mesh::ApiError;
 use talentmesh_proto::job::v1 as pb;
 use talentmesh_proto::resume::v1 as rpb;
 use talentmesh_storage::outbox::{EventDraft, VersionedUpdate};
-use talentmesh_storage::paging::{next_token, page_size, Cursor};
+use talentmesh_storage::paging::{next_token, page_size, push_page, Cursor, Order};
 
 use crate::service::{Ctx, Jobs};
 use crate::store::{db, load, now};
@@ -404,15 +404,7 @@ impl Jobs {
             q.push(" AND stage = ")
                 .push_bind(i8::try_from(stage).unwrap_or(0));
         }
-        if let Some(c) = after {
-            q.push(" AND (created_at, id) > (")
-                .push_bind(c.created_at)
-                .push(", ")
-                .push_bind(c.id)
-                .push(")");
-        }
-        q.push(" ORDER BY created_at, id LIMIT ")
-            .push_bind(limit + 1);
+        push_page(&mut q, after, Order::OldestFirst, limit);
         self.page(q, limit).await
     }
 
@@ -431,15 +423,7 @@ impl Jobs {
         let mut q =
             sqlx::QueryBuilder::new("SELECT id, created_at FROM applications WHERE candidate = ");
         q.push_bind(caller.user_id.clone());
-        if let Some(c) = before {
-            q.push(" AND (created_at, id) < (")
-                .push_bind(c.created_at)
-                .push(", ")
-                .push_bind(c.id)
-                .push(")");
-        }
-        q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(limit + 1);
+        push_page(&mut q, before, Order::NewestFirst, limit);
         self.page(q, limit).await
     }
 

@@ -10,7 +10,7 @@ use talentmesh_mesh::error::FieldViolation;
 use talentmesh_mesh::ApiError;
 use talentmesh_proto::resume::v1 as pb;
 use talentmesh_storage::outbox::{Outbox, VersionedUpdate};
-use talentmesh_storage::paging::{next_token, Cursor};
+use talentmesh_storage::paging::{next_token, push_page, Cursor, Order};
 
 use crate::content::{analyse, violations};
 use crate::domain::analysis::month;
@@ -255,15 +255,7 @@ impl Resumes {
             "SELECT {COLUMNS} FROM resumes WHERE NOT deleted AND owner = "
         ));
         q.push_bind(ctx.caller.user_id.clone());
-        if let Some(c) = after {
-            q.push(" AND (created_at, id) > (")
-                .push_bind(c.created_at)
-                .push(", ")
-                .push_bind(c.id)
-                .push(")");
-        }
-        q.push(" ORDER BY created_at, id LIMIT ")
-            .push_bind(limit + 1);
+        push_page(&mut q, after, Order::OldestFirst, limit);
         let mut rows: Vec<ResumeRow> =
             q.build_query_as().fetch_all(&self.pool).await.map_err(db)?;
         let next = next_token(&mut rows, limit, |r| Cursor {

@@ -51,6 +51,39 @@ impl Cursor {
     }
 }
 
+/// Which way a list runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    OldestFirst,
+    NewestFirst,
+}
+
+/// Ends `q` (a MySQL query over rows with `created_at` and `id`, its WHERE clause open) with
+/// the page: the rows past `after` in `order`, one more than `limit` so the caller learns
+/// whether another page follows.
+pub fn push_page(
+    q: &mut sqlx::QueryBuilder<'_, sqlx::MySql>,
+    after: Option<Cursor>,
+    order: Order,
+    limit: i64,
+) {
+    let (past, direction) = match order {
+        Order::OldestFirst => (">", "ASC"),
+        Order::NewestFirst => ("<", "DESC"),
+    };
+    if let Some(c) = after {
+        q.push(format_args!(" AND (created_at, id) {past} ("))
+            .push_bind(c.created_at)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+    q.push(format_args!(
+        " ORDER BY created_at {direction}, id {direction} LIMIT "
+    ))
+    .push_bind(limit + 1);
+}
+
 /// A request's `page_size`: 0 means `default`; 1 to `max` as asked; anything else is
 /// INVALID_ARGUMENT naming `page_size`.
 pub fn page_size(asked: i32, default: i64, max: i64) -> Result<i64, ApiError> {
@@ -97,6 +130,27 @@ mod tests {
             let e = Cursor::parse(bad).unwrap_err();
             assert_eq!(e.violations[0].field, "page_token", "{bad}");
         }
+    }
+
+    #[test]
+    fn pages_continue_past_the_cursor_in_either_order() {
+        let cursor = Cursor {
+            created_at: DateTime::from_timestamp_micros(5).unwrap(),
+            id: "01a2154b-2cb1-75bd-93c3-7c32c9fc0aaf".into(),
+        };
+        let mut q = sqlx::QueryBuilder::new("SELECT id FROM t WHERE a = 1");
+        push_page(&mut q, Some(cursor), Order::NewestFirst, 10);
+        assert_eq!(
+            q.sql(),
+            "SELECT id FROM t WHERE a = 1 AND (created_at, id) < (?, ?) \
+             ORDER BY created_at DESC, id DESC LIMIT ?"
+        );
+        let mut q = sqlx::QueryBuilder::new("SELECT id FROM t WHERE a = 1");
+        push_page(&mut q, None, Order::OldestFirst, 10);
+        assert_eq!(
+            q.sql(),
+            "SELECT id FROM t WHERE a = 1 ORDER BY created_at ASC, id ASC LIMIT ?"
+        );
     }
 
     #[test]
