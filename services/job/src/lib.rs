@@ -127,7 +127,6 @@ pub async fn serve(
         companies: CompanyServiceClient::new(upstreams.company),
         resumes: ResumeServiceClient::new(upstreams.resume),
         cache: projections::cache(stores.redis()?.clone()),
-        redis: stores.redis()?.clone(),
         hot: hot::HotJobs::new(config.hot_cache, 10_000),
     });
     let routes =

@@ -37,22 +37,16 @@ pub fn cache(redis: RedisPool) -> RedisHashes {
 }
 
 /// A published job from the cache, if it is there (None on a miss or any doubt).
-pub async fn cached_published(cache: &RedisHashes, redis: &RedisPool, id: &str) -> Option<pb::Job> {
-    let mut conn = redis.get().await.ok()?;
-    let (deleted, state, encoded): (Option<String>, Option<i32>, Option<String>) =
-        redis::cmd("HMGET")
-            .arg(cache.key(id))
-            .arg("_d")
-            .arg("state")
-            .arg("job")
-            .query_async(&mut conn)
-            .await
-            .ok()?;
-    if deleted.as_deref() != Some("0") || state != Some(pb::JobState::Published as i32) {
+pub async fn cached_published(cache: &RedisHashes, id: &str) -> Option<pb::Job> {
+    let (_, fields) = cache.live(id, &["state", "job"]).await?;
+    let [state, encoded] = fields.as_slice() else {
+        return None;
+    };
+    if state.as_deref()?.parse::<i32>().ok()? != pb::JobState::Published as i32 {
         return None;
     }
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded?)
+        .decode(encoded.as_deref()?)
         .ok()?;
     prost::Message::decode(bytes.as_slice()).ok()
 }

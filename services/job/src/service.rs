@@ -28,7 +28,6 @@ pub struct Jobs {
     pub authz: PermissionClient,
     pub companies: CompanyServiceClient<MeshChannel>,
     pub cache: talentmesh_storage::projection::RedisHashes,
-    pub redis: talentmesh_storage::RedisPool,
     /// The resume service: an application's resume must be the candidate's own.
     pub resumes:
         talentmesh_proto::resume::v1::resume_service_client::ResumeServiceClient<MeshChannel>,
@@ -286,7 +285,7 @@ impl Jobs {
                     return Ok(job);
                 }
             }
-            if let Some(job) = projections::cached_published(&self.cache, &self.redis, id).await {
+            if let Some(job) = projections::cached_published(&self.cache, id).await {
                 if job.name == name {
                     self.hot.put(id, &job);
                     return Ok(job);

@@ -32,27 +32,13 @@ pub fn projection(redis: RedisPool) -> RedisHashes {
 }
 
 /// Version `version` of resume `id` from the cache, if that is the version it holds.
-pub async fn version(
-    cache: &RedisHashes,
-    redis: &RedisPool,
-    id: &str,
-    version: i64,
-) -> Option<pb::Resume> {
-    let mut conn = redis.get().await.ok()?;
-    let (stored, deleted, encoded): (Option<i64>, Option<String>, Option<String>) =
-        redis::cmd("HMGET")
-            .arg(cache.key(id))
-            .arg("_v")
-            .arg("_d")
-            .arg("resume")
-            .query_async(&mut conn)
-            .await
-            .ok()?;
-    if stored != Some(version) || deleted.as_deref() != Some("0") {
+pub async fn version(cache: &RedisHashes, id: &str, version: i64) -> Option<pb::Resume> {
+    let (stored, fields) = cache.live(id, &["resume"]).await?;
+    if stored != version {
         return None;
     }
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded?)
+        .decode(fields.first()?.as_deref()?)
         .ok()?;
     pb::Resume::decode(bytes.as_slice())
         .ok()

@@ -139,7 +139,6 @@ pub async fn serve(
         outbox: Outbox::new(config::SERVICE),
         authz: PermissionClient::new(company, config.permission_cache),
         cache: cache::projection(stores.redis()?.clone()),
-        redis: stores.redis()?.clone(),
     });
     let routes =
         tonic::service::Routes::new(ResumeServiceServer::new(grpc::ResumeGrpc { resumes }))

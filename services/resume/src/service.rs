@@ -28,7 +28,6 @@ pub struct Resumes {
     pub authz: PermissionClient,
     /// Newest versions in Redis, read when they are the version asked for.
     pub cache: talentmesh_storage::projection::RedisHashes,
-    pub redis: talentmesh_storage::RedisPool,
 }
 
 fn invalid(field: &str, description: impl Into<String>) -> ApiError {
@@ -235,7 +234,7 @@ impl Resumes {
         id: &str,
         version: i64,
     ) -> Result<pb::Resume, ApiError> {
-        if let Some(r) = crate::cache::version(&self.cache, &self.redis, id, version).await {
+        if let Some(r) = crate::cache::version(&self.cache, id, version).await {
             return Ok(r);
         }
         store::content(conn, id, version)

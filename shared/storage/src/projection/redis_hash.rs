@@ -107,6 +107,23 @@ impl RedisHashes {
     pub fn key(&self, id: &str) -> String {
         format!("{}{id}", self.prefix)
     }
+
+    /// The stored version of `id` and the values of `fields`, in one HMGET; None when there
+    /// is no record, it is a tombstone, or Redis cannot answer (a cache read falls back then).
+    pub async fn live(&self, id: &str, fields: &[&str]) -> Option<(i64, Vec<Option<String>>)> {
+        let mut conn = self.redis.get().await.ok()?;
+        let mut values: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.key(id))
+            .arg("_v")
+            .arg("_d")
+            .arg(fields)
+            .query_async(&mut conn)
+            .await
+            .ok()?;
+        let rest = values.split_off(2);
+        let version = values[0].as_deref()?.parse().ok()?;
+        (values[1].as_deref() == Some("0")).then_some((version, rest))
+    }
 }
 
 #[tonic::async_trait]
