@@ -85,6 +85,23 @@ impl Mesh {
         }
     }
 
+    /// Creates `resume` as `who`; the service's answer.
+    async fn create(&self, who: &User, resume: pb::Resume) -> pb::Resume {
+        self.resumes
+            .clone()
+            .create_resume(req(
+                pb::CreateResumeRequest {
+                    resume: Some(resume),
+                },
+                who,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .resume
+            .unwrap()
+    }
+
     async fn stop(self) {
         self.resume.stop().await;
         self.company.stop().await;
@@ -138,22 +155,16 @@ async fn saves_are_versioned_analysed_and_restorable() {
     let m = start().await;
     let me = m.user(&["candidate"]);
     let mut c = m.resumes.clone();
-    let created = c
-        .create_resume(req(
-            pb::CreateResumeRequest {
-                resume: Some(pb::Resume {
-                    version: 7,
-                    owner: "users/x".into(),
-                    ..resume()
-                }),
-            },
+    let created = m
+        .create(
             &me,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .resume
-        .unwrap();
+            pb::Resume {
+                version: 7,
+                owner: "users/x".into(),
+                ..resume()
+            },
+        )
+        .await;
     assert_eq!(
         (created.version, created.owner.as_str()),
         (1, format!("users/{}", me.id).as_str())
@@ -385,23 +396,16 @@ async fn companies_see_only_what_the_owner_opened_to_them_and_never_the_contact(
     };
     let acme = mk("Acme", &boss).await;
     let other = mk("Other", &rival).await;
-    let mut c = m.resumes.clone();
-    let r = c
-        .create_resume(req(
-            pb::CreateResumeRequest {
-                resume: Some(pb::Resume {
-                    visibility: pb::Visibility::Shared as i32,
-                    shared_with: vec![acme.clone()],
-                    ..resume()
-                }),
-            },
+    let r = m
+        .create(
             &me,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .resume
-        .unwrap();
+            pb::Resume {
+                visibility: pb::Visibility::Shared as i32,
+                shared_with: vec![acme.clone()],
+                ..resume()
+            },
+        )
+        .await;
     let read = |who: &User, company: &str| {
         let mut cl = m.resumes.clone();
         let q = req(
@@ -436,18 +440,7 @@ async fn export_and_import_move_everything_or_nothing() {
     let m = start().await;
     let me = m.user(&["candidate"]);
     let mut c = m.resumes.clone();
-    let first = c
-        .create_resume(req(
-            pb::CreateResumeRequest {
-                resume: Some(resume()),
-            },
-            &me,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .resume
-        .unwrap();
+    let first = m.create(&me, resume()).await;
     let mut v2 = resume();
     v2.name = first.name.clone();
     v2.title = "v2".into();
@@ -521,18 +514,7 @@ async fn reads_take_the_cache_only_when_it_holds_the_current_version() {
     let m = start().await;
     let me = m.user(&["candidate"]);
     let mut c = m.resumes.clone();
-    let created = c
-        .create_resume(req(
-            pb::CreateResumeRequest {
-                resume: Some(resume()),
-            },
-            &me,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .resume
-        .unwrap();
+    let created = m.create(&me, resume()).await;
     let id = created.name.trim_start_matches("resumes/").to_string();
     let key = format!("{}resumecache:{id}", m.resume_env.redis_prefix);
     let mut redis = m.resume_env.redis().await;
@@ -627,21 +609,15 @@ async fn a_candidate_lists_their_resumes_in_pages() {
     let mut c = m.resumes.clone();
     let mut mine = Vec::new();
     for (who, title) in [(&me, "一"), (&someone, "theirs"), (&me, "二"), (&me, "三")] {
-        let r = c
-            .create_resume(req(
-                pb::CreateResumeRequest {
-                    resume: Some(pb::Resume {
-                        title: title.into(),
-                        ..Default::default()
-                    }),
-                },
+        let r = m
+            .create(
                 who,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .resume
-            .unwrap();
+                pb::Resume {
+                    title: title.into(),
+                    ..Default::default()
+                },
+            )
+            .await;
         if std::ptr::eq(who, &me) {
             mine.push(r.title);
         }
