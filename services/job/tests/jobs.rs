@@ -103,6 +103,33 @@ impl Mesh {
         }
     }
 
+    /// Creates `job` in `company` as `who` and publishes it; the job as created.
+    async fn post(&self, who: &User, company: &str, job: pb::Job) -> pb::Job {
+        let mut jobs = self.jobs.clone();
+        let created = jobs
+            .create_job(req(
+                pb::CreateJobRequest {
+                    parent: company.to_string(),
+                    job: Some(job),
+                },
+                who,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .job
+            .unwrap();
+        jobs.publish_job(req(
+            pb::PublishJobRequest {
+                name: created.name.clone(),
+            },
+            who,
+        ))
+        .await
+        .unwrap();
+        created
+    }
+
     async fn stop(self) {
         self.job.stop().await;
         self.company.stop().await;
@@ -642,27 +669,9 @@ async fn a_revoked_recruiter_cannot_write_and_shared_skills_reach_the_competitor
         .await
         .unwrap();
     let mut jobs = m.jobs.clone();
-    let posted = jobs
-        .create_job(req(
-            pb::CreateJobRequest {
-                parent: co.clone(),
-                job: Some(job("Rust Engineer", &["Rust", "Kafka"])),
-            },
-            &recruiter,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .job
-        .unwrap();
-    jobs.publish_job(req(
-        pb::PublishJobRequest {
-            name: posted.name.clone(),
-        },
-        &recruiter,
-    ))
-    .await
-    .unwrap();
+    let posted = m
+        .post(&recruiter, &co, job("Rust Engineer", &["Rust", "Kafka"]))
+        .await;
 
     // Demoted to viewer: the very next write is refused.
     m.members
@@ -702,27 +711,8 @@ async fn a_revoked_recruiter_cannot_write_and_shared_skills_reach_the_competitor
     // Beta (same industry and city) seeks Rust too.
     let beta_boss = m.user(&["employer"]);
     let (beta, _) = company(&m, &beta_boss, "Beta").await;
-    let theirs = jobs
-        .create_job(req(
-            pb::CreateJobRequest {
-                parent: beta.clone(),
-                job: Some(job("Rust Developer", &["rust", "Redis"])),
-            },
-            &beta_boss,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .job
-        .unwrap();
-    jobs.publish_job(req(
-        pb::PublishJobRequest {
-            name: theirs.name.clone(),
-        },
-        &beta_boss,
-    ))
-    .await
-    .unwrap();
+    m.post(&beta_boss, &beta, job("Rust Developer", &["rust", "Redis"]))
+        .await;
     let shared = eventually(PATIENCE, || async {
         let rivals = m
             .companies
@@ -755,7 +745,6 @@ async fn relevance_ranks_title_matches_first_and_pages_through_both_tiers() {
     let m = start().await;
     let owner = m.user(&["employer"]);
     let (co, _) = company(&m, &owner, "Tiers").await;
-    let mut jobs = m.jobs.clone();
     // Published oldest first: two jobs with the words in the title, two with them only in the
     // description, one without them.
     let postings = [
@@ -766,25 +755,15 @@ async fn relevance_ranks_title_matches_first_and_pages_through_both_tiers() {
         ("Java开发", "构建高并发的招聘平台"),
     ];
     for (title, description) in postings {
-        let j = jobs
-            .create_job(req(
-                pb::CreateJobRequest {
-                    parent: co.clone(),
-                    job: Some(pb::Job {
-                        description: description.into(),
-                        ..job(title, &["Rust"])
-                    }),
-                },
-                &owner,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .job
-            .unwrap();
-        jobs.publish_job(req(pb::PublishJobRequest { name: j.name }, &owner))
-            .await
-            .unwrap();
+        m.post(
+            &owner,
+            &co,
+            pb::Job {
+                description: description.into(),
+                ..job(title, &["Rust"])
+            },
+        )
+        .await;
     }
     let indexed = eventually(PATIENCE, || async {
         search(&m, pb::SearchJobsRequest::default()).await.len() == 5
