@@ -6,10 +6,8 @@
 mod common;
 
 use common::{req, start};
-use talentmesh_company::Config;
 use talentmesh_proto::company::v1 as pb;
-use talentmesh_storage::{Migrations, Stores};
-use talentmesh_testkit::{assert_one_drift_each_found_and_repaired, in_sync_soon};
+use talentmesh_testkit::{assert_one_drift_each_found_and_repaired, in_sync_soon, Projected};
 
 const PROJECTIONS: [&str; 3] = ["companies_search", "companies_graph", "companies_geo"];
 
@@ -62,37 +60,16 @@ async fn drift_in_every_projection_is_found_and_repaired() {
 
     // Behind the service's back: a search row, a graph node and a geo entry go missing.
     let a_id = a.name.trim_start_matches("companies/").to_string();
-    let config = Config::load(t.env.env()).unwrap();
-    let stores = Stores::connect(
-        &config.storage,
-        Migrations {
-            mysql: None,
-            postgres: None,
-        },
-    )
-    .await
-    .unwrap();
-    sqlx::query("DELETE FROM company_search WHERE id = $1")
-        .bind(&a_id)
-        .execute(stores.postgres().unwrap())
-        .await
-        .unwrap();
-    stores
-        .neo4j()
-        .unwrap()
-        .run(
-            neo4rs::query("MATCH (n:Company {key: $key}) DETACH DELETE n")
-                .param("key", format!("{}/{a_id}", stores.neo4j_namespace)),
+    t.env
+        .remove_projected(
+            &a_id,
+            Projected {
+                pg_table: "company_search",
+                neo4j_label: "Company",
+                redis_keyspace: "company:geometa",
+            },
         )
-        .await
-        .unwrap();
-    let redis = stores.redis().unwrap();
-    let mut conn = redis.get().await.unwrap();
-    redis::cmd("DEL")
-        .arg(redis.key(&format!("company:geometa:{a_id}")))
-        .query_async::<i64>(&mut conn)
-        .await
-        .unwrap();
+        .await;
 
     assert_one_drift_each_found_and_repaired(&t.service.url(), &admin, &PROJECTIONS).await;
     // The repaired graph has the relation again.

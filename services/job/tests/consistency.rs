@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use talentmesh_storage::{Migrations, Stores};
 use talentmesh_testkit::{
-    assert_one_drift_each_found_and_repaired, in_sync_soon, Spawned, TestEnv, TestKeys,
+    assert_one_drift_each_found_and_repaired, in_sync_soon, Projected, Spawned, TestEnv, TestKeys,
 };
 
 const PROJECTIONS: [&str; 3] = ["jobs_search", "jobs_graph", "jobs_cache"];
@@ -77,28 +77,15 @@ async fn drift_in_every_job_projection_is_found_and_repaired() {
         "projections never caught up"
     );
 
-    let id = &ids[0];
-    sqlx::query("DELETE FROM job_search WHERE id = $1")
-        .bind(id)
-        .execute(stores.postgres().unwrap())
-        .await
-        .unwrap();
-    stores
-        .neo4j()
-        .unwrap()
-        .run(
-            neo4rs::query("MATCH (n:Job {key: $key}) DETACH DELETE n")
-                .param("key", format!("{}/{id}", stores.neo4j_namespace)),
-        )
-        .await
-        .unwrap();
-    let redis = stores.redis().unwrap();
-    let mut conn = redis.get().await.unwrap();
-    redis::cmd("DEL")
-        .arg(redis.key(&format!("jobcache:{id}")))
-        .query_async::<i64>(&mut conn)
-        .await
-        .unwrap();
+    env.remove_projected(
+        &ids[0],
+        Projected {
+            pg_table: "job_search",
+            neo4j_label: "Job",
+            redis_keyspace: "jobcache",
+        },
+    )
+    .await;
 
     assert_one_drift_each_found_and_repaired(&job.url(), &admin, &PROJECTIONS).await;
     job.stop().await;

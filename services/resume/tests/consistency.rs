@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use talentmesh_proto::resume::v1 as pb;
 use talentmesh_proto::resume::v1::resume_service_client::ResumeServiceClient;
-use talentmesh_storage::{Migrations, Stores};
 use talentmesh_testkit::{
-    assert_one_drift_each_found_and_repaired, in_sync_soon, Spawned, TestEnv, TestKeys,
+    assert_one_drift_each_found_and_repaired, in_sync_soon, Projected, Spawned, TestEnv, TestKeys,
 };
 
 const PROJECTIONS: [&str; 3] = ["resumes_analysis", "resumes_graph", "resumes_cache"];
@@ -19,7 +18,6 @@ async fn drift_in_every_resume_projection_is_found_and_repaired() {
     let keys = TestKeys::new();
     let env = TestEnv::new("resume").set("TALENTMESH_RESUME_CHECK_EVERY", "0s");
     let config = talentmesh_resume::Config::load(env.env()).unwrap();
-    let storage = config.storage.clone();
     let mesh = config.mesh.clone();
     let verifier = keys.verifier();
     // Saving a resume asks no other service.
@@ -62,37 +60,15 @@ async fn drift_in_every_resume_projection_is_found_and_repaired() {
         "projections never caught up"
     );
 
-    let stores = Stores::connect(
-        &storage,
-        Migrations {
-            mysql: None,
-            postgres: None,
+    env.remove_projected(
+        &ids[0],
+        Projected {
+            pg_table: "resume_analysis",
+            neo4j_label: "Resume",
+            redis_keyspace: "resumecache",
         },
     )
-    .await
-    .unwrap();
-    let id = &ids[0];
-    sqlx::query("DELETE FROM resume_analysis WHERE id = $1")
-        .bind(id)
-        .execute(stores.postgres().unwrap())
-        .await
-        .unwrap();
-    stores
-        .neo4j()
-        .unwrap()
-        .run(
-            neo4rs::query("MATCH (n:Resume {key: $key}) DETACH DELETE n")
-                .param("key", format!("{}/{id}", stores.neo4j_namespace)),
-        )
-        .await
-        .unwrap();
-    let redis = stores.redis().unwrap();
-    let mut conn = redis.get().await.unwrap();
-    redis::cmd("DEL")
-        .arg(redis.key(&format!("resumecache:{id}")))
-        .query_async::<i64>(&mut conn)
-        .await
-        .unwrap();
+    .await;
 
     assert_one_drift_each_found_and_repaired(&service.url(), &admin, &PROJECTIONS).await;
     service.stop().await;

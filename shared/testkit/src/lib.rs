@@ -535,3 +535,53 @@ pub async fn assert_one_drift_each_found_and_repaired(
         );
     }
 }
+
+/// Where one entity type is projected, for [`TestEnv::remove_projected`].
+pub struct Projected<'a> {
+    /// The PostgreSQL table (in this test's schema) keyed by `id`.
+    pub pg_table: &'a str,
+    /// The Neo4j label of its nodes, keyed `<namespace>/<id>`.
+    pub neo4j_label: &'a str,
+    /// The Redis keyspace of its hashes, `<prefix><keyspace>:<id>`.
+    pub redis_keyspace: &'a str,
+}
+
+impl TestEnv {
+    /// Removes entity `id` from each derived store behind the service's back (drift for the
+    /// consistency checker to find): its PostgreSQL row, its Neo4j node, its Redis hash.
+    pub async fn remove_projected(&self, id: &str, at: Projected<'_>) {
+        let pg = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(POSTGRES_URL)
+            .await
+            .expect("connect to postgres");
+        let deleted = sqlx::query(&format!(
+            "DELETE FROM \"{}\".{} WHERE id = $1",
+            self.postgres_schema, at.pg_table
+        ))
+        .bind(id)
+        .execute(&pg)
+        .await
+        .expect("delete the postgres row");
+        assert_eq!(deleted.rows_affected(), 1, "no {} row {id}", at.pg_table);
+        let graph = neo4rs::Graph::new(NEO4J_URI, "neo4j", "talentmesh")
+            .await
+            .expect("connect to neo4j");
+        graph
+            .run(
+                neo4rs::query(&format!(
+                    "MATCH (n:{} {{key: $key}}) DETACH DELETE n",
+                    at.neo4j_label
+                ))
+                .param("key", format!("{}/{id}", self.neo4j_namespace)),
+            )
+            .await
+            .expect("delete the neo4j node");
+        let removed: i64 = redis::cmd("DEL")
+            .arg(format!("{}{}:{id}", self.redis_prefix, at.redis_keyspace))
+            .query_async(&mut self.redis().await)
+            .await
+            .expect("delete the redis hash");
+        assert_eq!(removed, 1, "no {} hash {id}", at.redis_keyspace);
+    }
+}
