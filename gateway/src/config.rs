@@ -9,6 +9,9 @@ use talentmesh_mesh::config::Env;
 
 use crate::error::{Error, Result};
 
+/// More worker threads than this is a typo, not a machine.
+const MAX_WORKERS: usize = 1024;
+
 /// How the gateway listens, waits and answers.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -29,6 +32,9 @@ pub struct GatewayConfig {
     /// `TALENTMESH_GATEWAY_SERVICE_NAMES`, `service=consul-name,...`: routes of a service sent
     /// to a Consul service of another name (benchmarks and canaries register under their own).
     pub service_names: Vec<(String, String)>,
+    /// `TALENTMESH_GATEWAY_WORKERS`, default the number of CPUs: worker threads serving HTTP,
+    /// each a single-threaded runtime with its own upstream connections (see [`crate::workers`]).
+    pub workers: usize,
 }
 
 impl Default for GatewayConfig {
@@ -40,6 +46,7 @@ impl Default for GatewayConfig {
             emit_unpopulated: true,
             upstreams: Vec::new(),
             service_names: Vec::new(),
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
@@ -59,6 +66,7 @@ impl GatewayConfig {
             ),
             upstreams: Vec::new(),
             service_names: Vec::new(),
+            workers: env.parse("TALENTMESH_GATEWAY_WORKERS", defaults.workers),
         };
         config.upstreams = pairs(env, "TALENTMESH_GATEWAY_UPSTREAMS", "name=uri");
         config.service_names = pairs(
@@ -71,6 +79,11 @@ impl GatewayConfig {
         }
         if config.body_limit == 0 {
             env.problem("TALENTMESH_GATEWAY_BODY_LIMIT: must be positive");
+        }
+        if !(1..=MAX_WORKERS).contains(&config.workers) {
+            env.problem(format!(
+                "TALENTMESH_GATEWAY_WORKERS: must be between 1 and {MAX_WORKERS}"
+            ));
         }
         config
     }
@@ -137,5 +150,17 @@ mod tests {
         )]
         .into();
         assert!(GatewayConfig::from_map(&bad).is_err());
+    }
+
+    #[test]
+    fn workers_default_to_the_cpus_and_must_be_positive() {
+        let config = GatewayConfig::from_map(&HashMap::new()).unwrap();
+        assert!(config.workers >= 1);
+        let vars =
+            |n: &str| HashMap::from([("TALENTMESH_GATEWAY_WORKERS".to_string(), n.to_string())]);
+        assert_eq!(GatewayConfig::from_map(&vars("3")).unwrap().workers, 3);
+        let err = GatewayConfig::from_map(&vars("0")).unwrap_err().to_string();
+        assert!(err.contains("TALENTMESH_GATEWAY_WORKERS"), "{err}");
+        assert!(GatewayConfig::from_map(&vars("many")).is_err());
     }
 }

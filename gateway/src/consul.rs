@@ -13,20 +13,46 @@ use talentmesh_mesh::{Discovery, MeshChannel};
 
 use crate::gateway::Gateway;
 use crate::upstream::Upstreams;
+use crate::workers;
 
 /// Channels to Consul-discovered instances, balanced by the mesh's discovery client.
 #[derive(Clone)]
 pub struct DiscoveryUpstreams {
-    discovery: Discovery,
+    /// One discovery client, with its own connections, per gateway worker thread (indexed by
+    /// [`workers::current`]); slot 0 serves every other thread.
+    discoveries: Arc<Vec<Discovery>>,
     /// Route service name → Consul service name, where they differ.
     renamed: Arc<HashMap<String, String>>,
 }
 
 impl DiscoveryUpstreams {
+    /// One discovery client for every thread.
     pub fn new(discovery: Discovery) -> Self {
         DiscoveryUpstreams {
-            discovery,
+            discoveries: Arc::new(vec![discovery]),
             renamed: Arc::new(HashMap::new()),
+        }
+    }
+
+    /// A discovery client from `make` for each of `workers` worker threads and one for the
+    /// other threads, so each worker's calls travel on connections driven by that worker.
+    pub fn per_worker<E>(
+        workers: usize,
+        mut make: impl FnMut() -> Result<Discovery, E>,
+    ) -> Result<Self, E> {
+        Ok(DiscoveryUpstreams {
+            discoveries: Arc::new((0..=workers).map(|_| make()).collect::<Result<_, E>>()?),
+            renamed: Arc::new(HashMap::new()),
+        })
+    }
+
+    /// The discovery client of the calling thread.
+    fn discovery(&self) -> &Discovery {
+        let all = self.discoveries.as_slice();
+        match all.get(workers::current()) {
+            Some(own) => own,
+            // `new` and `per_worker` both make at least one.
+            None => &all[0],
         }
     }
 
@@ -53,7 +79,7 @@ impl Upstreams for DiscoveryUpstreams {
     type Channel = MeshChannel;
 
     fn channel(&self, service: &str) -> Option<MeshChannel> {
-        Some(self.discovery.channel(self.consul_name(service)))
+        Some(self.discovery().channel(self.consul_name(service)))
     }
 
     /// The mesh channel runs every call under its deadline, from picking an instance on.
@@ -77,7 +103,7 @@ pub fn spawn_refresh(gateway: Gateway<DiscoveryUpstreams>) -> tokio::task::JoinH
                 .collect();
             let upstreams = gateway.upstreams().clone();
             match upstreams
-                .discovery
+                .discovery()
                 .consul()
                 .services(index, Duration::from_secs(30))
                 .await
@@ -110,7 +136,7 @@ pub fn spawn_refresh(gateway: Gateway<DiscoveryUpstreams>) -> tokio::task::JoinH
 async fn follow(gateway: Gateway<DiscoveryUpstreams>, service: String) {
     let upstreams = gateway.upstreams().clone();
     let mut instances = upstreams
-        .discovery
+        .discovery()
         .instances(upstreams.consul_name(&service));
     loop {
         let current = instances.borrow_and_update().clone();

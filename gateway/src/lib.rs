@@ -7,6 +7,8 @@
 //!
 //! Flow of a request, module by module:
 //!
+//! - [`workers`]: the binary serves on worker threads, each a single-threaded runtime that is
+//!   handed whole connections and keeps its own upstream connections.
 //! - [`server`]: axum serves `/healthz`, `/readyz`, `/openapi.json`; every other path goes to
 //!   the proxy.
 //! - [`routes`] / [`router`] / [`template`]: the current [`RouteTable`] (compiled from the pool,
@@ -46,6 +48,7 @@ pub mod status;
 pub mod template;
 pub mod text;
 pub mod upstream;
+pub mod workers;
 
 pub use codec::DynamicCodec;
 pub use config::GatewayConfig;
@@ -54,3 +57,4 @@ pub use gateway::{Gateway, RefreshReport};
 pub use routes::{Route, RouteTable};
 pub use server::serve;
 pub use upstream::{StaticUpstreams, Upstreams};
+pub use workers::serve_workers;

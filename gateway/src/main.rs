@@ -1,16 +1,25 @@
 //! The gateway binary: config from the environment, upstreams from Consul (or a fixed list in
 //! `TALENTMESH_GATEWAY_UPSTREAMS`), routes refreshed as services change, serve until SIGTERM.
+//!
+//! Threads: the main thread accepts connections, serves metrics, follows Consul and exports
+//! telemetry; `TALENTMESH_GATEWAY_WORKERS` worker threads serve the requests (see `workers`).
 
 use talentmesh_gateway::consul::{spawn_refresh, DiscoveryUpstreams};
-use talentmesh_gateway::{serve, Gateway, GatewayConfig, StaticUpstreams, Upstreams};
+use talentmesh_gateway::{serve_workers, Gateway, GatewayConfig, StaticUpstreams, Upstreams};
 use talentmesh_mesh::config::{Env, MeshConfig};
 use talentmesh_mesh::consul::ConsulClient;
 use talentmesh_mesh::server::shutdown_signal;
 use talentmesh_mesh::{telemetry, Discovery};
 use tonic::transport::Endpoint;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(start())
+}
+
+async fn start() -> anyhow::Result<()> {
     // The mesh's telemetry: JSON logs, and spans that carry W3C trace context on to the services
     // (exported over OTLP when TALENTMESH_OTLP_ENDPOINT is set).
     // One loader for the mesh settings (telemetry, Consul, metrics port) and the gateway's own,
@@ -22,8 +31,12 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = telemetry::init(&mesh)?;
     let listener = tokio::net::TcpListener::bind(config.http_addr).await?;
     if config.upstreams.is_empty() {
-        let discovery = Discovery::new(ConsulClient::new(&mesh.consul_addr)?, config.deadline);
-        let mut upstreams = DiscoveryUpstreams::new(discovery);
+        let mut upstreams = DiscoveryUpstreams::per_worker(config.workers, || {
+            anyhow::Ok(Discovery::new(
+                ConsulClient::new(&mesh.consul_addr)?,
+                config.deadline,
+            ))
+        })?;
         for (service, consul_name) in &config.service_names {
             upstreams = upstreams.rename(service, consul_name);
         }
@@ -33,7 +46,8 @@ async fn main() -> anyhow::Result<()> {
     } else {
         let mut upstreams = StaticUpstreams::new();
         for (name, uri) in &config.upstreams {
-            // Lazy: the gateway starts even when a service is not up yet.
+            // Lazy: the gateway starts even when a service is not up yet. These channels are
+            // shared by the workers (fixed upstreams are for local runs, not for speed).
             upstreams.insert(
                 name.clone(),
                 Endpoint::from_shared(uri.clone())?.connect_lazy(),
@@ -58,13 +72,15 @@ async fn run<U: Upstreams>(
             let _ = stopped.await;
         },
     ));
+    let workers = gateway.config().workers;
     tracing::info!(
         metrics = %mesh.metrics_addr,
         addr = %listener.local_addr()?,
         routes = gateway.routes().routes().len(),
+        workers,
         "talentmesh gateway listening"
     );
-    serve(listener, gateway, shutdown_signal()).await?;
+    serve_workers(listener, gateway, workers, shutdown_signal()).await?;
     let _ = stop_metrics.send(());
     let _ = metrics.await;
     tracing::info!("stopped");

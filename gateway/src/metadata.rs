@@ -5,8 +5,6 @@
 //! Upstream response metadata comes back as `grpc-metadata-<key>` headers, leaving out what
 //! describes the gRPC transport itself.
 
-use std::net::SocketAddr;
-
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tonic::metadata::MetadataMap;
@@ -36,7 +34,7 @@ pub fn request_id(headers: &HeaderMap) -> HeaderValue {
 pub fn outgoing(
     headers: &HeaderMap,
     request_id: &HeaderValue,
-    client: Option<SocketAddr>,
+    client_ip: Option<&HeaderValue>,
 ) -> MetadataMap {
     let mut out = HeaderMap::with_capacity(6);
     for name in [AUTHORIZATION, TRACEPARENT, TRACESTATE] {
@@ -49,10 +47,13 @@ pub fn outgoing(
     let mut id = request_id.clone();
     id.set_sensitive(true);
     out.insert(X_REQUEST_ID, id);
+    // The client's address is appended to any proxies the request came through already.
     let forwarded = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
-    let value = match (forwarded, client) {
-        (Some(prior), Some(addr)) => HeaderValue::from_str(&format!("{prior}, {}", addr.ip())).ok(),
-        (None, Some(addr)) => HeaderValue::from_str(&addr.ip().to_string()).ok(),
+    let value = match (forwarded, client_ip) {
+        (Some(prior), Some(ip)) => {
+            HeaderValue::from_str(&format!("{prior}, {}", ip.to_str().unwrap_or_default())).ok()
+        }
+        (None, Some(ip)) => Some(ip.clone()),
         (Some(prior), None) => HeaderValue::from_str(prior).ok(),
         (None, None) => None,
     };

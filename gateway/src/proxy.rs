@@ -6,7 +6,6 @@
 //! cloned channel with the `DynamicMessage` codec. No per-request template parsing, no descriptor
 //! lookups by name on the body path, one body buffer, one response buffer.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,6 +29,7 @@ use crate::metadata::{self, X_REQUEST_ID};
 use crate::routes::{BodyRule, Route, RouteMatch, RouteTable};
 use crate::status::{Rejection, APPLICATION_JSON};
 use crate::upstream::Upstreams;
+use crate::workers::ClientAddr;
 
 /// The fallback handler: every path that is not one of the gateway's own endpoints.
 pub(crate) async fn handle<U: Upstreams>(
@@ -107,8 +107,8 @@ async fn forward<'t, U: Upstreams>(
         })?;
     let client = parts
         .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
+        .get::<ConnectInfo<ClientAddr>>()
+        .and_then(|c| c.0.ip.as_ref());
     let mut call = tonic::Request::from_parts(
         metadata::outgoing(&parts.headers, request_id, client),
         tonic::Extensions::default(),

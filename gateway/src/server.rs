@@ -3,7 +3,6 @@
 //! router: they change at run time, so a single fallback consults the current table instead.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -18,6 +17,7 @@ use tokio::net::TcpListener;
 use crate::gateway::{Gateway, Shared};
 use crate::status::APPLICATION_JSON;
 use crate::upstream::Upstreams;
+use crate::workers::ClientAddr;
 
 impl<U: Upstreams> Gateway<U> {
     /// The gateway as an axum router, for serving or embedding.
@@ -40,7 +40,7 @@ pub async fn serve<U: Upstreams>(
     // Connect info gives the proxy the client address for x-forwarded-for.
     let service = gateway
         .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
+        .into_make_service_with_connect_info::<ClientAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await

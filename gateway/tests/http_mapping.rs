@@ -730,3 +730,57 @@ async fn refresh_from_reflection_adds_new_routes() {
     assert_eq!(app.get("/v1/refreshed/r1").await.status, 404);
     assert_eq!(app.get("/v1/shelves/s1").await.status, 200);
 }
+
+// --- worker threads -----------------------------------------------------------------------------
+
+/// The value of the per-worker connection counter in the gateway's metrics.
+fn handed_to(app: &common::App, worker: usize) -> u64 {
+    let text = app.gateway.metrics().encode();
+    text.lines()
+        .filter(|l| l.contains("gateway_worker_connections_total"))
+        .find(|l| l.contains(&format!("worker=\"{worker}\"")))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no counter for worker {worker} in\n{text}"))
+}
+
+#[tokio::test]
+async fn connections_are_shared_round_robin_by_the_workers() {
+    let app = app_with(Options {
+        workers: 3,
+        ..Options::default()
+    })
+    .await;
+    // A client of its own per connection: six connections, each used twice (keep-alive).
+    for _ in 0..6 {
+        let client = reqwest::Client::new();
+        for _ in 0..2 {
+            let reply = app.send(client.get(app.url("/v1/shelves/s1"))).await;
+            assert_eq!(reply.status, 200, "{}", reply.json);
+            assert_eq!(reply.json["name"], "shelves/s1");
+        }
+    }
+    for worker in 1..=3 {
+        assert_eq!(handed_to(&app, worker), 2, "worker {worker}");
+    }
+}
+
+#[tokio::test]
+async fn shutdown_lets_requests_in_flight_finish_on_every_worker() {
+    let mut app = app().await;
+    // Two connections, one per worker, each with a request the backend answers after 3 s.
+    let slow = |client: reqwest::Client| {
+        let request = client.get(app.url("/v1/shelves/s1?trigger=fail:slow"));
+        tokio::spawn(async move { request.send().await.map(|r| r.status().as_u16()) })
+    };
+    let first = slow(reqwest::Client::new());
+    let second = slow(reqwest::Client::new());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!((handed_to(&app, 1), handed_to(&app, 2)), (1, 1));
+
+    app.shut_down().await.expect("workers stop cleanly");
+    assert_eq!(first.await.unwrap().unwrap(), 200);
+    assert_eq!(second.await.unwrap().unwrap(), 200);
+    // Stopped means no longer accepting.
+    let refused = reqwest::Client::new().get(app.url("/healthz")).send().await;
+    assert!(refused.is_err(), "{refused:?}");
+}

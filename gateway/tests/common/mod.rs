@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes};
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, Value};
-use talentmesh_gateway::{serve, Gateway, GatewayConfig, StaticUpstreams};
+use talentmesh_gateway::{serve, serve_workers, Gateway, GatewayConfig, StaticUpstreams};
 use talentmesh_mesh::error::{ApiError, FieldViolation};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -99,7 +99,9 @@ pub struct App {
     pub backend: SocketAddr,
     pub client: reqwest::Client,
     pub gateway: Gateway<StaticUpstreams>,
-    _stop: Vec<oneshot::Sender<()>>,
+    stop_gateway: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _stop_backend: oneshot::Sender<()>,
 }
 
 pub struct Options {
@@ -107,6 +109,8 @@ pub struct Options {
     pub body_limit: usize,
     /// Whether the gateway knows the backend as upstream `testing`.
     pub with_upstream: bool,
+    /// Worker threads serving HTTP, as the binary does; 0 serves on the test's runtime.
+    pub workers: usize,
 }
 
 impl Default for Options {
@@ -115,6 +119,7 @@ impl Default for Options {
             deadline: Duration::from_secs(5),
             body_limit: 1024,
             with_upstream: true,
+            workers: 2,
         }
     }
 }
@@ -149,15 +154,27 @@ pub async fn app_with(options: Options) -> App {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve(listener, gateway.clone(), async move {
+    let stopped = async move {
         let _ = stopped.await;
-    }));
+    };
+    let served = if options.workers == 0 {
+        tokio::spawn(serve(listener, gateway.clone(), stopped))
+    } else {
+        tokio::spawn(serve_workers(
+            listener,
+            gateway.clone(),
+            options.workers,
+            stopped,
+        ))
+    };
     App {
         base: format!("http://{addr}"),
         backend,
         client: reqwest::Client::new(),
         gateway,
-        _stop: vec![stop, stop_backend],
+        stop_gateway: Some(stop),
+        served: Some(served),
+        _stop_backend: stop_backend,
     }
 }
 
@@ -195,6 +212,17 @@ impl Reply {
 }
 
 impl App {
+    /// Stops the gateway the way SIGTERM does and waits until it has stopped serving.
+    pub async fn shut_down(&mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop_gateway.take() {
+            let _ = stop.send(());
+        }
+        match self.served.take() {
+            Some(served) => served.await.expect("the gateway task panicked"),
+            None => Ok(()),
+        }
+    }
+
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();

@@ -31,6 +31,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const WATCH_WAIT: Duration = Duration::from_secs(30);
 /// How long an instance that refused a connection is skipped.
 const EJECT_FOR: Duration = Duration::from_secs(5);
+/// How long a call made before Consul's first answer about its service waits for that answer.
+const FIRST_ANSWER_WAIT: Duration = Duration::from_secs(2);
 
 /// Watches services in Consul and builds balanced channels to them. Clone freely.
 #[derive(Clone)]
@@ -86,6 +88,10 @@ impl Discovery {
         let mut rx = self.instances(service);
         let updating = channel.clone();
         tokio::spawn(async move {
+            // Until Consul first answers, the watch holds an empty list that is no answer.
+            if !rx.has_changed().unwrap_or(true) && rx.changed().await.is_err() {
+                return;
+            }
             loop {
                 let current = rx.borrow_and_update().clone();
                 updating.set_instances(&current);
@@ -113,6 +119,7 @@ async fn watch_service(
 ) {
     let mut index = 0u64;
     let mut backoff = Duration::from_millis(200);
+    let mut answered = false;
     loop {
         let started = Instant::now();
         match consul.passing_instances(&service, index, WATCH_WAIT).await {
@@ -121,7 +128,8 @@ async fn watch_service(
                 let unchanged = result.index == index;
                 index = next_index(index, result.index);
                 tx.send_if_modified(|current| {
-                    if **current != result.value {
+                    // The first answer is news even when it is "no instances".
+                    if !std::mem::replace(&mut answered, true) || **current != result.value {
                         tracing::info!(service = %service, instances = result.value.len(), "instances changed");
                         *current = Arc::new(result.value);
                         true
@@ -159,6 +167,9 @@ struct ChannelInner {
     endpoints: ArcSwap<Vec<Arc<Endpoint>>>,
     next: AtomicUsize,
     default_deadline: Duration,
+    /// Whether the endpoint list has been set at least once: before that, "no endpoint" means
+    /// "not known yet" rather than "none".
+    known: watch::Sender<bool>,
 }
 
 /// A gRPC channel over the current instances of one service. Implements the tower service tonic
@@ -176,6 +187,7 @@ impl MeshChannel {
                 endpoints: ArcSwap::from_pointee(Vec::new()),
                 next: AtomicUsize::new(0),
                 default_deadline,
+                known: watch::Sender::new(false),
             }),
         }
     }
@@ -245,6 +257,22 @@ impl MeshChannel {
             }
         }
         self.inner.endpoints.store(Arc::new(next));
+        self.inner.known.send_replace(true);
+    }
+
+    /// Waits (briefly) for the first endpoint list if there has been none yet: a call made just
+    /// after start must not fail only because Consul's first answer is still on its way. True
+    /// when a list arrived during the wait.
+    async fn wait_until_known(&self) -> bool {
+        if *self.inner.known.borrow() {
+            return false;
+        }
+        let mut known = self.inner.known.subscribe();
+        let answered = tokio::time::timeout(FIRST_ANSWER_WAIT, async {
+            known.wait_for(|k| *k).await.is_ok()
+        })
+        .await;
+        answered.unwrap_or(false)
     }
 
     /// Round-robin pick, skipping ejected endpoints unless every one is ejected.
@@ -357,6 +385,9 @@ impl Service<http::Request<Body>> for MeshChannel {
                 let mut tried = Vec::new();
                 loop {
                     let Some((i, endpoint)) = this.pick(&tried) else {
+                        if tried.is_empty() && this.wait_until_known().await {
+                            continue;
+                        }
                         return Err(unavailable(&this.inner.service, tried.len()));
                     };
                     tried.push(i);
@@ -452,6 +483,33 @@ mod tests {
             .err();
         assert_eq!(err.map(|e| e.code()), Some(tonic::Code::Unavailable));
         assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn a_call_made_before_the_first_answer_waits_for_it() {
+        let channel = MeshChannel::empty("later", Duration::from_secs(30));
+        let answering = channel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            // Consul's first answer: no instances.
+            answering.set_endpoints(std::iter::empty());
+        });
+        let mut client = tonic::client::Grpc::new(channel);
+        let started = Instant::now();
+        let err = client
+            .unary::<(), (), _>(
+                tonic::Request::new(()),
+                http::uri::PathAndQuery::from_static("/x.Y/Z"),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .err();
+        let waited = started.elapsed();
+        assert_eq!(err.map(|e| e.code()), Some(tonic::Code::Unavailable));
+        assert!(
+            waited >= Duration::from_millis(300) && waited < FIRST_ANSWER_WAIT,
+            "{waited:?}"
+        );
     }
 
     #[tokio::test]

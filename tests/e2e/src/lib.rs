@@ -13,6 +13,9 @@ use talentmesh_mesh::consul::ConsulClient;
 use talentmesh_mesh::Discovery;
 use talentmesh_testkit::{eventually, Spawned, TestEnv, CONSUL_ADDR};
 
+/// Worker threads of the tests' gateway, as in production on a 2-core machine.
+const GATEWAY_WORKERS: usize = 2;
+
 pub struct Mesh {
     /// Base URL of the gateway, e.g. `http://127.0.0.1:40123`.
     pub base: String,
@@ -105,8 +108,18 @@ impl Mesh {
             .await,
             "identity never passed its consul check"
         );
-        let mut upstreams =
-            DiscoveryUpstreams::new(discovery.clone()).rename("identity", &consul_name);
+        // As the gateway binary runs: two worker threads, each with a discovery client of its
+        // own; the test's own client serves the other threads.
+        let mut shared = Some(discovery.clone());
+        let mut upstreams = DiscoveryUpstreams::per_worker(GATEWAY_WORKERS, || {
+            ConsulClient::new(CONSUL_ADDR).map(|consul| {
+                shared
+                    .take()
+                    .unwrap_or_else(|| Discovery::new(consul, Duration::from_secs(5)))
+            })
+        })
+        .expect("gateway discovery")
+        .rename("identity", &consul_name);
         let mut sync = None;
         if with_sync {
             let sync_name = format!("sync-e2e-{}", env.id);
@@ -264,9 +277,14 @@ impl Mesh {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(talentmesh_gateway::serve(listener, gateway, async move {
-            let _ = rx.await;
-        }));
+        tokio::spawn(talentmesh_gateway::serve_workers(
+            listener,
+            gateway,
+            GATEWAY_WORKERS,
+            async move {
+                let _ = rx.await;
+            },
+        ));
         Mesh {
             base,
             identity,
