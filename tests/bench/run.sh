@@ -102,6 +102,11 @@ Median of $rounds interleaved rounds of ${seconds}s each:
 Ratios of the medians: (c)/(b) = $(ratio "$rc" "$rb") (target ≥ 0.95), (c)/(a) = $(ratio "$rc" "$ra").
 Median of the per-round (c)/(b) ratios: $round_ratio.
 
+Serving models: the gateway runs its default \`TALENTMESH_GATEWAY_WORKERS\` ($(nproc)) single-threaded
+workers, each handed whole connections and holding its own upstream connections; the hand-written
+handler runs on \`axum::serve\` in tokio's default multi-threaded runtime. Both call identity
+through the mesh's Consul-discovered channel.
+
 | round | (a) req/s | (b) req/s | (c) req/s | (c)/(b) |
 |---|---|---|---|---|
 $each_round
