@@ -74,6 +74,7 @@ async fn forward<'t, U: Upstreams>(
     matched: &mut Option<&'t Route>,
 ) -> Result<Response, Rejection> {
     let (parts, body) = request.into_parts();
+    let unread = !http_body::Body::is_end_stream(&body);
     let path = parts.uri.path();
     let (route, segments) = match table.find(&parts.method, path) {
         RouteMatch::Found { route, segments } => {
@@ -81,13 +82,24 @@ async fn forward<'t, U: Upstreams>(
             (route, segments)
         }
         RouteMatch::MethodNotAllowed(allowed) => {
-            return Err(Rejection::method_not_allowed(&parts.method, path, &allowed))
+            return Err(
+                Rejection::method_not_allowed(&parts.method, path, &allowed).closing_if(unread)
+            )
         }
-        RouteMatch::NotFound => return Err(Rejection::not_found(&parts.method, path)),
+        RouteMatch::NotFound => {
+            return Err(Rejection::not_found(&parts.method, path).closing_if(unread))
+        }
     };
 
     let body = match route.body {
-        BodyRule::None => Bytes::new(),
+        // A body the route does not map is read (within the limit) and ignored, so the
+        // connection stays usable for the client's next request.
+        BodyRule::None => {
+            if unread {
+                collect_body(&parts, body, shared.config.body_limit).await?;
+            }
+            Bytes::new()
+        }
         BodyRule::Whole | BodyRule::Field(_) => {
             read_body(&parts, body, shared.config.body_limit).await?
         }
@@ -171,6 +183,21 @@ async fn forward<'t, U: Upstreams>(
 
 /// Reads the body up to the limit, checking its content type when there is one.
 async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, Rejection> {
+    let bytes = collect_body(parts, body, limit).await?;
+    if !bytes.is_empty() {
+        // A body without a content type is taken as JSON; a declared other type is refused.
+        if let Some(content_type) = parts.headers.get(CONTENT_TYPE) {
+            let text = content_type.to_str().unwrap_or("");
+            if !is_json(text) {
+                return Err(Rejection::unsupported_media_type(text));
+            }
+        }
+    }
+    Ok(bytes)
+}
+
+/// The whole body, refused with 413 past the limit.
+async fn collect_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, Rejection> {
     if declared_length(&parts.headers).is_some_and(|n| n > limit as u64) {
         return Err(Rejection::too_large(limit));
     }
@@ -185,15 +212,6 @@ async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, Rej
             ])))
         }
     };
-    if !bytes.is_empty() {
-        // A body without a content type is taken as JSON; a declared other type is refused.
-        if let Some(content_type) = parts.headers.get(CONTENT_TYPE) {
-            let text = content_type.to_str().unwrap_or("");
-            if !is_json(text) {
-                return Err(Rejection::unsupported_media_type(text));
-            }
-        }
-    }
     Ok(bytes)
 }
 

@@ -8,7 +8,7 @@
 use axum::body::Body;
 use axum::response::Response;
 use base64::Engine as _;
-use http::header::{ALLOW, CONTENT_TYPE};
+use http::header::{ALLOW, CONNECTION, CONTENT_TYPE};
 use http::{HeaderValue, Method, StatusCode};
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
@@ -17,6 +17,7 @@ use talentmesh_mesh::error::{http_status_for, rpc_status_of, ApiError, ErrorCode
 use talentmesh_proto::google::rpc;
 
 pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+const CLOSE: HeaderValue = HeaderValue::from_static("close");
 
 /// A request the gateway answers with an error.
 #[derive(Debug)]
@@ -24,6 +25,9 @@ pub struct Rejection {
     pub status: StatusCode,
     pub body: rpc::Status,
     pub allow: Option<HeaderValue>,
+    /// Answered before the request body was read to its end: the connection cannot carry
+    /// another request, and `Connection: close` tells the client so before it tries.
+    pub close: bool,
 }
 
 impl Rejection {
@@ -32,6 +36,7 @@ impl Rejection {
             status: error.code.http_status(),
             body: error.to_rpc_status(),
             allow: None,
+            close: false,
         }
     }
 
@@ -40,6 +45,7 @@ impl Rejection {
             status: http_status_for(status.code()),
             body: rpc_status_of(status),
             allow: None,
+            close: false,
         }
     }
 
@@ -66,6 +72,7 @@ impl Rejection {
             status: StatusCode::METHOD_NOT_ALLOWED,
             body: error.to_rpc_status(),
             allow: HeaderValue::from_str(&allow).ok(),
+            close: false,
         }
     }
 
@@ -79,6 +86,7 @@ impl Rejection {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             body: error.to_rpc_status(),
             allow: None,
+            close: true,
         }
     }
 
@@ -92,7 +100,14 @@ impl Rejection {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
             body: error.to_rpc_status(),
             allow: None,
+            close: false,
         }
+    }
+
+    /// The same rejection, closing the connection when `unread` (the body was left unread).
+    pub fn closing_if(mut self, unread: bool) -> Rejection {
+        self.close |= unread;
+        self
     }
 
     /// The HTTP response, with the status rendered through `status_desc` (`google.rpc.Status`).
@@ -109,6 +124,10 @@ impl Rejection {
             .insert(CONTENT_TYPE, APPLICATION_JSON);
         if let Some(allow) = self.allow {
             response.headers_mut().insert(ALLOW, allow);
+        }
+        if self.close {
+            // HTTP/2 servers drop this header; there a stream ends without touching others.
+            response.headers_mut().insert(CONNECTION, CLOSE);
         }
         response
     }

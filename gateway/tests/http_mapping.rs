@@ -399,6 +399,16 @@ async fn body_over_the_limit_is_413() {
         "request body is larger than 1024 bytes"
     );
     assert_eq!(reply.json["details"][0]["reason"], "PAYLOAD_TOO_LARGE");
+    // The body was left unread, so the connection closes, and says so: the client's next
+    // request goes out on a new connection instead of failing on this one.
+    assert_eq!(reply.header("connection"), Some("close"));
+    for _ in 0..5 {
+        assert_eq!(
+            app.json("POST", "/v1/users:register", &big).await.status,
+            413
+        );
+        assert_eq!(app.get("/v1/shelves/s1").await.status, 200);
+    }
 
     // Without a content length the limit is enforced while reading.
     let addr = app.base.trim_start_matches("http://").to_string();
@@ -413,6 +423,43 @@ async fn body_over_the_limit_is_413() {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}
+
+/// Sends `requests` on one connection and returns everything the gateway wrote back.
+async fn on_one_connection(app: &common::App, requests: &str) -> String {
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(requests.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn a_body_the_route_ignores_keeps_the_connection_usable() {
+    let app = app().await;
+    // GetShelf maps no body; the stray one is read and ignored, and the next request on the
+    // same connection is served.
+    let answer = on_one_connection(
+        &app,
+        "GET /v1/shelves/s1 HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello\
+         GET /v1/shelves/s2 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(answer.matches("HTTP/1.1 200").count(), 2, "{answer}");
+    assert!(answer.contains("shelves/s2"), "{answer}");
+
+    // An unknown route does not read the body: the 404 closes the connection and says so.
+    let answer = on_one_connection(
+        &app,
+        "POST /v1/nowhere HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
