@@ -435,3 +435,44 @@ async fn scheduled_checks_find_and_repair_drift_without_being_asked() {
         "{counters:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lag_is_read_from_the_stream_not_from_redis_counters() {
+    let h = Harness::start().await;
+    assert_eq!(h.create_notes("lag", 20, 4).await.len(), 20);
+    assert!(h.wait_idle(SETTLE).await);
+    let stream = h.status().await.streams[0].stream.clone();
+    let mut redis = h.env.redis().await;
+    // Two groups nobody consumes: one at the end of the stream whose counter says it read
+    // nothing (as after a restart), for which Redis reports every entry as lag; one at the
+    // start, for which every entry is truly waiting.
+    for (group, at, read) in [("caught_up", "$", Some(0)), ("behind", "0", None)] {
+        let mut create = redis::cmd("XGROUP");
+        create.arg("CREATE").arg(&stream).arg(group).arg(at);
+        if let Some(read) = read {
+            create.arg("ENTRIESREAD").arg(read);
+        }
+        create.query_async::<()>(&mut redis).await.unwrap();
+    }
+    let length: i64 = redis::cmd("XLEN")
+        .arg(&stream)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(length >= 20);
+
+    let status = h.status().await;
+    let group = |name: &str| {
+        status.streams[0]
+            .groups
+            .iter()
+            .find(|g| g.group == name)
+            .unwrap_or_else(|| panic!("no group {name} in {status:?}"))
+            .clone()
+    };
+    let caught_up = group("caught_up");
+    assert_eq!((caught_up.lag_entries, caught_up.lag_seconds), (0, 0.0));
+    let behind = group("behind");
+    assert_eq!(behind.lag_entries, length);
+    assert!(behind.lag_seconds > 0.0, "{behind:?}");
+}

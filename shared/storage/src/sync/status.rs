@@ -70,8 +70,32 @@ async fn stream_status(redis: &RedisPool, stream: &str) -> Result<StreamStatus> 
         let name = as_string(info_field(g, "name"));
         let pending = as_i64(info_field(g, "pending"));
         let consumers = as_i64(info_field(g, "consumers"));
-        let lag_entries = as_i64(info_field(g, "lag"));
+        // Redis derives `lag` from counters that go wrong after a restart or a republished
+        // stream (and reports nil when it knows it cannot tell), so the stream itself decides:
+        // no entry after the last delivered one means no lag, whatever the counter says.
+        let reported_lag = match info_field(g, "lag") {
+            Some(Value::Nil) | None => None,
+            lag => Some(as_i64(lag)),
+        };
         let last_delivered = as_string(info_field(g, "last-delivered-id"));
+        let next_undelivered = if reported_lag == Some(0) {
+            None
+        } else {
+            let next: Value = redis::cmd("XRANGE")
+                .arg(stream)
+                .arg(format!("({last_delivered}"))
+                .arg("+")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut conn)
+                .await
+                .map_err(redis_err)?;
+            parse_entry_list(&next).into_iter().next()
+        };
+        let lag_entries = match &next_undelivered {
+            None => 0,
+            Some(_) => reported_lag.unwrap_or(1).max(1),
+        };
         // The oldest unfinished entry: the first pending one, else the first undelivered one.
         let oldest: Option<i64> = if pending > 0 {
             let summary: Value = redis::cmd("XPENDING")
@@ -84,21 +108,8 @@ async fn stream_status(redis: &RedisPool, stream: &str) -> Result<StreamStatus> 
                 Value::Array(parts) => id_millis(&as_string(parts.get(1))),
                 _ => None,
             }
-        } else if lag_entries > 0 {
-            let next: Value = redis::cmd("XRANGE")
-                .arg(stream)
-                .arg(format!("({last_delivered}"))
-                .arg("+")
-                .arg("COUNT")
-                .arg(1)
-                .query_async(&mut conn)
-                .await
-                .map_err(redis_err)?;
-            parse_entry_list(&next)
-                .first()
-                .and_then(|e| id_millis(&e.id))
         } else {
-            None
+            next_undelivered.and_then(|e| id_millis(&e.id))
         };
         let lag_seconds = oldest.map_or(0.0, |ms| ((now - ms).max(0) as f64) / 1000.0);
         out.push(GroupStatus {
