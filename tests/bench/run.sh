@@ -21,7 +21,8 @@ work="$(mktemp -d)"
 service="identity-bench-$$"
 
 bash "$repo/dev/servers.sh" up
-(cd "$repo" && cargo build --release --locked -p talentmesh-identity -p talentmesh-gateway -p talentmesh-bench)
+(cd "$repo" && cargo build --release --locked -p talentmesh-identity -p talentmesh-company -p talentmesh-job \
+  -p talentmesh-resume -p talentmesh-sync -p talentmesh-gateway -p talentmesh-bench)
 
 pids=()
 cleanup() {
@@ -34,9 +35,19 @@ trap cleanup EXIT
 common=(TALENTMESH_LOG_FORMAT=json RUST_LOG=warn TALENTMESH_MYSQL_DATABASE=talentmesh_bench
   TALENTMESH_REDIS_PREFIX=bench: TALENTMESH_SERVICE_NAME="$service")
 
-# Start-up time and idle memory, each measured on a fresh process of its own.
-identity_start=$(env "${common[@]}" TALENTMESH_GRPC_ADDR=127.0.0.1:50161 TALENTMESH_METRICS_ADDR=127.0.0.1:51161 \
-  TALENTMESH_CONSUL_ADDR= "$bin/talentmesh-bench" startup "$bin/talentmesh-identity" grpc 127.0.0.1:50161)
+# Start-up time and idle memory, each measured on a fresh process of its own, with databases,
+# Redis prefixes and Consul names of the benchmark's own. Only sync registers in Consul (it
+# needs Consul to find the services it administers); the probe stops it with SIGTERM, so it
+# deregisters.
+declare -A started=()
+for svc in identity company job resume sync; do
+  consul=(TALENTMESH_CONSUL_ADDR=)
+  [[ $svc == sync ]] && consul=()
+  started[$svc]=$(env "${common[@]}" "${consul[@]}" TALENTMESH_MYSQL_DATABASE="talentmesh_bench_$svc" \
+    TALENTMESH_REDIS_PREFIX="bench:$svc:" TALENTMESH_SERVICE_NAME="$svc-bench-$$" \
+    TALENTMESH_GRPC_ADDR=127.0.0.1:50161 TALENTMESH_METRICS_ADDR=127.0.0.1:51161 \
+    "$bin/talentmesh-bench" startup "$bin/talentmesh-$svc" grpc 127.0.0.1:50161)
+done
 
 env "${common[@]}" TALENTMESH_GRPC_ADDR=127.0.0.1:50151 TALENTMESH_METRICS_ADDR=127.0.0.1:51151 \
   "$bin/talentmesh-identity" >"$work/identity.log" 2>&1 &
@@ -113,7 +124,9 @@ $each_round
 
 | process | start to SERVING (ms, target ≤ 1000) | idle RSS (MB, target ≤ 50) |
 |---|---|---|
-| identity | $(field "$identity_start" serving_ms) | $(field "$identity_start" rss_mb) |
+$(for svc in identity company job resume sync; do
+  printf '| %s | %s | %s |\n' "$svc" "$(field "${started[$svc]}" serving_ms)" "$(field "${started[$svc]}" rss_mb)"
+done)
 | gateway | $(field "$gateway_start" serving_ms) | $(field "$gateway_start" rss_mb) |
 
 Measured $(date -u +%Y-%m-%d).

@@ -181,7 +181,19 @@ async fn startup(binary: &str, probe: Probe) -> anyhow::Result<()> {
         serving_after.as_millis(),
         rss_kb as f64 / 1024.0
     );
-    child.start_kill()?;
-    let _ = child.wait().await;
+    // SIGTERM, so a service that registered in Consul deregisters on its way out.
+    if let Some(pid) = child.id() {
+        let _ = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    if tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .is_err()
+    {
+        child.start_kill()?;
+        let _ = child.wait().await;
+    }
     Ok(())
 }
