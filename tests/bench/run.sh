@@ -51,7 +51,8 @@ done
 
 env "${common[@]}" TALENTMESH_GRPC_ADDR=127.0.0.1:50151 TALENTMESH_METRICS_ADDR=127.0.0.1:51151 \
   "$bin/talentmesh-identity" >"$work/identity.log" 2>&1 &
-pids+=($!)
+identity_pid=$!
+pids+=($identity_pid)
 wait_until "bench identity" "$work/identity.log" 60 \
   bash -c "curl -fsS 'http://127.0.0.1:18500/v1/health/service/$service?passing=true' | grep -q ServiceID"
 
@@ -60,11 +61,33 @@ gateway_start=$(env "${gateway_env[@]}" TALENTMESH_GATEWAY_HTTP_ADDR=127.0.0.1:1
   "$bin/talentmesh-bench" startup "$bin/talentmesh-gateway" http http://127.0.0.1:18190/readyz)
 
 env "${gateway_env[@]}" TALENTMESH_GATEWAY_HTTP_ADDR=127.0.0.1:18180 TALENTMESH_METRICS_ADDR=127.0.0.1:19180 "$bin/talentmesh-gateway" >"$work/gateway.log" 2>&1 &
-pids+=($!)
+gateway_pid=$!
+pids+=($gateway_pid)
 "$bin/talentmesh-bench" handwritten 127.0.0.1:18181 "$service" >"$work/handwritten.log" 2>&1 &
-pids+=($!)
+handwritten_pid=$!
+pids+=($handwritten_pid)
 wait_until "bench gateway" "$work/gateway.log" 60 curl -fsS http://127.0.0.1:18180/v1/publicKeys -o /dev/null
 wait_until "bench handwritten handler" "$work/handwritten.log" 60 curl -fsS http://127.0.0.1:18181/v1/publicKeys -o /dev/null
+
+# CPU time (user + system) a process has used, in clock ticks.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# with_cpu PROXY_PID LOAD-COMMAND...: the load line, plus the CPU each request cost identity and
+# the HTTP front (the gateway or the hand-written handler; none for direct gRPC), in µs.
+with_cpu() {
+  local proxy=$1 i0 p0=0 p1=0 out
+  shift
+  i0=$(ticks "$identity_pid")
+  [[ -n $proxy ]] && p0=$(ticks "$proxy")
+  out=$("$@")
+  local i1
+  i1=$(ticks "$identity_pid")
+  [[ -n $proxy ]] && p1=$(ticks "$proxy")
+  awk -v out="$out" -v di=$((i1 - i0)) -v dp=$((p1 - p0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    n = out; sub(/.*requests=/, "", n); n += 0
+    if (n == 0) n = 1
+    printf "%s identity_us=%.1f proxy_us=%.1f\n", out, di * 1e6 / hz / n, dp * 1e6 / hz / n
+  }'
+}
 
 # The paths take turns, round after round, so drift in the machine's speed (it is shared and
 # virtual) hits all three alike; the table reports each path's median round.
@@ -72,9 +95,9 @@ rounds=${ROUNDS:-3}
 declare -A runs=()
 for ((r = 1; r <= rounds; r++)); do
   log "round $r/$rounds: (a) direct gRPC, (b) hand-written handler, (c) gateway; concurrency $concurrency, ${seconds}s each"
-  runs[a$r]=$("$bin/talentmesh-bench" grpc 127.0.0.1:50151 "$concurrency" "$seconds")
-  runs[b$r]=$("$bin/talentmesh-bench" http http://127.0.0.1:18181/v1/publicKeys "$concurrency" "$seconds")
-  runs[c$r]=$("$bin/talentmesh-bench" http http://127.0.0.1:18180/v1/publicKeys "$concurrency" "$seconds")
+  runs[a$r]=$(with_cpu "" "$bin/talentmesh-bench" grpc 127.0.0.1:50151 "$concurrency" "$seconds")
+  runs[b$r]=$(with_cpu "$handwritten_pid" "$bin/talentmesh-bench" http http://127.0.0.1:18181/v1/publicKeys "$concurrency" "$seconds")
+  runs[c$r]=$(with_cpu "$gateway_pid" "$bin/talentmesh-bench" http http://127.0.0.1:18180/v1/publicKeys "$concurrency" "$seconds")
 done
 
 field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
@@ -104,14 +127,18 @@ services and stores on the same machine). RPC: identity ListPublicKeys; REST: GE
 
 Median of $rounds interleaved rounds of ${seconds}s each:
 
-| path | throughput (req/s) | p50 (µs) | p99 (µs) | errors |
-|---|---|---|---|---|
-| (a) direct gRPC | $ra | $(field "$a" p50_us) | $(field "$a" p99_us) | $(field "$a" errors) |
-| (b) hand-written axum handler | $rb | $(field "$b" p50_us) | $(field "$b" p99_us) | $(field "$b" errors) |
-| (c) gateway | $rc | $(field "$c" p50_us) | $(field "$c" p99_us) | $(field "$c" errors) |
+| path | throughput (req/s) | p50 (µs) | p99 (µs) | errors | CPU/request: HTTP front (µs) | CPU/request: identity (µs) |
+|---|---|---|---|---|---|---|
+| (a) direct gRPC | $ra | $(field "$a" p50_us) | $(field "$a" p99_us) | $(field "$a" errors) | – | $(field "$a" identity_us) |
+| (b) hand-written axum handler | $rb | $(field "$b" p50_us) | $(field "$b" p99_us) | $(field "$b" errors) | $(field "$b" proxy_us) | $(field "$b" identity_us) |
+| (c) gateway | $rc | $(field "$c" p50_us) | $(field "$c" p99_us) | $(field "$c" errors) | $(field "$c" proxy_us) | $(field "$c" identity_us) |
 
 Ratios of the medians: (c)/(b) = $(ratio "$rc" "$rb") (target ≥ 0.95), (c)/(a) = $(ratio "$rc" "$ra").
 Median of the per-round (c)/(b) ratios: $round_ratio.
+
+CPU/request: the process's user + system CPU time over the run (\`/proc/PID/stat\`) divided by
+the requests served. With every process on the same two cores, throughput follows total CPU
+per request.
 
 Serving models: the gateway runs its default \`TALENTMESH_GATEWAY_WORKERS\` ($(nproc)) single-threaded
 workers, each handed whole connections and holding its own upstream connections; the hand-written

@@ -466,23 +466,28 @@ mod tests {
         assert_eq!(parse_grpc_timeout("x"), None);
     }
 
-    #[tokio::test]
-    async fn no_instance_fails_fast_with_unavailable() {
-        let channel = MeshChannel::fixed("nothing", &[], Duration::from_secs(30));
+    /// One unary call through `channel` (always ready: readiness is decided per call): the
+    /// code it failed with, if it failed, and how long it took.
+    async fn call(channel: MeshChannel) -> (Option<tonic::Code>, Duration) {
         let mut client = tonic::client::Grpc::new(channel);
         let started = Instant::now();
-        let ready = client.ready().await;
-        assert!(ready.is_ok());
-        let err = client
+        assert!(client.ready().await.is_ok());
+        let result = client
             .unary::<(), (), _>(
                 tonic::Request::new(()),
                 http::uri::PathAndQuery::from_static("/x.Y/Z"),
                 tonic_prost::ProstCodec::default(),
             )
-            .await
-            .err();
-        assert_eq!(err.map(|e| e.code()), Some(tonic::Code::Unavailable));
-        assert!(started.elapsed() < Duration::from_secs(1));
+            .await;
+        (result.err().map(|e| e.code()), started.elapsed())
+    }
+
+    #[tokio::test]
+    async fn no_instance_fails_fast_with_unavailable() {
+        let channel = MeshChannel::fixed("nothing", &[], Duration::from_secs(30));
+        let (code, took) = call(channel).await;
+        assert_eq!(code, Some(tonic::Code::Unavailable));
+        assert!(took < Duration::from_secs(1));
     }
 
     #[tokio::test]
@@ -494,18 +499,8 @@ mod tests {
             // Consul's first answer: no instances.
             answering.set_endpoints(std::iter::empty());
         });
-        let mut client = tonic::client::Grpc::new(channel);
-        let started = Instant::now();
-        let err = client
-            .unary::<(), (), _>(
-                tonic::Request::new(()),
-                http::uri::PathAndQuery::from_static("/x.Y/Z"),
-                tonic_prost::ProstCodec::default(),
-            )
-            .await
-            .err();
-        let waited = started.elapsed();
-        assert_eq!(err.map(|e| e.code()), Some(tonic::Code::Unavailable));
+        let (code, waited) = call(channel).await;
+        assert_eq!(code, Some(tonic::Code::Unavailable));
         assert!(
             waited >= Duration::from_millis(300) && waited < FIRST_ANSWER_WAIT,
             "{waited:?}"
@@ -519,23 +514,9 @@ mod tests {
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let uri = format!("http://{}", silent.local_addr().unwrap());
         let channel = MeshChannel::fixed("silent", &[uri], Duration::from_millis(300));
-        let mut client = tonic::client::Grpc::new(channel);
-        client.ready().await.unwrap();
-        let started = Instant::now();
-        let err = client
-            .unary::<(), (), _>(
-                tonic::Request::new(()),
-                http::uri::PathAndQuery::from_static("/x.Y/Z"),
-                tonic_prost::ProstCodec::default(),
-            )
-            .await
-            .err();
-        assert_eq!(err.map(|e| e.code()), Some(tonic::Code::DeadlineExceeded));
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            started.elapsed()
-        );
+        let (code, took) = call(channel).await;
+        assert_eq!(code, Some(tonic::Code::DeadlineExceeded));
+        assert!(took < Duration::from_secs(2), "{took:?}");
         drop(silent);
     }
 }
