@@ -85,6 +85,25 @@ impl Mesh {
         }
     }
 
+    /// Saves `resume` as a new version as `who` (0: whatever the current version is); the
+    /// service's answer.
+    async fn update(&self, who: &User, resume: pb::Resume, expected_version: i64) -> pb::Resume {
+        self.resumes
+            .clone()
+            .update_resume(req(
+                pb::UpdateResumeRequest {
+                    resume: Some(resume),
+                    expected_version,
+                },
+                who,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .resume
+            .unwrap()
+    }
+
     /// Creates `resume` as `who`; the service's answer.
     async fn create(&self, who: &User, resume: pb::Resume) -> pb::Resume {
         self.resumes
@@ -237,19 +256,7 @@ async fn saves_are_versioned_analysed_and_restorable() {
     let mut second = resume();
     second.name = created.name.clone();
     second.title = "第二版".into();
-    let v2 = c
-        .update_resume(req(
-            pb::UpdateResumeRequest {
-                resume: Some(second),
-                expected_version: 1,
-            },
-            &me,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .resume
-        .unwrap();
+    let v2 = m.update(&me, second, 1).await;
     assert_eq!(v2.version, 2);
     fails(
         c.update_resume(req(
@@ -444,15 +451,7 @@ async fn export_and_import_move_everything_or_nothing() {
     let mut v2 = resume();
     v2.name = first.name.clone();
     v2.title = "v2".into();
-    c.update_resume(req(
-        pb::UpdateResumeRequest {
-            resume: Some(v2),
-            expected_version: 0,
-        },
-        &me,
-    ))
-    .await
-    .unwrap();
+    m.update(&me, v2, 0).await;
     let doc = c
         .export_resumes(req(pb::ExportResumesRequest {}, &me))
         .await
@@ -570,23 +569,17 @@ async fn reads_take_the_cache_only_when_it_holds_the_current_version() {
     };
     assert_eq!(get(&mut c).await.title, "from the cache");
     // A save makes the cached version stale: the owner reads the save at once, from MySQL.
-    let saved = c
-        .update_resume(req(
-            pb::UpdateResumeRequest {
-                resume: Some(pb::Resume {
-                    name: created.name.clone(),
-                    title: "第二版".into(),
-                    ..resume()
-                }),
-                expected_version: 1,
-            },
+    let saved = m
+        .update(
             &me,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .resume
-        .unwrap();
+            pb::Resume {
+                name: created.name.clone(),
+                title: "第二版".into(),
+                ..resume()
+            },
+            1,
+        )
+        .await;
     let read = get(&mut c).await;
     assert_eq!((read.version, read.title.as_str()), (2, "第二版"));
     assert_eq!(read, saved);
