@@ -13,12 +13,11 @@ use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use futures::future::BoxFuture;
 use jsonwebtoken::DecodingKey;
-use talentmesh_mesh::auth::{AuthPolicy, Claims, KeySource, Verifier};
+use talentmesh_kit::{Launch, ServiceKit, SYNC_ADMIN_TAG};
+use talentmesh_mesh::auth::{Claims, KeySource, Verifier};
 use talentmesh_mesh::config::{Env, MeshConfig};
 use talentmesh_mesh::consul::ConsulClient;
 use talentmesh_mesh::error::field_violations_of;
-use talentmesh_mesh::metrics::Metrics;
-use talentmesh_mesh::server::{self, ServeOptions};
 use talentmesh_mesh::{caller, ApiError, FieldViolation};
 use talentmesh_proto::sync::v1 as pb;
 use talentmesh_proto::sync::v1::sync_admin_service_server::{
@@ -242,16 +241,14 @@ async fn start_stub(
     let verifier = keys.verifier();
     let config = mesh.clone();
     let spawned = Spawned::start(&mesh, move |listeners, shutdown| {
-        let options = ServeOptions {
-            services: vec!["talentmesh.sync.v1.SyncAdminService"],
-            verifier: Some(verifier),
-            policy: AuthPolicy::default(),
-            readiness: None,
-            metrics: Metrics::new("stub"),
-            tags: vec!["sync-admin".to_string()],
-        };
-        let routes = tonic::service::Routes::new(SyncAdminServiceServer::new(stub));
-        server::serve(config, listeners, routes, options, shutdown)
+        let mut kit = ServiceKit::new(
+            "stub",
+            &config,
+            Launch::new(listeners, shutdown).with_verifier(verifier),
+        );
+        kit.tag(SYNC_ADMIN_TAG)
+            .serve(SyncAdminServiceServer::new(stub));
+        kit.run()
     })
     .await;
     (spawned, traces)
@@ -282,7 +279,10 @@ async fn start_sync(keys: &Arc<Keys>) -> (Spawned, SyncServiceClient<tonic::tran
     let mesh = config.mesh.clone();
     let verifier = keys.verifier();
     let spawned = Spawned::start(&mesh, move |listeners, shutdown| {
-        talentmesh_sync::serve(config, verifier, listeners, shutdown)
+        talentmesh_sync::run(
+            config,
+            Launch::new(listeners, shutdown).with_verifier(verifier),
+        )
     })
     .await;
     let client = SyncServiceClient::connect(spawned.url()).await.unwrap();

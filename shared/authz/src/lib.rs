@@ -9,6 +9,9 @@
 //! decision this process asks about afterwards. Decisions that guard a write should use
 //! [`Freshness::Exact`], which always asks.
 //!
+//! Failures come back as a typed [`UpstreamError`] (the company service's own code, reason and
+//! field violations); a caller turns it into its answer with `ApiError::from`, the one mapping.
+//!
 //! ```ignore
 //! let authz = PermissionClient::new(discovery.channel("company"), Duration::from_secs(1));
 //! if !authz.allowed(&bearer, user, company, "job.write", Freshness::Exact).await? { … }
@@ -18,11 +21,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use talentmesh_mesh::MeshChannel;
+use talentmesh_mesh::{ErrorCode, MeshChannel, UpstreamError};
 use talentmesh_proto::company::v1 as pb;
 use talentmesh_proto::company::v1::membership_service_client::MembershipServiceClient;
 use tonic::metadata::MetadataValue;
-use tonic::Status;
+
+/// The peer's name in [`UpstreamError::service`].
+const COMPANY: &str = "company";
 
 /// Whether an in-process answer may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +93,7 @@ impl PermissionClient {
         company: &str,
         permission: &str,
         freshness: Freshness,
-    ) -> Result<Decision, Status> {
+    ) -> Result<Decision, UpstreamError> {
         let key = Key {
             user: user.to_string(),
             company: company.to_string(),
@@ -107,13 +112,20 @@ impl PermissionClient {
             }),
         });
         let value = MetadataValue::try_from(format!("Bearer {bearer}"))
-            .map_err(|_| Status::unauthenticated("the bearer token is not a valid header"))?;
+            .map_err(|_| {
+                UpstreamError::local(
+                    COMPANY,
+                    ErrorCode::Unauthenticated,
+                    "the bearer token is not a valid header",
+                )
+            })?;
         request.metadata_mut().insert("authorization", value);
         let d = self
             .client
             .clone()
             .check_permission(request)
-            .await?
+            .await
+            .map_err(|status| UpstreamError::from_status(COMPANY, &status))?
             .into_inner()
             .decision
             .unwrap_or_default();
@@ -134,7 +146,7 @@ impl PermissionClient {
         company: &str,
         permission: &str,
         freshness: Freshness,
-    ) -> Result<bool, Status> {
+    ) -> Result<bool, UpstreamError> {
         Ok(self
             .check(bearer, user, company, permission, freshness)
             .await?

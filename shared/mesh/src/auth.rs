@@ -397,3 +397,62 @@ impl JwksCache {
         }))
     }
 }
+
+/// Who is calling and with which token: the one context every service layer takes, built by
+/// the gRPC adapter from the request ([`CallContext::of`]). The service layer sees no tonic
+/// types; it asks the context for the caller (UNAUTHENTICATED when there is none) and forwards
+/// the bearer token to peers that decide on the user's behalf (the company service's
+/// permission checks).
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// The verified caller; `None` on a public method called without a token.
+    pub caller: Option<Caller>,
+    /// The bearer token the request came with ("" when none).
+    pub bearer: String,
+}
+
+impl CallContext {
+    /// The verified caller (put there by the auth layer) and the bearer token of `req`.
+    pub fn of<T>(req: &tonic::Request<T>) -> CallContext {
+        CallContext {
+            caller: req.extensions().get::<Caller>().cloned(),
+            bearer: bearer_token(req),
+        }
+    }
+
+    /// A context for `caller` with `bearer` (tests and internal calls).
+    pub fn new(caller: Caller, bearer: impl Into<String>) -> CallContext {
+        CallContext {
+            caller: Some(caller),
+            bearer: bearer.into(),
+        }
+    }
+
+    /// The caller, or [`MissingCaller`] (UNAUTHENTICATED) for a request that came without a
+    /// verified token.
+    pub fn caller(&self) -> Result<&Caller, MissingCaller> {
+        self.caller.as_ref().ok_or(MissingCaller)
+    }
+
+    /// The caller's user id, `None` when anonymous.
+    pub fn user_id(&self) -> Option<&str> {
+        self.caller.as_ref().map(|c| c.user_id.as_str())
+    }
+
+    /// Whether the caller is a platform admin (false when anonymous).
+    pub fn is_admin(&self) -> bool {
+        self.caller.as_ref().is_some_and(Caller::is_admin)
+    }
+}
+
+/// A method that needs a caller was called without a verified token; UNAUTHENTICATED on the
+/// wire. A crate error holds it as a variant (`Unauthenticated(#[from] MissingCaller)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("missing bearer access token")]
+pub struct MissingCaller;
+
+impl From<MissingCaller> for ApiError {
+    fn from(e: MissingCaller) -> ApiError {
+        ApiError::unauthenticated(e.to_string())
+    }
+}

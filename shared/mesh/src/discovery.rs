@@ -23,6 +23,7 @@ use tonic::transport::Channel;
 use tower::{Service, ServiceExt};
 
 use crate::consul::{next_index, ConsulClient, Instance};
+use crate::retry::Backoff;
 use crate::telemetry;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -118,13 +119,13 @@ async fn watch_service(
     tx: watch::Sender<Arc<Vec<Instance>>>,
 ) {
     let mut index = 0u64;
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     let mut answered = false;
     loop {
         let started = Instant::now();
         match consul.passing_instances(&service, index, WATCH_WAIT).await {
             Ok(result) => {
-                backoff = Duration::from_millis(200);
+                backoff.reset();
                 let unchanged = result.index == index;
                 index = next_index(index, result.index);
                 tx.send_if_modified(|current| {
@@ -145,8 +146,7 @@ async fn watch_service(
             }
             Err(e) => {
                 tracing::warn!(service = %service, error = %e, "consul watch failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff.pause().await;
                 index = 0;
             }
         }

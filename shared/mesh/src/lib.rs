@@ -8,10 +8,14 @@ pub mod consul;
 pub mod discovery;
 pub mod error;
 pub mod metrics;
+pub mod retry;
 pub mod server;
 pub mod telemetry;
+pub mod time;
+pub mod upstream;
 
-pub use auth::{caller, Caller};
+pub use auth::{caller, CallContext, Caller, MissingCaller};
 pub use config::{Env, MeshConfig, Secret};
 pub use discovery::{Discovery, MeshChannel};
 pub use error::{ApiError, ErrorCode, FieldViolation};
+pub use upstream::UpstreamError;

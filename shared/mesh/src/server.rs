@@ -19,6 +19,7 @@ use crate::auth::{AuthLayer, AuthPolicy, Verifier};
 use crate::config::MeshConfig;
 use crate::consul::{ConsulClient, Registration};
 use crate::metrics::{Metrics, MetricsLayer};
+use crate::retry::Backoff;
 use crate::telemetry;
 
 /// Says whether every store the service needs answers.
@@ -26,7 +27,8 @@ pub type Readiness = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
 
 /// What a service adds to the runtime.
 pub struct ServeOptions {
-    /// Full proto names of the services served, reported in grpc.health.v1 one by one.
+    /// Full proto names of the services served (each tonic server's `NamedService::NAME`),
+    /// reported in grpc.health.v1 one by one and the only ones reflection lists.
     pub services: Vec<&'static str>,
     /// Token verification; `None` serves without auth (only for services that have no caller).
     pub verifier: Option<Arc<Verifier>>,
@@ -49,6 +51,55 @@ impl Listeners {
             grpc: TcpListener::bind(config.grpc_addr).await?,
             metrics: TcpListener::bind(config.metrics_addr).await?,
         })
+    }
+}
+
+/// How one run of a service starts: where it listens, what ends it, and what a test puts in
+/// place of the mesh (a token verifier with a key of the test's own, channels to upstream
+/// services it started itself). A binary makes one with [`Launch::bind`]; tests with
+/// [`Launch::new`] on listeners bound to port 0. Every service takes a `Launch`, so tests start
+/// services through exactly the code path the binaries use.
+pub struct Launch {
+    pub listeners: Listeners,
+    /// Completes when the service should stop (SIGTERM in a binary).
+    pub shutdown: futures::future::BoxFuture<'static, ()>,
+    /// Verifies tokens instead of identity's published keys (tests).
+    pub verifier: Option<Arc<Verifier>>,
+    /// Channels to use instead of Consul discovery, by mesh service name (tests).
+    pub upstreams: std::collections::HashMap<String, crate::discovery::MeshChannel>,
+}
+
+impl Launch {
+    /// Listeners on the configured addresses; stops on SIGTERM or SIGINT.
+    pub async fn bind(config: &MeshConfig) -> std::io::Result<Launch> {
+        Ok(Launch::new(Listeners::bind(config).await?, shutdown_signal()))
+    }
+
+    /// A launch on `listeners` that stops when `shutdown` completes.
+    pub fn new(listeners: Listeners, shutdown: impl Future<Output = ()> + Send + 'static) -> Launch {
+        Launch {
+            listeners,
+            shutdown: Box::pin(shutdown),
+            verifier: None,
+            upstreams: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Verifies tokens with `verifier` instead of identity's keys.
+    pub fn with_verifier(mut self, verifier: Arc<Verifier>) -> Launch {
+        self.verifier = Some(verifier);
+        self
+    }
+
+    /// Calls `service` (a mesh name such as `company`) over `channel` instead of finding it in
+    /// Consul.
+    pub fn with_upstream(
+        mut self,
+        service: &str,
+        channel: crate::discovery::MeshChannel,
+    ) -> Launch {
+        self.upstreams.insert(service.to_string(), channel);
+        self
     }
 }
 
@@ -82,12 +133,48 @@ async fn set_all(reporter: &HealthReporter, services: &[&'static str], status: S
     }
 }
 
+/// Reflection lists exactly the services served and `grpc.health.v1.Health`: a client of one
+/// port sees what that port answers, not every contract of the mesh.
+fn reflection(
+    options: &ServeOptions,
+    descriptor_sets: &[&'static [u8]],
+) -> tonic_reflection::server::Builder<'static> {
+    let mut builder = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(talentmesh_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .include_reflection_service(false)
+        .with_service_name(HEALTH_SERVICE);
+    for set in descriptor_sets {
+        builder = builder.register_encoded_file_descriptor_set(set);
+    }
+    for name in &options.services {
+        builder = builder.with_service_name(*name);
+    }
+    builder
+}
+
+/// The standard health service's full name.
+pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+
 /// Runs the service until `shutdown` completes, then drains and returns.
 pub async fn serve(
     config: MeshConfig,
     listeners: Listeners,
     routes: tonic::service::Routes,
     options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with_descriptors(config, listeners, routes, options, Vec::new(), shutdown).await
+}
+
+/// [`serve`] with encoded descriptor sets for reflection besides talentmesh's own (a service
+/// whose contracts live outside `proto/`, such as the sync fixture's).
+pub async fn serve_with_descriptors(
+    config: MeshConfig,
+    listeners: Listeners,
+    routes: tonic::service::Routes,
+    options: ServeOptions,
+    descriptor_sets: Vec<&'static [u8]>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let grpc_addr: SocketAddr = listeners.grpc.local_addr()?;
@@ -133,12 +220,8 @@ pub async fn serve(
         });
     }
 
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(talentmesh_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(talentmesh_proto::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    let reflection_v1 = reflection(&options, &descriptor_sets).build_v1()?;
+    let reflection_v1alpha = reflection(&options, &descriptor_sets).build_v1alpha()?;
     let mut routes = routes;
     routes = routes
         .add_service(health)
@@ -181,7 +264,7 @@ pub async fn serve(
         let registration = registration.clone();
         // Consul may come up after the service; keep trying rather than refusing to start.
         tokio::spawn(async move {
-            let mut delay = Duration::from_millis(200);
+            let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
             loop {
                 match consul.register(&registration).await {
                     Ok(()) => {
@@ -190,8 +273,7 @@ pub async fn serve(
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "consul registration failed; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(5));
+                        backoff.pause().await;
                     }
                 }
             }

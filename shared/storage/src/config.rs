@@ -50,7 +50,8 @@ impl StorageConfig {
     pub fn load(env: &mut Env, service: &str, needs: Needs) -> StorageConfig {
         let config = StorageConfig {
             mysql_url: env.secret("TALENTMESH_MYSQL_URL", "mysql://root@127.0.0.1:13306"),
-            mysql_database: env.string(
+            mysql_database: namespace(
+                env,
                 "TALENTMESH_MYSQL_DATABASE",
                 &format!("talentmesh_{service}"),
             ),
@@ -58,31 +59,35 @@ impl StorageConfig {
                 "TALENTMESH_POSTGRES_URL",
                 "postgres://postgres@127.0.0.1:15432/postgres",
             ),
-            postgres_schema: env.string("TALENTMESH_POSTGRES_SCHEMA", service),
+            postgres_schema: namespace(env, "TALENTMESH_POSTGRES_SCHEMA", service),
             neo4j_uri: env.string("TALENTMESH_NEO4J_URI", "127.0.0.1:17687"),
             neo4j_user: env.string("TALENTMESH_NEO4J_USER", "neo4j"),
             neo4j_password: env.secret("TALENTMESH_NEO4J_PASSWORD", "talentmesh"),
-            neo4j_namespace: env.string("TALENTMESH_NEO4J_NAMESPACE", service),
+            neo4j_namespace: namespace(env, "TALENTMESH_NEO4J_NAMESPACE", service),
             redis_url: env.secret("TALENTMESH_REDIS_URL", "redis://127.0.0.1:16379"),
             redis_prefix: env.string("TALENTMESH_REDIS_PREFIX", &format!("{service}:")),
             max_connections: env.parse("TALENTMESH_STORE_MAX_CONNECTIONS", 16),
             needs,
         };
-        for (key, name) in [
-            ("TALENTMESH_MYSQL_DATABASE", &config.mysql_database),
-            ("TALENTMESH_POSTGRES_SCHEMA", &config.postgres_schema),
-        ] {
-            if !is_identifier(name) {
-                env.problem(format!(
-                    "{key}: `{name}` must be 1-64 characters of a-z, 0-9 and _"
-                ));
-            }
-        }
         if config.max_connections == 0 {
             env.problem("TALENTMESH_STORE_MAX_CONNECTIONS: must be at least 1");
         }
         config
     }
+}
+
+/// Reads a namespace (a MySQL database, a PostgreSQL schema, a Neo4j `ns` value, another
+/// service's graph namespace) from `key`, over `default`. Namespaces are spliced into DDL and
+/// Cypher, so anything but a plain identifier ([`is_identifier`]) is recorded as a problem of
+/// the config and the service refuses to start.
+pub fn namespace(env: &mut Env, key: &str, default: &str) -> String {
+    let name = env.string(key, default);
+    if !is_identifier(&name) {
+        env.problem(format!(
+            "{key}: `{name}` must be 1-64 characters of a-z, 0-9 and _, not starting with a digit"
+        ));
+    }
+    name
 }
 
 /// Database and schema names are spliced into DDL, so only plain identifiers are accepted.

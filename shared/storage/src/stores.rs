@@ -20,6 +20,17 @@ pub struct Migrations {
     pub postgres: Option<&'static Migrator>,
 }
 
+impl Migrations {
+    /// MySQL migrations only (the usual case: PostgreSQL holds projections that install
+    /// themselves).
+    pub fn mysql(migrator: &'static Migrator) -> Migrations {
+        Migrations {
+            mysql: Some(migrator),
+            postgres: None,
+        }
+    }
+}
+
 /// A Redis pool that knows the service's key prefix.
 #[derive(Clone)]
 pub struct RedisPool {
@@ -163,26 +174,22 @@ impl Stores {
     }
 }
 
-/// Retries `connect` until it succeeds or start-up patience runs out.
-async fn patiently<T, E, F, Fut>(what: &str, mut connect: F) -> std::result::Result<T, E>
+/// Retries `connect` until it succeeds or start-up patience runs out (the mesh's one retry
+/// policy, [`talentmesh_mesh::retry`]).
+async fn patiently<T, E, F, Fut>(what: &str, connect: F) -> std::result::Result<T, E>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, E>>,
     E: std::fmt::Display,
 {
-    let started = tokio::time::Instant::now();
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match connect().await {
-            Ok(v) => return Ok(v),
-            Err(e) if started.elapsed() < CONNECT_PATIENCE => {
-                tracing::warn!(store = what, error = %e, "store not reachable yet; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    talentmesh_mesh::retry::retry_for(
+        what,
+        CONNECT_PATIENCE,
+        Duration::from_millis(100),
+        Duration::from_secs(2),
+        connect,
+    )
+    .await
 }
 
 async fn connect_mysql(config: &StorageConfig, migrator: Option<&Migrator>) -> Result<MySqlPool> {

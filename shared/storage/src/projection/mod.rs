@@ -13,8 +13,10 @@
 //!
 //! Ready-made projections: [`PgDocuments`] (a JSONB document table the service extends with
 //! generated columns and indexes), [`Neo4jNodes`] (one node per entity, plus optional Cypher for
-//! its relationships), [`RedisHashes`] (one hash per entity).
+//! its relationships), [`RedisHashes`] (one hash per entity). The MySQL side of an entity type,
+//! the truth they are checked against, is a [`Source`]; [`MySqlSource`] is the usual one.
 
+mod mysql_source;
 mod neo4j;
 mod postgres;
 mod redis_hash;
@@ -27,6 +29,7 @@ use talentmesh_proto::events::v1::Envelope;
 use crate::bus::{Event, Handler, HandlerError};
 use crate::Result;
 
+pub use mysql_source::{LoadChanges, MySqlSource, RowLoader};
 pub use neo4j::Neo4jNodes;
 pub use postgres::PgDocuments;
 pub use redis_hash::{hash_live_ids, hash_stamps, run_scripted, RedisHashes};
