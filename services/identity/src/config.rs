@@ -6,7 +6,7 @@ use std::time::Duration;
 use talentmesh_mesh::config::{ConfigError, Env, MeshConfig, Secret};
 use talentmesh_storage::{Needs, StorageConfig};
 
-use crate::throttle::Limits;
+use crate::store::throttle::Limits;
 
 pub const SERVICE: &str = "identity";
 pub const DEFAULT_PORT: u16 = 50051;

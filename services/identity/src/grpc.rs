@@ -1,15 +1,21 @@
 //! The gRPC adapter: proto requests to domain calls and domain results to proto responses.
+//! Errors become statuses through `From<Error> for Status` (`error.rs`); nothing else lives here.
 
 use std::sync::Arc;
 
-use talentmesh_mesh::{caller, ApiError};
+use talentmesh_mesh::caller;
+use talentmesh_mesh::time::timestamp;
 use talentmesh_proto::identity::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{Role, User};
+use crate::domain::{Invalid, Role, User};
+use crate::error::Error;
+use crate::service::keys::PublishedKey;
 use crate::service::{Identity, Tokens};
 
+/// `talentmesh.identity.v1.IdentityService` over the service layer.
 pub struct IdentityGrpc {
+    /// The service the RPCs call.
     pub identity: Arc<Identity>,
 }
 
@@ -45,10 +51,7 @@ fn user_to_pb(user: &User) -> pb::User {
         name: format!("users/{}", user.id),
         email: user.email.as_str().to_string(),
         roles: user.roles.iter().map(|r| role_to_pb(*r) as i32).collect(),
-        create_time: Some(prost_types::Timestamp {
-            seconds: user.created_at.timestamp(),
-            nanos: i32::try_from(user.created_at.timestamp_subsec_nanos()).unwrap_or(0),
-        }),
+        create_time: Some(timestamp(user.created_at)),
     }
 }
 
@@ -63,7 +66,7 @@ fn tokens_to_pb(t: Tokens) -> pb::TokenPair {
 }
 
 /// A published key as a JSON Web Key (RFC 8037, Ed25519).
-fn jwk(key: crate::keys::PublishedKey) -> pb::JsonWebKey {
+fn jwk(key: PublishedKey) -> pb::JsonWebKey {
     pb::JsonWebKey {
         kty: "OKP".to_string(),
         crv: "Ed25519".to_string(),
@@ -74,8 +77,11 @@ fn jwk(key: crate::keys::PublishedKey) -> pb::JsonWebKey {
     }
 }
 
-fn status(e: crate::service::Error) -> Status {
-    ApiError::from(e).into()
+/// The id in a resource name `<prefix>{id}`, or INVALID_ARGUMENT on `name` with `shape`.
+fn name_id<'a>(name: &'a str, prefix: &str, shape: &str) -> Result<&'a str, Error> {
+    name.strip_prefix(prefix)
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .ok_or_else(|| Invalid::new("name", format!("must look like {shape}")).into())
 }
 
 /// The client address for throttling: the first `x-forwarded-for` hop the gateway sets, else the
@@ -102,8 +108,7 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         let user = self
             .identity
             .register(&req.email, &req.password, role_from_pb(req.role))
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::RegisterResponse {
             user: Some(user_to_pb(&user)),
         }))
@@ -119,8 +124,7 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         let (user, tokens) = self
             .identity
             .login(&req.email, &req.password, &address)
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::LoginResponse {
             tokens: Some(tokens_to_pb(tokens)),
             user: Some(user_to_pb(&user)),
@@ -135,8 +139,7 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         let tokens = self
             .identity
             .refresh(&request.into_inner().refresh_token)
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::RefreshResponse {
             tokens: Some(tokens_to_pb(tokens)),
         }))
@@ -149,8 +152,7 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
     ) -> Result<Response<pb::LogoutResponse>, Status> {
         self.identity
             .logout(&request.into_inner().refresh_token)
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::LogoutResponse {}))
     }
 
@@ -160,11 +162,7 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         request: Request<pb::GetCurrentUserRequest>,
     ) -> Result<Response<pb::GetCurrentUserResponse>, Status> {
         let caller = caller(&request)?.clone();
-        let user = self
-            .identity
-            .get_user(&caller, &caller.user_id)
-            .await
-            .map_err(status)?;
+        let user = self.identity.get_user(&caller, &caller.user_id).await?;
         Ok(Response::new(pb::GetCurrentUserResponse {
             user: Some(user_to_pb(&user)),
         }))
@@ -177,15 +175,8 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
     ) -> Result<Response<pb::GetUserResponse>, Status> {
         let caller = caller(&request)?.clone();
         let name = request.into_inner().name;
-        let id = name
-            .strip_prefix("users/")
-            .filter(|id| !id.is_empty() && !id.contains('/'))
-            .ok_or_else(|| {
-                Status::from(ApiError::invalid(vec![
-                    talentmesh_mesh::FieldViolation::new("name", "must look like users/{user}"),
-                ]))
-            })?;
-        let user = self.identity.get_user(&caller, id).await.map_err(status)?;
+        let id = name_id(&name, "users/", "users/{user}")?;
+        let user = self.identity.get_user(&caller, id).await?;
         Ok(Response::new(pb::GetUserResponse {
             user: Some(user_to_pb(&user)),
         }))
@@ -206,20 +197,8 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         request: Request<pb::GetPublicKeyRequest>,
     ) -> Result<Response<pb::GetPublicKeyResponse>, Status> {
         let name = request.into_inner().name;
-        let kid = name
-            .strip_prefix("publicKeys/")
-            .filter(|kid| !kid.is_empty() && !kid.contains('/'))
-            .ok_or_else(|| {
-                Status::from(ApiError::invalid(vec![
-                    talentmesh_mesh::FieldViolation::new("name", "must look like publicKeys/{kid}"),
-                ]))
-            })?;
-        let key = self
-            .identity
-            .public_keys()
-            .into_iter()
-            .find(|k| k.kid == kid)
-            .ok_or_else(|| Status::from(ApiError::not_found(format!("no public key {kid}"))))?;
+        let kid = name_id(&name, "publicKeys/", "publicKeys/{kid}")?;
+        let key = self.identity.public_key(kid)?;
         Ok(Response::new(pb::GetPublicKeyResponse {
             key: Some(jwk(key)),
         }))

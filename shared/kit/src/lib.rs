@@ -48,6 +48,12 @@ use tonic::server::NamedService;
 
 pub use talentmesh_mesh::server::Launch;
 
+/// The generated server of a sync runtime's admin contract.
+pub type SyncAdminServer =
+    talentmesh_proto::sync::v1::sync_admin_service_server::SyncAdminServiceServer<
+        talentmesh_storage::sync::SyncAdmin,
+    >;
+
 /// The Consul tag every talentmesh service carries.
 pub const MESH_TAG: &str = "talentmesh";
 /// The Consul tag of services that serve `talentmesh.sync.v1.SyncAdminService`; the sync
@@ -115,6 +121,20 @@ impl ServiceKit {
         Ok(stores)
     }
 
+    /// Counts into `metrics` instead of a registry of the kit's own (a fixture that reads its
+    /// sync runtime's metrics, registered before the server starts).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> ServiceKit {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Uses stores connected elsewhere (a fixture whose stores outlive one server): readiness
+    /// then follows their health, as after [`ServiceKit::stores`].
+    pub fn adopt_stores(&mut self, stores: Stores) -> &mut Self {
+        self.stores = Some(stores);
+        self
+    }
+
     /// Calls the peer `service` under another Consul name (a mesh whose services are
     /// registered under names of its own).
     pub fn consul_name(&mut self, service: &str, consul_name: &str) -> &mut Self {
@@ -169,14 +189,26 @@ impl ServiceKit {
     /// A projection that cannot install itself, or a store that refuses the consumer groups.
     pub async fn start_sync(&mut self, setup: SyncSetup) -> anyhow::Result<&SyncRuntime> {
         let runtime = setup.start(&self.metrics).await?;
-        self.serve(runtime.admin_service());
+        self.serve_sync_admin(runtime.admin_service());
         Ok(self.sync.insert(runtime))
+    }
+
+    /// Serves the admin contract of a sync runtime the caller keeps and stops itself (a fixture
+    /// whose runtime outlives one server); tagged `sync-admin` like [`ServiceKit::start_sync`].
+    /// `admin` is the runtime's [`SyncRuntime::admin_service`].
+    pub fn serve_sync_admin(&mut self, admin: SyncAdminServer) -> &mut Self {
+        self.serve(admin);
+        self.tag(SYNC_ADMIN_TAG)
     }
 
     /// Methods (full paths, `/pkg.Service/Method`) callable without a token. Health and
     /// reflection always are.
-    pub fn public_methods(&mut self, methods: &[&str]) -> &mut Self {
-        self.public.extend(methods.iter().map(|m| m.to_string()));
+    pub fn public_methods<I, S>(&mut self, methods: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.public.extend(methods.into_iter().map(Into::into));
         self
     }
 
@@ -193,9 +225,11 @@ impl ServiceKit {
         self
     }
 
-    /// Adds a Consul tag (besides `talentmesh`, and `sync-admin` once sync has started).
+    /// Adds a Consul tag (besides `talentmesh`, and `sync-admin` once sync is served).
     pub fn tag(&mut self, tag: &str) -> &mut Self {
-        self.tags.push(tag.to_string());
+        if !self.tags.iter().any(|t| t == tag) {
+            self.tags.push(tag.to_string());
+        }
         self
     }
 
@@ -262,10 +296,7 @@ impl ServiceKit {
             (None, Some(stores)) => Some(stores_ready(stores)),
             (None, None) => None,
         };
-        let mut tags = self.tags;
-        if self.sync.is_some() && !tags.iter().any(|t| t == SYNC_ADMIN_TAG) {
-            tags.push(SYNC_ADMIN_TAG.to_string());
-        }
+        let tags = self.tags;
         let options = ServeOptions {
             services: self.served.clone(),
             verifier: Some(verifier),

@@ -251,6 +251,62 @@ pub async fn health_status(addr: std::net::SocketAddr, service: &str) -> Option<
         .map(|r| r.into_inner().status)
 }
 
+/// The services `addr` lists through gRPC reflection (v1), sorted.
+pub async fn reflected_services(addr: std::net::SocketAddr) -> Vec<String> {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect for reflection");
+    let mut client = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = client
+        .server_reflection_info(futures::stream::iter([request]))
+        .await
+        .expect("reflection stream")
+        .into_inner();
+    let answer = answers
+        .message()
+        .await
+        .expect("reflection answer")
+        .expect("one answer");
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("reflection answered something else: {answer:?}");
+    };
+    let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    names.sort();
+    names
+}
+
+/// Asserts that the service at `addr` reflects exactly `served` plus `grpc.health.v1.Health`,
+/// and that grpc.health.v1 reports SERVING for every one of them (a served service without a
+/// health status answers NOT_FOUND and fails here).
+pub async fn assert_serving_exactly(addr: std::net::SocketAddr, served: &[&str]) {
+    let mut expected: Vec<String> = served.iter().map(|s| s.to_string()).collect();
+    expected.push("grpc.health.v1.Health".to_string());
+    expected.sort();
+    assert_eq!(
+        reflected_services(addr).await,
+        expected,
+        "reflection lists what is served"
+    );
+    for service in served {
+        assert_eq!(
+            health_status(addr, service).await,
+            Some(SERVING),
+            "health status of {service}"
+        );
+    }
+}
+
 /// A service running in-process for a test: its addresses and a way to stop it.
 pub struct Spawned {
     pub addr: std::net::SocketAddr,
@@ -302,6 +358,20 @@ impl Spawned {
             panic!("service on {addr} did not become SERVING ({ended})");
         }
         spawned
+    }
+
+    /// Starts a service the way its binary does, through its `run(config, launch)`, on
+    /// OS-chosen ports: `run` gets a [`Launch`](talentmesh_mesh::server::Launch) to adjust
+    /// (`with_verifier`, `with_upstream`) before handing it to the service.
+    pub async fn service<F, Fut>(mesh: &talentmesh_mesh::MeshConfig, run: F) -> Spawned
+    where
+        F: FnOnce(talentmesh_mesh::server::Launch) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        Spawned::start(mesh, move |listeners, shutdown| {
+            run(talentmesh_mesh::server::Launch::new(listeners, shutdown))
+        })
+        .await
     }
 
     pub fn url(&self) -> String {

@@ -5,12 +5,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use talentmesh_mesh::auth::{AuthPolicy, Verifier};
+use talentmesh_kit::{Launch, ServiceKit, SyncAdminServer};
+use talentmesh_mesh::auth::Verifier;
 use talentmesh_mesh::metrics::Metrics;
-use talentmesh_mesh::server::{self, Listeners, ServeOptions};
+use talentmesh_mesh::server::Listeners;
 use talentmesh_mesh::MeshConfig;
 use talentmesh_storage::outbox::RelayConfig;
-use talentmesh_storage::sync::{BusSettings, SyncAdmin, SyncRuntime, SyncSetup};
+use talentmesh_storage::sync::{BusSettings, SyncRuntime, SyncSetup};
 use talentmesh_storage::{Migrations, Needs, StorageConfig, Stores};
 
 use crate::grpc::{NotesGrpc, PUBLIC_METHODS};
@@ -69,14 +70,7 @@ impl App {
         storage: &StorageConfig,
         options: AppOptions,
     ) -> anyhow::Result<App> {
-        let stores = Stores::connect(
-            storage,
-            Migrations {
-                mysql: Some(&MYSQL_MIGRATIONS),
-                postgres: None,
-            },
-        )
-        .await?;
+        let stores = Stores::connect(storage, Migrations::mysql(&MYSQL_MIGRATIONS)).await?;
         let mysql = stores.mysql()?.clone();
         let poison = PoisonSwitch::default();
         let metrics = Metrics::new(SERVICE);
@@ -153,13 +147,12 @@ pub type Served = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Se
 pub type ServerFactory =
     Box<dyn FnOnce(MeshConfig, Listeners, Arc<Verifier>, Shutdown) -> Served + Send>;
 
-type AdminServer =
-    talentmesh_proto::sync::v1::sync_admin_service_server::SyncAdminServiceServer<SyncAdmin>;
-
+/// The server through the service kit, like every service: notes and the admin contract of a
+/// sync runtime the app keeps (tests stop the server and the runtime separately).
 #[allow(clippy::too_many_arguments)]
 async fn serve_parts(
     notes: NoteStore,
-    admin: AdminServer,
+    admin: SyncAdminServer,
     stores: Stores,
     metrics: Arc<Metrics>,
     mesh: MeshConfig,
@@ -167,21 +160,12 @@ async fn serve_parts(
     verifier: Arc<Verifier>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let routes = tonic::service::Routes::new(NoteServiceServer::new(NotesGrpc { store: notes }))
-        .add_service(admin);
-    let options = ServeOptions {
-        services: vec![
-            "talentmesh.syncfixture.v1.NoteService",
-            "talentmesh.sync.v1.SyncAdminService",
-        ],
-        verifier: Some(verifier),
-        policy: AuthPolicy::new(PUBLIC_METHODS),
-        readiness: Some(Arc::new(move || {
-            let stores = stores.clone();
-            Box::pin(async move { stores.health().await.ready() })
-        })),
-        metrics,
-        tags: vec!["talentmesh".to_string(), "sync-admin".to_string()],
-    };
-    server::serve(mesh, listeners, routes, options, shutdown).await
+    let launch = Launch::new(listeners, shutdown).with_verifier(verifier);
+    let mut kit = ServiceKit::new(SERVICE, &mesh, launch).with_metrics(metrics);
+    kit.adopt_stores(stores)
+        .descriptors(crate::pb::FILE_DESCRIPTOR_SET)
+        .public_methods(PUBLIC_METHODS)
+        .serve(NoteServiceServer::new(NotesGrpc { store: notes }))
+        .serve_sync_admin(admin);
+    kit.run().await
 }

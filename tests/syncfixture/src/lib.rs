@@ -14,6 +14,10 @@ pub mod projections;
 
 pub mod pb {
     tonic::include_proto!("talentmesh.syncfixture.v1");
+
+    /// The fixture's contract and its imports, encoded, for reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/syncfixture_descriptor.bin"));
 }
 
 pub use app::{App, AppOptions};

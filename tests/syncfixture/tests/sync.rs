@@ -17,6 +17,21 @@ use talentmesh_syncfixture::projections;
 
 const SETTLE: Duration = Duration::from_secs(60);
 
+/// The fixture is served by the service kit like every service: health for each served
+/// service by its proto name, reflection of exactly those (its own contract included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kit_reports_health_and_reflection_for_exactly_what_is_served() {
+    let h = Harness::start().await;
+    talentmesh_testkit::assert_serving_exactly(
+        h.server.addr,
+        &[
+            "talentmesh.sync.v1.SyncAdminService",
+            "talentmesh.syncfixture.v1.NoteService",
+        ],
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_creates_updates_and_deletes_converges_in_every_store_with_zero_drift() {
     let h = Harness::start().await;

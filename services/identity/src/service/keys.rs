@@ -3,7 +3,7 @@
 //! period a new one is made (under a MySQL named lock, so two instances do not both rotate). An
 //! old key keeps verifying, and stays in the JWKS, until every token it can have signed has
 //! expired. Each instance holds a snapshot in memory and reloads it periodically and whenever a
-//! token names a key it does not know.
+//! token names a key it does not know. The SQL (and the named lock) is `store::keys`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,27 +12,20 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use futures::future::BoxFuture;
 use jsonwebtoken::{DecodingKey, EncodingKey};
-use sqlx::MySqlPool;
 use talentmesh_mesh::auth::KeySource;
 use tokio::sync::Mutex;
 
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("key ring query failed: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("stored key {kid} is unusable: {why}")]
-    BadKey { kid: String, why: String },
-    #[error("no signing key")]
-    Empty,
-}
+use crate::error::{Error, Result};
+use crate::store::keys::{KeyStore, NewKey, StoredKey};
 
 /// A public key as it is published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedKey {
+    /// The key id tokens name in their `kid` header.
     pub kid: String,
     /// Base64url of the 32 public-key bytes.
     pub x: String,
@@ -45,8 +38,9 @@ struct Snapshot {
     published: Vec<PublishedKey>,
 }
 
+/// The signing keys of every instance, with this instance's in-memory snapshot of them.
 pub struct KeyRing {
-    pool: MySqlPool,
+    store: KeyStore,
     rotate_every: Duration,
     /// How long after its successor appears a key must still verify: the token lifetime.
     token_ttl: Duration,
@@ -58,12 +52,12 @@ pub struct KeyRing {
 impl KeyRing {
     /// Loads the ring, creating the first key if there is none.
     pub async fn open(
-        pool: MySqlPool,
+        store: KeyStore,
         rotate_every: Duration,
         token_ttl: Duration,
-    ) -> Result<Arc<KeyRing>, KeyError> {
+    ) -> Result<Arc<KeyRing>> {
         let ring = Arc::new(KeyRing {
-            pool,
+            store,
             rotate_every,
             token_ttl,
             snapshot: ArcSwap::from_pointee(None),
@@ -93,9 +87,9 @@ impl KeyRing {
     }
 
     /// The key that signs now, with its id.
-    pub fn signing_key(&self) -> Result<(String, Arc<EncodingKey>), KeyError> {
+    pub fn signing_key(&self) -> Result<(String, Arc<EncodingKey>)> {
         let snap = self.snapshot.load();
-        let snap = snap.as_ref().as_ref().ok_or(KeyError::Empty)?;
+        let snap = snap.as_ref().as_ref().ok_or(Error::NoSigningKey)?;
         Ok((snap.signing_kid.clone(), snap.signing.clone()))
     }
 
@@ -110,26 +104,19 @@ impl KeyRing {
     }
 
     /// Makes a new signing key now, whatever the age of the current one (operators and tests).
-    pub async fn rotate_now(&self) -> Result<String, KeyError> {
+    pub async fn rotate_now(&self) -> Result<String> {
         let kid = self.insert_key().await?;
         self.reload().await?;
         Ok(kid)
     }
 
-    async fn rotate_if_due(&self) -> Result<(), KeyError> {
-        let mut conn = self.pool.acquire().await?;
-        // A named lock serialises rotation across instances; it is released with the session.
-        let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK('identity_key_ring', 10)")
-            .fetch_one(&mut *conn)
-            .await?;
-        if locked != Some(1) {
+    /// Makes a new key when the newest is older than the rotation period (or there is none).
+    /// Only the instance holding the rotation lock decides; the others skip this round.
+    async fn rotate_if_due(&self) -> Result<()> {
+        let Some(lock) = self.store.lock_rotation().await? else {
             return Ok(());
-        }
-        let newest: Option<DateTime<Utc>> =
-            sqlx::query_scalar("SELECT MAX(created_at) FROM signing_keys")
-                .fetch_one(&mut *conn)
-                .await?;
-        let due = newest.is_none_or(|t| {
+        };
+        let due = lock.newest.is_none_or(|t| {
             Utc::now()
                 .signed_duration_since(t)
                 .to_std()
@@ -141,15 +128,15 @@ impl KeyRing {
         } else {
             Ok(())
         };
-        let _ = sqlx::query("SELECT RELEASE_LOCK('identity_key_ring')")
-            .execute(&mut *conn)
-            .await;
+        lock.release().await;
         result
     }
 
-    async fn insert_key(&self) -> Result<String, KeyError> {
+    /// Generates and stores a key that signs for `rotate_every` and verifies `token_ttl` (plus a
+    /// minute of slack) longer; returns its id.
+    async fn insert_key(&self) -> Result<String> {
         let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-        let pkcs8 = signing.to_pkcs8_der().map_err(|e| KeyError::BadKey {
+        let pkcs8 = signing.to_pkcs8_der().map_err(|e| Error::BadKey {
             kid: "new".into(),
             why: e.to_string(),
         })?;
@@ -164,38 +151,40 @@ impl KeyRing {
         let lifetime = self.rotate_every + self.token_ttl + Duration::from_secs(60);
         let expires =
             now + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::days(365));
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, private_pkcs8, public_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&kid)
-        .bind(pkcs8.as_bytes())
-        .bind(public.as_slice())
-        .bind(now)
-        .bind(expires)
-        .execute(&self.pool)
-        .await?;
+        self.store
+            .insert(&NewKey {
+                key: StoredKey {
+                    kid: kid.clone(),
+                    private_pkcs8: pkcs8.as_bytes().to_vec(),
+                    public_key: public.to_vec(),
+                },
+                created_at: now,
+                expires_at: expires,
+            })
+            .await?;
         tracing::info!(kid = %kid, "new signing key");
         Ok(kid)
     }
 
     /// Reads the ring from MySQL into a fresh snapshot.
-    pub async fn reload(&self) -> Result<(), KeyError> {
+    pub async fn reload(&self) -> Result<()> {
         let _guard = self.reload_lock.lock().await;
-        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-            "SELECT kid, private_pkcs8, public_key FROM signing_keys \
-             WHERE expires_at > UTC_TIMESTAMP(6) ORDER BY created_at DESC, kid DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let Some((signing_kid, signing_der, _)) = rows.first() else {
-            return Err(KeyError::Empty);
+        let rows = self.store.live().await?;
+        let Some(newest) = rows.first() else {
+            return Err(Error::NoSigningKey);
         };
-        let signing = Arc::new(EncodingKey::from_ed_der(signing_der));
+        let signing_kid = &newest.kid;
+        let signing = Arc::new(EncodingKey::from_ed_der(&newest.private_pkcs8));
         let mut verifying = HashMap::new();
         let mut published = Vec::new();
-        for (kid, _, public) in &rows {
+        for StoredKey {
+            kid,
+            public_key: public,
+            ..
+        } in &rows
+        {
             if public.len() != 32 {
-                return Err(KeyError::BadKey {
+                return Err(Error::BadKey {
                     kid: kid.clone(),
                     why: "public key is not 32 bytes".into(),
                 });

@@ -1,117 +1,43 @@
 //! Identity's business logic: registration, login with throttling, token issue and refresh,
-//! logout, and reading accounts. No transport types here: `grpc.rs` adapts.
+//! logout, reading accounts, and the key ring that signs tokens (`keys`). Takes and returns
+//! domain types and the crate `Result`; no transport types here: `grpc.rs` adapts.
+
+pub mod keys;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use talentmesh_mesh::auth::{Caller, Claims};
-use talentmesh_mesh::{ApiError, ErrorCode, FieldViolation};
 
 use crate::domain::{Email, Invalid, Password, Role, User};
-use crate::keys::{KeyError, KeyRing, PublishedKey};
-use crate::sessions::{SessionError, Sessions, Spend};
-use crate::store::UserStore;
-use crate::throttle::Throttle;
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("invalid request: {}", .0.iter().map(|i| format!("{} {}", i.field, i.description)).collect::<Vec<_>>().join("; "))]
-    Invalid(Vec<Invalid>),
-    #[error("email already registered")]
-    EmailTaken,
-    #[error("wrong email or password")]
-    BadCredentials,
-    #[error("too many failed logins")]
-    Throttled(Duration),
-    #[error("refresh token is not valid")]
-    RefreshInvalid,
-    #[error("refresh token was already used; the session is revoked")]
-    RefreshReused,
-    #[error("user not found")]
-    NotFound,
-    #[error("mysql: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("{0}")]
-    Store(#[from] talentmesh_storage::Error),
-    #[error("{0}")]
-    Keys(#[from] KeyError),
-    #[error("{0}")]
-    Session(#[from] SessionError),
-    #[error("{0}")]
-    Internal(String),
-}
-
-pub type Result<T> = std::result::Result<T, Error>;
-
-impl From<crate::store::InsertError> for Error {
-    fn from(e: crate::store::InsertError) -> Self {
-        match e {
-            crate::store::InsertError::Sql(e) => Error::Db(e),
-            crate::store::InsertError::Outbox(e) => Error::Store(e),
-        }
-    }
-}
-
-impl From<Invalid> for Error {
-    fn from(i: Invalid) -> Self {
-        Error::Invalid(vec![i])
-    }
-}
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::Invalid(list) => ApiError::invalid(
-                list.into_iter()
-                    .map(|i| FieldViolation::new(i.field, i.description))
-                    .collect(),
-            ),
-            Error::EmailTaken => {
-                ApiError::new(ErrorCode::AlreadyExists, "email already registered")
-                    .with_reason("EMAIL_TAKEN")
-            }
-            Error::BadCredentials => {
-                ApiError::unauthenticated("wrong email or password").with_reason("BAD_CREDENTIALS")
-            }
-            Error::Throttled(after) => ApiError::new(
-                ErrorCode::ResourceExhausted,
-                "too many failed logins; try again later",
-            )
-            .with_reason("LOGIN_THROTTLED")
-            .with_retry_after(after),
-            Error::RefreshInvalid => ApiError::unauthenticated("refresh token is not valid")
-                .with_reason("REFRESH_TOKEN_INVALID"),
-            Error::RefreshReused => {
-                ApiError::unauthenticated("refresh token was already used; the session is revoked")
-                    .with_reason("REFRESH_TOKEN_REUSED")
-            }
-            Error::NotFound => ApiError::not_found("user not found"),
-            Error::Store(e) => e.into(),
-            Error::Db(e) => talentmesh_storage::Error::MySql(e).into(),
-            Error::Session(e) => {
-                tracing::warn!(error = %e, "session store failed");
-                ApiError::unavailable("session store unavailable; retry shortly")
-            }
-            e @ (Error::Keys(_) | Error::Internal(_)) => ApiError::internal(&e),
-        }
-    }
-}
+use crate::error::{Error, Result};
+use crate::store::{Sessions, Spend, Throttle, UserStore};
+use keys::{KeyRing, PublishedKey};
 
 /// An access token and the refresh token that renews it.
 #[derive(Debug, Clone)]
 pub struct Tokens {
+    /// A signed EdDSA JWT.
     pub access_token: String,
+    /// The access token's lifetime.
     pub expires_in: Duration,
+    /// An opaque refresh token (base64url of 32 random bytes), usable once.
     pub refresh_token: String,
+    /// The refresh token's lifetime.
     pub refresh_expires_in: Duration,
 }
 
+/// What the tokens say about who issued them and for whom, and how long they live.
 pub struct Settings {
+    /// The `iss` claim.
     pub issuer: String,
+    /// The `aud` claim.
     pub audience: String,
+    /// The access-token lifetime (the `exp` claim is `iat` plus this).
     pub access_ttl: Duration,
 }
 
+/// The identity service: accounts, sessions and tokens.
 pub struct Identity {
     users: UserStore,
     keys: Arc<KeyRing>,
@@ -131,6 +57,8 @@ async fn hash_password(password: Password) -> Result<String> {
 }
 
 impl Identity {
+    /// The service over its stores and key ring. Hashes a decoy password once (a blocking
+    /// Argon2 run) so logins for unknown emails take as long as real ones.
     pub async fn new(
         users: UserStore,
         keys: Arc<KeyRing>,
@@ -150,10 +78,14 @@ impl Identity {
         })
     }
 
+    /// The key ring that signs this service's tokens.
     pub fn keys(&self) -> &Arc<KeyRing> {
         &self.keys
     }
 
+    /// Creates an account (candidate or employer) and announces it with `UserRegistered`.
+    /// Every field problem is reported at once (`email`, `password`, `role`); a taken email is
+    /// [`Error::EmailTaken`].
     #[tracing::instrument(skip_all)]
     pub async fn register(&self, email: &str, password: &str, role: Option<Role>) -> Result<User> {
         let mut problems = Vec::new();
@@ -197,6 +129,9 @@ impl Identity {
         Ok(user)
     }
 
+    /// Checks the password and starts a session. `address` is the client address, counted for
+    /// throttling with the email; locked out is [`Error::Throttled`], a wrong email or password
+    /// is [`Error::BadCredentials`] (and counts as a failure).
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
@@ -235,6 +170,8 @@ impl Identity {
         }
     }
 
+    /// Spends a refresh token for a new token pair in the same session. A reused token revokes
+    /// the session ([`Error::RefreshReused`]).
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
         if refresh_token.is_empty() {
@@ -255,6 +192,7 @@ impl Identity {
         }
     }
 
+    /// Ends the session of a refresh token; unknown tokens are fine (idempotent).
     #[tracing::instrument(skip_all)]
     pub async fn logout(&self, refresh_token: &str) -> Result<()> {
         if refresh_token.is_empty() {
@@ -273,8 +211,18 @@ impl Identity {
         self.users.by_id(id).await?.ok_or(Error::NotFound)
     }
 
+    /// Every key that still verifies, newest first (the JWKS).
     pub fn public_keys(&self) -> Vec<PublishedKey> {
         self.keys.published()
+    }
+
+    /// The published key `kid`, or [`Error::KeyNotFound`].
+    pub fn public_key(&self, kid: &str) -> Result<PublishedKey> {
+        self.keys
+            .published()
+            .into_iter()
+            .find(|k| k.kid == kid)
+            .ok_or_else(|| Error::KeyNotFound(kid.to_string()))
     }
 
     /// Creates the configured admin, or grants the role to an existing account with that email.

@@ -15,29 +15,23 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use talentmesh_storage::RedisPool;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error("redis: {0}")]
-    Redis(String),
-}
+use crate::error::{Error, Result};
 
-impl From<redis::RedisError> for SessionError {
-    fn from(e: redis::RedisError) -> Self {
-        SessionError::Redis(e.to_string())
-    }
-}
-
-impl From<talentmesh_storage::Error> for SessionError {
-    fn from(e: talentmesh_storage::Error) -> Self {
-        SessionError::Redis(e.to_string())
-    }
+/// A Redis failure of the session store: the client is told to retry (UNAVAILABLE).
+fn unavailable(e: impl std::fmt::Display) -> Error {
+    Error::Session(e.to_string())
 }
 
 /// What spending a refresh token came to.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Spend {
     /// Valid: the user and family to issue the next token in.
-    Rotated { user_id: String, family: String },
+    Rotated {
+        /// The token's owner.
+        user_id: String,
+        /// The session family (one login) the next token belongs to.
+        family: String,
+    },
     /// The token was already spent: its family is now revoked.
     Reused,
     /// Unknown, expired, or its family was revoked (logout, reuse).
@@ -82,6 +76,7 @@ end
 return 0
 "#;
 
+/// Refresh-token families in Redis (keys under the service prefix, see the module docs).
 pub struct Sessions {
     redis: RedisPool,
     ttl: Duration,
@@ -99,33 +94,36 @@ fn new_token() -> String {
 }
 
 impl Sessions {
+    /// Sessions on `redis` whose tokens and families live `ttl` after their last use.
     pub fn new(redis: RedisPool, ttl: Duration) -> Self {
         Sessions { redis, ttl }
     }
 
+    /// The lifetime of a refresh token.
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
 
     /// Starts a family (a login) and returns its first token.
-    pub async fn start(&self, user_id: &str) -> Result<String, SessionError> {
+    pub async fn start(&self, user_id: &str) -> Result<String> {
         let family = uuid::Uuid::new_v4().simple().to_string();
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.get().await.map_err(unavailable)?;
         redis::cmd("SET")
             .arg(self.redis.key(&format!("rtfam:{family}")))
             .arg(user_id)
             .arg("EX")
             .arg(self.ttl.as_secs())
             .query_async::<()>(&mut conn)
-            .await?;
+            .await
+            .map_err(unavailable)?;
         drop(conn);
         self.issue(user_id, &family).await
     }
 
     /// Issues the next token of `family`, extending the family's life.
-    pub async fn issue(&self, user_id: &str, family: &str) -> Result<String, SessionError> {
+    pub async fn issue(&self, user_id: &str, family: &str) -> Result<String> {
         let token = new_token();
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.get().await.map_err(unavailable)?;
         redis::pipe()
             .atomic()
             .cmd("SET")
@@ -139,20 +137,23 @@ impl Sessions {
             .arg(self.ttl.as_secs())
             .ignore()
             .query_async::<()>(&mut conn)
-            .await?;
+            .await
+            .map_err(unavailable)?;
         Ok(token)
     }
 
-    pub async fn spend(&self, token: &str) -> Result<Spend, SessionError> {
+    /// Spends `token`: on success it is gone and the caller issues the next one of its family.
+    pub async fn spend(&self, token: &str) -> Result<Spend> {
         let h = hash(token);
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.get().await.map_err(unavailable)?;
         let (outcome, value): (String, String) = redis::Script::new(SPEND)
             .key(self.redis.key(&format!("rt:{h}")))
             .key(self.redis.key(&format!("rtspent:{h}")))
             .arg(self.ttl.as_secs())
             .arg(self.redis.key("rtfam:"))
             .invoke_async(&mut conn)
-            .await?;
+            .await
+            .map_err(unavailable)?;
         Ok(match outcome.as_str() {
             "ok" => match value.split_once('|') {
                 Some((user, family)) => Spend::Rotated {
@@ -170,15 +171,16 @@ impl Sessions {
     }
 
     /// Ends the family of `token`. Unknown tokens are ignored (logout is idempotent).
-    pub async fn end(&self, token: &str) -> Result<(), SessionError> {
+    pub async fn end(&self, token: &str) -> Result<()> {
         let h = hash(token);
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.get().await.map_err(unavailable)?;
         redis::Script::new(END_FAMILY)
             .key(self.redis.key(&format!("rt:{h}")))
             .key(self.redis.key(&format!("rtspent:{h}")))
             .arg(self.redis.key("rtfam:"))
             .invoke_async::<i64>(&mut conn)
-            .await?;
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 }

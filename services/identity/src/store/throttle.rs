@@ -7,19 +7,27 @@ use std::time::Duration;
 
 use talentmesh_storage::RedisPool;
 
+use crate::error::Result;
+
+/// How many failed logins lock an account or an address, and for how long.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// The counting window; it starts at the first failure.
     pub window: Duration,
+    /// Failed logins per account within a window before it locks.
     pub per_account: u64,
+    /// Failed logins per client address within a window before it locks.
     pub per_address: u64,
 }
 
+/// The failed-login counters in Redis (`throttle:acct:<email>`, `throttle:addr:<address>`).
 pub struct Throttle {
     redis: RedisPool,
     limits: Limits,
 }
 
 impl Throttle {
+    /// Counters on `redis` with `limits`.
     pub fn new(redis: RedisPool, limits: Limits) -> Self {
         Throttle { redis, limits }
     }
@@ -32,11 +40,7 @@ impl Throttle {
     }
 
     /// `Some(retry_after)` while the account or the address is locked out.
-    pub async fn locked(
-        &self,
-        account: &str,
-        address: &str,
-    ) -> Result<Option<Duration>, talentmesh_storage::Error> {
+    pub async fn locked(&self, account: &str, address: &str) -> Result<Option<Duration>> {
         let [acct, addr] = self.keys(account, address);
         let mut conn = self.redis.get().await?;
         let (a, a_ttl, b, b_ttl): (Option<u64>, i64, Option<u64>, i64) = redis::pipe()
@@ -58,11 +62,7 @@ impl Throttle {
     }
 
     /// Counts one failed login against the account and the address.
-    pub async fn failed(
-        &self,
-        account: &str,
-        address: &str,
-    ) -> Result<(), talentmesh_storage::Error> {
+    pub async fn failed(&self, account: &str, address: &str) -> Result<()> {
         let [acct, addr] = self.keys(account, address);
         let window = self.limits.window.as_secs().max(1);
         let mut conn = self.redis.get().await?;
@@ -85,6 +85,6 @@ impl Throttle {
             .ignore()
             .query_async::<()>(&mut conn)
             .await
-            .map_err(|e| talentmesh_storage::Error::Redis(e.to_string()))
+            .map_err(|e| talentmesh_storage::Error::Redis(e.to_string()).into())
     }
 }

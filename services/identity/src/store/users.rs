@@ -1,56 +1,25 @@
-//! Identity's MySQL queries: the users table.
+//! Identity's MySQL queries on the `users` table. A new account and its `UserRegistered` event
+//! (built in `events.rs`) are written in one transaction.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use prost::Message;
 use sqlx::MySqlPool;
-use talentmesh_proto::events::v1::UserRegistered;
-use talentmesh_storage::outbox::{EventDraft, Outbox};
+use talentmesh_storage::outbox::Outbox;
 
 use crate::domain::{Email, Role, User};
+use crate::error::Result;
+use crate::events;
 
+/// The `users` table and the outbox its changes are announced through.
 pub struct UserStore {
     pool: MySqlPool,
     outbox: Outbox,
 }
 
-const USER_REGISTERED: &str = "talentmesh.events.v1.UserRegistered";
-
-/// The `UserRegistered` event of a new account (`roles` as stored, comma-separated).
-fn registered(id: &str, email: &Email, roles: &str) -> EventDraft {
-    let event = UserRegistered {
-        user: format!("users/{id}"),
-        email: email.as_str().to_string(),
-        roles: roles
-            .split(',')
-            .filter(|r| !r.is_empty())
-            .map(str::to_string)
-            .collect(),
-    };
-    EventDraft {
-        event_type: USER_REGISTERED.to_string(),
-        subject: format!("users/{id}"),
-        entity_version: 1,
-        payload: prost_types::Any {
-            type_url: format!("type.googleapis.com/{USER_REGISTERED}"),
-            value: event.encode_to_vec(),
-        },
-        traceparent: talentmesh_mesh::telemetry::current_traceparent().unwrap_or_default(),
-        tracestate: String::new(),
-    }
-}
-
-/// Store failures that are not a taken email.
-#[derive(Debug, thiserror::Error)]
-pub enum InsertError {
-    #[error(transparent)]
-    Sql(#[from] sqlx::Error),
-    #[error(transparent)]
-    Outbox(#[from] talentmesh_storage::Error),
-}
-
 /// A user row with the password hash, for login only.
 pub struct Credentials {
+    /// The account.
     pub user: User,
+    /// Its Argon2 PHC string.
     pub password_hash: String,
 }
 
@@ -66,10 +35,11 @@ fn to_user((id, email, _hash, roles, created_at): &Row) -> Option<User> {
 }
 
 impl UserStore {
+    /// A store on `pool` (the identity database, migrations applied).
     pub fn new(pool: MySqlPool) -> Self {
         UserStore {
             pool,
-            outbox: Outbox::new("identity"),
+            outbox: Outbox::new(events::SOURCE),
         }
     }
 
@@ -80,7 +50,7 @@ impl UserStore {
         email: &Email,
         password_hash: &str,
         roles: &[Role],
-    ) -> Result<Option<User>, InsertError> {
+    ) -> Result<Option<User>> {
         let id = uuid::Uuid::now_v7().to_string();
         // MySQL keeps microseconds; the answer to the insert must equal what a later read shows.
         let now = Utc::now().trunc_subsecs(6);
@@ -108,7 +78,7 @@ impl UserStore {
             Err(e) => return Err(e.into()),
         }
         self.outbox
-            .record(&mut tx, registered(&id, email, &roles_text))
+            .record(&mut tx, events::user_registered(&id, email, roles))
             .await?;
         tx.commit().await?;
         Ok(Some(User {
@@ -119,7 +89,8 @@ impl UserStore {
         }))
     }
 
-    pub async fn by_email(&self, email: &Email) -> Result<Option<Credentials>, sqlx::Error> {
+    /// The account with this email and its password hash, for login; `None` when unknown.
+    pub async fn by_email(&self, email: &Email) -> Result<Option<Credentials>> {
         let row: Option<Row> = sqlx::query_as(
             "SELECT id, email, password_hash, roles, created_at FROM users WHERE email = ?",
         )
@@ -134,7 +105,8 @@ impl UserStore {
         }))
     }
 
-    pub async fn by_id(&self, id: &str) -> Result<Option<User>, sqlx::Error> {
+    /// The account with this id; `None` when unknown.
+    pub async fn by_id(&self, id: &str) -> Result<Option<User>> {
         let row: Option<Row> = sqlx::query_as(
             "SELECT id, email, password_hash, roles, created_at FROM users WHERE id = ?",
         )
@@ -145,11 +117,7 @@ impl UserStore {
     }
 
     /// Makes sure an admin with this email exists (bootstrap), adding the role if needed.
-    pub async fn ensure_admin(
-        &self,
-        email: &Email,
-        password_hash: &str,
-    ) -> Result<(), InsertError> {
+    pub async fn ensure_admin(&self, email: &Email, password_hash: &str) -> Result<()> {
         let now = Utc::now();
         let id = uuid::Uuid::now_v7().to_string();
         let mut tx = self.pool.begin().await?;
@@ -172,7 +140,7 @@ impl UserStore {
         // account got the admin role; zero: nothing changed.)
         if done.rows_affected() == 1 {
             self.outbox
-                .record(&mut tx, registered(&id, email, "admin"))
+                .record(&mut tx, events::user_registered(&id, email, &[Role::Admin]))
                 .await?;
         }
         tx.commit().await?;

@@ -17,10 +17,7 @@ pub struct Running {
 pub async fn start(env: TestEnv) -> Running {
     let config = Config::load(env.env()).expect("config");
     let mesh = config.mesh.clone();
-    let service = Spawned::start(&mesh, move |listeners, shutdown| {
-        run(config, listeners, shutdown)
-    })
-    .await;
+    let service = Spawned::service(&mesh, move |launch| run(config, launch)).await;
     Running { service, env }
 }
 
