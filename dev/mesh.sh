@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The talentmesh services as local processes, on top of the servers from servers.sh.
 #
-#   dev/mesh.sh up      build (release) and start identity, company, job, resume, sync and the
-#                       gateway, wait until they serve
+#   dev/mesh.sh up      build (release) and start every process services.tsv lists, in its
+#                       order, waiting until each serves
 #   dev/mesh.sh down    SIGTERM them (they deregister from Consul and drain) and wait for exit
 #   dev/mesh.sh status  one line per process
 #
@@ -19,16 +19,23 @@ RELEASE_DIR="$CARGO_TARGET_DIR/release"
 GATEWAY_ADDR="${TALENTMESH_GATEWAY_HTTP_ADDR:-127.0.0.1:18080}"
 ADMIN_EMAIL="${TALENTMESH_IDENTITY_ADMIN_EMAIL:-admin@talentmesh.local}"
 
-# name binary
-# Started in this order (company and sync verify tokens with identity's keys), stopped in reverse.
-PROCESSES=("identity talentmesh-identity" "company talentmesh-company" "job talentmesh-job"
-  "resume talentmesh-resume" "sync talentmesh-sync" "gateway talentmesh-gateway")
+# The processes, from the one list (services.tsv at the repository root): "name binary kind port
+# metrics", in start order (identity first: the others verify tokens with its keys).
+PROCESSES=()
+while IFS=$'\t' read -r name binary kind port metrics _; do
+  [[ -z $name || $name == \#* ]] && continue
+  PROCESSES+=("$name $binary $kind $port $metrics")
+done <"$REPO/services.tsv"
+((${#PROCESSES[@]} > 0)) || die "services.tsv lists no service"
 
 build() {
+  local entry packages=()
+  for entry in "${PROCESSES[@]}"; do
+    read -r _ binary _ <<<"$entry"
+    packages+=(-p "$binary")
+  done
   log "building the services (release; the first build takes a while)"
-  (cd "$REPO" && cargo build --release --locked -p talentmesh-identity -p talentmesh-company \
-    -p talentmesh-job -p talentmesh-resume -p talentmesh-sync -p talentmesh-gateway) ||
-    die "cargo build failed"
+  (cd "$REPO" && cargo build --release --locked "${packages[@]}") || die "cargo build failed"
 }
 
 admin_password() {
@@ -53,12 +60,12 @@ start_one() {
       TALENTMESH_IDENTITY_ADMIN_PASSWORD="$(admin_password)" \
       setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
     ;;
-  company | job | resume | sync)
-    setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
-    ;;
   gateway)
     TALENTMESH_GATEWAY_HTTP_ADDR="$GATEWAY_ADDR" \
       setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
+    ;;
+  *)
+    setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
     ;;
   esac
   echo $! >"$pidfile"
@@ -72,29 +79,30 @@ passing() {
 gateway_ready() { curl -fsS "http://$GATEWAY_ADDR/readyz" >/dev/null 2>&1; }
 
 up() {
+  local entry name binary kind port metrics
   mkdir -p "$MESH_DIR"
   build
-  start_one identity talentmesh-identity
-  wait_until "identity (passing in consul)" "$MESH_DIR/identity.log" 60 passing identity
-  start_one company talentmesh-company
-  wait_until "company (passing in consul)" "$MESH_DIR/company.log" 90 passing company
-  start_one job talentmesh-job
-  wait_until "job (passing in consul)" "$MESH_DIR/job.log" 90 passing job
-  start_one resume talentmesh-resume
-  wait_until "resume (passing in consul)" "$MESH_DIR/resume.log" 90 passing resume
-  start_one sync talentmesh-sync
-  wait_until "sync (passing in consul)" "$MESH_DIR/sync.log" 60 passing sync
-  start_one gateway talentmesh-gateway
-  wait_until "gateway (/readyz)" "$MESH_DIR/gateway.log" 60 gateway_ready
+  for entry in "${PROCESSES[@]}"; do
+    read -r name binary kind port metrics <<<"$entry"
+    start_one "$name" "$binary"
+    if [[ $kind == http ]]; then
+      wait_until "$name (/readyz)" "$MESH_DIR/$name.log" 60 gateway_ready
+    else
+      wait_until "$name (passing in consul)" "$MESH_DIR/$name.log" 90 passing "$name"
+    fi
+  done
+  printf '\ntalentmesh is up.\n'
+  for entry in "${PROCESSES[@]}"; do
+    read -r name binary kind port metrics <<<"$entry"
+    if [[ $kind == http ]]; then
+      printf '  %-14s http://%s   (OpenAPI: http://%s/openapi.json; metrics http://127.0.0.1:%s/metrics)\n' \
+        "REST $name" "$GATEWAY_ADDR" "$GATEWAY_ADDR" "$metrics"
+    else
+      printf '  %-14s 127.0.0.1:%s   (reflection on; metrics http://127.0.0.1:%s/metrics)\n' \
+        "$name gRPC" "$port" "$metrics"
+    fi
+  done
   cat <<MSG
-
-talentmesh is up.
-  REST gateway   http://$GATEWAY_ADDR   (OpenAPI: http://$GATEWAY_ADDR/openapi.json)
-  identity gRPC  127.0.0.1:50051        (reflection on; metrics http://127.0.0.1:51051/metrics)
-  company gRPC   127.0.0.1:50052        (REST under /v1/companies, /v1/permissions; metrics http://127.0.0.1:51052/metrics)
-  job gRPC       127.0.0.1:50053        (REST under /v1/companies/*/jobs, /v1/jobs:search; metrics http://127.0.0.1:51053/metrics)
-  resume gRPC    127.0.0.1:50054        (REST under /v1/resumes; metrics http://127.0.0.1:51054/metrics)
-  sync gRPC      127.0.0.1:50058        (admin only; REST under /v1/sync; metrics http://127.0.0.1:51058/metrics)
   Consul UI/API  http://127.0.0.1:18500
   admin account  $ADMIN_EMAIL, password in $MESH_DIR/admin-password
   logs           $MESH_DIR/*.log

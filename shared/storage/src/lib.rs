@@ -1,11 +1,26 @@
-//! The one entry point to the four stores. A service builds [`Stores`] from its
-//! [`StorageConfig`]: its own MySQL database and PostgreSQL schema (created if missing, migrations
-//! embedded in the service and applied at start), a Neo4j graph, and a Redis pool with the
-//! service's key prefix. [`Stores::health`] probes each store the service needs; the runtime
-//! turns that into grpc.health.v1 status.
+//! The one entry point to the four stores, and the data-sync framework built on them.
 //!
-//! The outbox ([`outbox`]: record events with the entity change, relay them to Redis Streams)
-//! builds on these handles; the event bus and the projection framework will too.
+//! A service builds [`Stores`] from its [`StorageConfig`]: its own MySQL database and PostgreSQL
+//! schema (created if missing, migrations embedded in the service and applied at start), a Neo4j
+//! graph with the service's namespace, and a Redis pool with the service's key prefix.
+//! [`Stores::health`] probes each store the service needs; the service kit turns that into
+//! grpc.health.v1 status.
+//!
+//! Module map, in the order an entity change travels:
+//! - [`config`]: where the stores are, the service's namespaces ([`config::namespace`]
+//!   validates one), which stores it needs.
+//! - [`stores`]: the pools, migrations and start-up patience; [`health`]: the probes.
+//! - [`outbox`]: an entity change and its event in one MySQL transaction (`VersionedUpdate`
+//!   refuses stale versions), the relay that publishes outbox rows to the service's Redis
+//!   Stream in order, retention.
+//! - [`bus`]: consumer groups over the streams: redelivery, claiming, backoff, dead letters.
+//! - [`projection`]: derived views in PostgreSQL, Neo4j and Redis (`PgDocuments`, `Neo4jNodes`,
+//!   `RedisHashes`) written idempotently by version, and the MySQL side they are checked
+//!   against (`Source`, `MySqlSource`).
+//! - [`sync`]: `SyncSetup` / `SyncRuntime` wire the relay, consumers, projections and the
+//!   consistency checker (missing, stale, orphaned; repair, rebuild) and serve the admin
+//!   contract.
+//! - [`paging`]: keyset page tokens shared by the services' list RPCs.
 
 pub mod bus;
 pub mod config;
