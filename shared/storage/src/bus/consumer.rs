@@ -18,6 +18,7 @@ use super::entries::{
     parse_read_reply, RawEntry,
 };
 use super::{ConsumerConfig, ConsumerMetrics, DeadLetters, Event, Handler, HandlerError};
+use talentmesh_mesh::retry::Backoff;
 use crate::{Error, RedisPool, Result};
 
 /// Deliveries without a recorded handler error (crashes mid-handling) after which an entry is
@@ -126,16 +127,15 @@ fn redis_err(e: redis::RedisError) -> Error {
 
 impl Worker {
     async fn run(mut self) {
-        let mut pause = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), self.config.max_backoff);
         while !self.should_stop() {
             match self.session().await {
                 Ok(()) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, group = %self.config.group, "consumer failed; retrying");
-                    if !self.pause(pause).await {
+                    if !self.pause(backoff.next_delay()).await {
                         break;
                     }
-                    pause = (pause * 2).min(self.config.max_backoff);
                 }
             }
         }
@@ -402,7 +402,7 @@ impl Worker {
         conn: &mut deadpool_redis::Connection,
         events: &[Event],
     ) -> Result<Applied> {
-        let mut pause = Duration::from_millis(50);
+        let mut backoff = Backoff::new(Duration::from_millis(50), self.config.max_backoff);
         let mut last_touch = Instant::now();
         loop {
             let span = tracing::info_span!(
@@ -432,10 +432,9 @@ impl Worker {
                 Ok(Err(HandlerError::Transient(e))) => {
                     self.metrics.failed.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(group = %self.config.group, error = %e, "handler failed; retrying");
-                    if !self.pause(pause).await {
+                    if !self.pause(backoff.next_delay()).await {
                         return Ok(Applied::Stopped);
                     }
-                    pause = (pause * 2).min(self.config.max_backoff);
                     // Keep the entries ours while we wait: otherwise another instance claims
                     // them and every claim counts as a delivery towards the dead letters.
                     if last_touch.elapsed() >= self.config.claim_idle / 2 {
