@@ -63,7 +63,8 @@ async fn not_serving_while_redis_is_down() {
         TestEnv::new("identity").set("TALENTMESH_REDIS_URL", format!("redis://127.0.0.1:{port}"));
     let config = Config::load(env.env()).unwrap();
     let mesh = config.mesh.clone();
-    let service = talentmesh_testkit::Spawned::service(&mesh, move |launch| run(config, launch)).await;
+    let service =
+        talentmesh_testkit::Spawned::service(&mesh, move |launch| run(config, launch)).await;
     assert_eq!(health(service.addr).await, Some(SERVING));
 
     redis.start_kill().unwrap();

@@ -579,3 +579,12 @@ async fn non_admins_bad_names_bad_kinds_and_unknown_services_are_refused() {
         .collect();
     assert_eq!(fields, vec!["parent".to_string(), "kind".to_string()]);
 }
+
+#[tokio::test]
+async fn the_control_plane_reports_health_and_reflection_for_exactly_what_it_serves() {
+    let keys = Keys::new();
+    let (sync, _client) = start_sync(&keys).await;
+    talentmesh_testkit::assert_serving_exactly(sync.addr, &["talentmesh.sync.v1.SyncService"])
+        .await;
+    sync.stop().await;
+}

@@ -242,11 +242,8 @@ impl ServiceKit {
     /// Serves `svc` (a generated tonic server) and reports its health by its proto name.
     pub fn serve<S>(&mut self, svc: S) -> &mut Self
     where
-        S: tower::Service<
-                http::Request<Body>,
-                Response = http::Response<Body>,
-                Error = Infallible,
-            > + NamedService
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
             + Clone
             + Send
             + Sync
@@ -324,6 +321,35 @@ impl ServiceKit {
         }
         served
     }
+}
+
+/// A service binary's whole `main`: loads the config from the process environment (every
+/// problem named at once), starts telemetry, binds the configured addresses and runs the
+/// service until SIGTERM.
+///
+/// ```ignore
+/// #[tokio::main]
+/// async fn main() -> anyhow::Result<()> {
+///     talentmesh_kit::main(Config::load, |c| &c.mesh, run).await
+/// }
+/// ```
+///
+/// # Errors
+/// A bad environment, telemetry that cannot start, an address in use, or the service's own.
+pub async fn main<C, E, Fut>(
+    load: impl FnOnce(talentmesh_mesh::Env) -> Result<C, E>,
+    mesh: impl FnOnce(&C) -> &MeshConfig,
+    run: impl FnOnce(C, Launch) -> Fut,
+) -> anyhow::Result<()>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let config = load(talentmesh_mesh::Env::from_process())?;
+    let mesh = mesh(&config).clone();
+    let _telemetry = talentmesh_mesh::telemetry::init(&mesh)?;
+    let launch = Launch::bind(&mesh).await?;
+    run(config, launch).await
 }
 
 /// Ready while every store the service needs answers.

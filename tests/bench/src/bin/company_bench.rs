@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use talentmesh_company::domain::permissions::Role;
 use talentmesh_company::geo_index::GeoIndex;
 use talentmesh_company::state::change_of_state;
-use talentmesh_mesh::server::Listeners;
+use talentmesh_mesh::server::{Launch, Listeners};
 use talentmesh_proto::company::v1 as pb;
 use talentmesh_proto::company::v1::company_service_client::CompanyServiceClient;
 use talentmesh_proto::company::v1::membership_service_client::MembershipServiceClient;
@@ -180,14 +180,11 @@ async fn main() -> anyhow::Result<()> {
     let listeners = Listeners::bind(&config.mesh).await?;
     let addr = listeners.grpc.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(talentmesh_company::serve(
-        config,
-        keys.verifier(),
-        listeners,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let launch = Launch::new(listeners, async {
+        let _ = stopped.await;
+    })
+    .with_verifier(keys.verifier());
+    let server = tokio::spawn(talentmesh_company::run(config, launch));
     let chans = channels(addr, 4).await?;
     // Wait until it serves.
     let owner_token = keys.token("bench-owner", &["employer"]);
