@@ -43,8 +43,8 @@ async fn start() -> Mesh {
     let cenv = TestEnv::new("company").set("TALENTMESH_COMPANY_CHECK_EVERY", "0s");
     let config = talentmesh_company::Config::load(cenv.env()).unwrap();
     let (mesh, v) = (config.mesh.clone(), keys.verifier());
-    let company = Spawned::start(&mesh, move |l, s| {
-        talentmesh_company::serve(config, v, l, s)
+    let company = Spawned::service(&mesh, move |l| {
+        talentmesh_company::run(config, l.with_verifier(v))
     })
     .await;
     let fixed =
@@ -73,19 +73,17 @@ async fn start() -> Mesh {
         keys.verifier(),
         fixed("company", &company),
     );
-    let resume = Spawned::start(&mesh, move |l, s| {
-        talentmesh_resume::serve(config, v, c, l, s)
+    let resume = Spawned::service(&mesh, move |l| {
+        talentmesh_resume::run(config, l.with_verifier(v).with_upstream("company", c))
     })
     .await;
 
     let config = talentmesh_job::Config::load(jenv.env()).unwrap();
-    let upstreams = talentmesh_job::Upstreams {
-        company: fixed("company", &company),
-        resume: fixed("resume", &resume),
-    };
     let (mesh, v) = (config.mesh.clone(), keys.verifier());
-    let job = Spawned::start(&mesh, move |l, s| {
-        talentmesh_job::serve(config, v, upstreams, l, s)
+    let (c, r) = (fixed("company", &company), fixed("resume", &resume));
+    let job = Spawned::service(&mesh, move |l| {
+        let l = l.with_verifier(v).with_upstream("company", c);
+        talentmesh_job::run(config, l.with_upstream("resume", r))
     })
     .await;
 

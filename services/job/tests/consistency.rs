@@ -29,12 +29,10 @@ async fn drift_in_every_job_projection_is_found_and_repaired() {
             Duration::from_secs(1),
         )
     };
-    let upstreams = talentmesh_job::Upstreams {
-        company: unreachable("company"),
-        resume: unreachable("resume"),
-    };
-    let job = Spawned::start(&mesh, move |l, s| {
-        talentmesh_job::serve(config, verifier, upstreams, l, s)
+    let job = Spawned::service(&mesh, move |l| {
+        let l = l.with_verifier(verifier);
+        let l = l.with_upstream("company", unreachable("company"));
+        talentmesh_job::run(config, l.with_upstream("resume", unreachable("resume")))
     })
     .await;
     let stores = Stores::connect(

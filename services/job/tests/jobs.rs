@@ -38,8 +38,8 @@ async fn start() -> Mesh {
     let config = talentmesh_company::Config::load(company_env.env()).unwrap();
     let mesh = config.mesh.clone();
     let verifier = keys.verifier();
-    let company = Spawned::start(&mesh, move |l, s| {
-        talentmesh_company::serve(config, verifier, l, s)
+    let company = Spawned::service(&mesh, move |l| {
+        talentmesh_company::run(config, l.with_verifier(verifier))
     })
     .await;
 
@@ -52,17 +52,18 @@ async fn start() -> Mesh {
     let config = talentmesh_job::Config::load(job_env.env()).unwrap();
     let mesh = config.mesh.clone();
     let verifier = keys.verifier();
-    let upstreams = talentmesh_job::Upstreams {
-        company: MeshChannel::fixed("company", &[company.url()], Duration::from_secs(5)),
-        // No resume service here: these tests do not apply.
-        resume: MeshChannel::fixed(
-            "resume",
-            &["http://127.0.0.1:9".to_string()],
-            Duration::from_secs(1),
-        ),
-    };
-    let job = Spawned::start(&mesh, move |l, s| {
-        talentmesh_job::serve(config, verifier, upstreams, l, s)
+    let company_channel = MeshChannel::fixed("company", &[company.url()], Duration::from_secs(5));
+    // No resume service here: these tests do not apply.
+    let resume_channel = MeshChannel::fixed(
+        "resume",
+        &["http://127.0.0.1:9".to_string()],
+        Duration::from_secs(1),
+    );
+    let job = Spawned::service(&mesh, move |l| {
+        let l = l
+            .with_verifier(verifier)
+            .with_upstream("company", company_channel);
+        talentmesh_job::run(config, l.with_upstream("resume", resume_channel))
     })
     .await;
 
@@ -219,6 +220,32 @@ async fn search(m: &Mesh, r: pb::SearchJobsRequest) -> Vec<String> {
         .into_iter()
         .map(|j| j.title)
         .collect()
+}
+
+/// Both of the job service's contracts (and the sync admin) report SERVING, and reflection lists
+/// exactly those: the application service once had no health status at all.
+#[tokio::test]
+async fn the_job_and_application_services_report_their_health() {
+    let m = start().await;
+    talentmesh_testkit::assert_serving_exactly(
+        m.job.addr,
+        &[
+            "talentmesh.job.v1.ApplicationService",
+            "talentmesh.job.v1.JobService",
+            "talentmesh.sync.v1.SyncAdminService",
+        ],
+    )
+    .await;
+    talentmesh_testkit::assert_serving_exactly(
+        m.company.addr,
+        &[
+            "talentmesh.company.v1.CompanyService",
+            "talentmesh.company.v1.MembershipService",
+            "talentmesh.sync.v1.SyncAdminService",
+        ],
+    )
+    .await;
+    m.stop().await;
 }
 
 #[tokio::test]

@@ -3,17 +3,22 @@
 use std::time::Duration;
 
 use talentmesh_mesh::config::{ConfigError, Env, MeshConfig};
+use talentmesh_storage::config::namespace;
 use talentmesh_storage::{Needs, StorageConfig};
 
+/// The service's name in the mesh, its stores and its events.
 pub const SERVICE: &str = "resume";
+/// The gRPC port unless `TALENTMESH_GRPC_ADDR` says otherwise.
 pub const DEFAULT_PORT: u16 = 50054;
 
+/// Everything the service reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mesh: MeshConfig,
     pub storage: StorageConfig,
     /// How long an in-process permission answer is reused (company members reading resumes).
     pub permission_cache: Duration,
+    /// How often the consistency checker runs (`None`: only when asked).
     pub check_every: Option<Duration>,
     /// The job service's event stream (full Redis key): applications open resumes to companies.
     pub job_events: String,
@@ -22,6 +27,7 @@ pub struct Config {
 }
 
 impl Config {
+    /// Reads the configuration; every problem is reported at once.
     pub fn load(mut env: Env) -> Result<Config, ConfigError> {
         let mesh = MeshConfig::load(&mut env, SERVICE, DEFAULT_PORT);
         let storage = StorageConfig::load(
@@ -45,8 +51,11 @@ impl Config {
                 .duration("TALENTMESH_RESUME_PERMISSION_CACHE", Duration::from_secs(1)),
             check_every: (!check_every.is_zero()).then_some(check_every),
             job_events: env.string("TALENTMESH_RESUME_JOB_EVENTS_STREAM", "job:events"),
-            shared_graph_namespace: env
-                .string("TALENTMESH_RESUME_SHARED_GRAPH_NAMESPACE", "company"),
+            shared_graph_namespace: namespace(
+                &mut env,
+                "TALENTMESH_RESUME_SHARED_GRAPH_NAMESPACE",
+                "company",
+            ),
         };
         env.finish()?;
         Ok(config)

@@ -1,464 +1,281 @@
 //! The resume service's logic: owners write whole resumes, every save a new immutable version
-//! with its analysis; companies read what the owner made visible to them, without contact
-//! details; exports and imports move every resume with every version at once.
+//! with its analysis; companies read what the owner made visible to them (membership asked of
+//! the company service), without contact details; exports and imports move every resume with
+//! every version at once, all or nothing.
+//!
+//! Takes and returns domain types; errors are the crate's [`Error`].
 
-use chrono::Datelike;
-use sqlx::{MySql, Transaction};
 use talentmesh_authz::{Freshness, PermissionClient};
-use talentmesh_mesh::auth::Caller;
-use talentmesh_mesh::error::FieldViolation;
-use talentmesh_mesh::ApiError;
-use talentmesh_proto::resume::v1 as pb;
-use talentmesh_storage::outbox::{Outbox, VersionedUpdate};
-use talentmesh_storage::paging::{next_token, push_page, Cursor, Order};
+use talentmesh_mesh::{CallContext, Caller};
+use talentmesh_storage::paging::Cursor;
 
-use crate::content::{analyse, violations};
-use crate::domain::analysis::month;
-use crate::store::{self, db, now, timestamp, ResumeRow, COLUMNS};
+use crate::domain::limits::{import_violations, violations};
+use crate::domain::{CompanyId, Content, Record, Resume, ResumeId, ResumeVersion};
+use crate::error::{Error, Result};
+use crate::store::{db_now, ResumeStore, Tx};
 
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    pub caller: Caller,
-    pub bearer: String,
-}
+/// The permission a company member needs to read resumes as the company.
+const READ_AS_COMPANY: &str = "company.read";
 
+/// The resume service.
 pub struct Resumes {
-    pub pool: sqlx::MySqlPool,
-    pub outbox: Outbox,
-    pub authz: PermissionClient,
-    /// Newest versions in Redis, read when they are the version asked for.
-    pub cache: talentmesh_storage::projection::RedisHashes,
+    store: ResumeStore,
+    /// Company membership, asked of the company service with the caller's token.
+    authz: PermissionClient,
 }
 
-fn invalid(field: &str, description: impl Into<String>) -> ApiError {
-    ApiError::invalid(vec![FieldViolation::new(field, description)])
+/// The verified caller, or `Unauthenticated`.
+fn caller(ctx: &CallContext) -> Result<&Caller> {
+    ctx.caller.as_ref().ok_or(Error::Unauthenticated)
 }
 
-fn not_found() -> ApiError {
-    ApiError::not_found("resume not found")
-}
-
-pub fn resume_id<'a>(field: &str, name: &'a str) -> Result<&'a str, ApiError> {
-    match name.strip_prefix("resumes/") {
-        Some(id) if uuid::Uuid::parse_str(id).is_ok() && id.len() == 36 => Ok(id),
-        _ => Err(invalid(field, "must be resumes/{resume}")),
+/// Callers who may keep resumes: candidates and admins.
+fn keeper(ctx: &CallContext) -> Result<&Caller> {
+    let caller = caller(ctx)?;
+    if caller.has_role("candidate") || caller.is_admin() {
+        Ok(caller)
+    } else {
+        Err(Error::CandidatesOnly)
     }
 }
 
-fn this_month() -> i32 {
-    let t = chrono::Utc::now();
-    month(t.year(), i32::try_from(t.month()).unwrap_or(1))
-}
-
-/// The content as stored: the server's fields set, the client's ignored.
-fn stamped(mut r: pb::Resume, row: &ResumeRow, version: i64) -> pb::Resume {
-    r.name = format!("resumes/{}", row.id);
-    r.owner = format!("users/{}", row.owner);
-    r.version = version;
-    r.title = r.title.trim().to_string();
-    if r.visibility == pb::Visibility::Unspecified as i32 {
-        r.visibility = pb::Visibility::Private as i32;
-    }
-    r.analysis = Some(analyse(&r, this_month()));
-    r.create_time = Some(timestamp(row.created_at));
-    r.update_time = Some(timestamp(now()));
-    r
-}
-
-fn check(r: &pb::Resume) -> Result<(), ApiError> {
-    let problems = violations(r);
+/// `Ok` when `content` keeps every limit, else every problem.
+fn check(content: &Content) -> Result<()> {
+    let problems = violations(content);
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::invalid(problems))
+        Err(Error::Invalid(problems))
     }
-}
-
-fn shared_json(r: &pb::Resume) -> String {
-    let ids: Vec<&str> = r
-        .shared_with
-        .iter()
-        .filter_map(|c| c.strip_prefix("companies/"))
-        .collect();
-    serde_json::Value::from(ids).to_string()
 }
 
 impl Resumes {
-    /// Writes version `version` of a resume and its event in `tx` (the row is already at it).
-    async fn save_version(
-        &self,
-        tx: &mut Transaction<'static, MySql>,
-        id: &str,
-        resume: &pb::Resume,
-    ) -> Result<(), ApiError> {
-        sqlx::query("INSERT INTO resume_versions (resume_id, version, content, created_at) VALUES (?, ?, ?, ?)")
-            .bind(id)
-            .bind(resume.version)
-            .bind(prost::Message::encode_to_vec(resume))
-            .bind(now())
-            .execute(&mut **tx)
-            .await
-            .map_err(db)?;
-        self.outbox
-            .record(tx, store::draft(resume, false))
-            .await
-            .map_err(ApiError::from)?;
-        Ok(())
+    /// The service over its store and the company service's permission API.
+    pub fn new(store: ResumeStore, authz: PermissionClient) -> Resumes {
+        Resumes { store, authz }
     }
 
-    /// Creates a resume with `owner` from already-checked content, in `tx`.
-    async fn insert(
-        &self,
-        tx: &mut Transaction<'static, MySql>,
-        owner: &str,
-        r: pb::Resume,
-    ) -> Result<pb::Resume, ApiError> {
-        let at = now();
-        let row = ResumeRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            owner: owner.to_string(),
-            version: 1,
-            deleted: false,
-            visibility: 0,
-            shared_with: String::new(),
-            created_at: at,
-            updated_at: at,
-        };
-        let resume = stamped(r, &row, 1);
-        sqlx::query(&format!(
-            "INSERT INTO resumes ({COLUMNS}) VALUES (?, ?, 1, FALSE, ?, ?, ?, ?)"
-        ))
-        .bind(&row.id)
-        .bind(owner)
-        .bind(i8::try_from(resume.visibility).unwrap_or(1))
-        .bind(shared_json(&resume))
-        .bind(at)
-        .bind(at)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-        self.save_version(tx, &row.id, &resume).await?;
+    /// Creates a resume of `owner` from checked `content` (version 1), in `tx`.
+    async fn insert(&self, tx: &mut Tx, owner: &str, content: Content) -> Result<Resume> {
+        let at = db_now();
+        let resume = Resume::stamped(ResumeId::generate(), owner, 1, at, content, at);
+        self.store.insert(tx, &resume).await?;
         Ok(resume)
     }
 
-    pub async fn create(
+    /// Saves `content` as the next version of `record`, in `tx`, if the row is at `expected`
+    /// (else `Store(Conflict)`: ABORTED).
+    async fn next_version(
         &self,
-        ctx: &Ctx,
-        resume: Option<pb::Resume>,
-    ) -> Result<pb::Resume, ApiError> {
-        if !(ctx.caller.has_role("candidate") || ctx.caller.is_admin()) {
-            return Err(ApiError::permission_denied("only candidates keep resumes")
-                .with_reason("CANDIDATES_ONLY"));
-        }
-        let r = resume.ok_or_else(|| invalid("resume", "is required"))?;
-        check(&r)?;
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let saved = self.insert(&mut tx, &ctx.caller.user_id, r).await?;
-        tx.commit().await.map_err(db)?;
+        tx: &mut Tx,
+        record: &Record,
+        content: Content,
+        expected: i64,
+    ) -> Result<Resume> {
+        let version = self
+            .store
+            .bump(
+                tx,
+                &record.id,
+                expected,
+                content.visibility.saved(),
+                &content.shared_company_ids(),
+            )
+            .await?;
+        let resume = Resume::stamped(
+            record.id.clone(),
+            &record.owner,
+            version,
+            record.created_at,
+            content,
+            db_now(),
+        );
+        self.store.save_version(tx, &resume).await?;
+        Ok(resume)
+    }
+
+    /// Saves `content` as the next version of `record` in a transaction of its own.
+    async fn new_version(
+        &self,
+        record: &Record,
+        content: Content,
+        expected: i64,
+    ) -> Result<Resume> {
+        let mut tx = self.store.begin().await?;
+        let resume = self
+            .next_version(&mut tx, record, content, expected)
+            .await?;
+        tx.commit().await?;
+        Ok(resume)
+    }
+
+    /// The caller's own live resume (others' look missing).
+    async fn own(&self, ctx: &CallContext, id: &ResumeId) -> Result<Record> {
+        let caller = caller(ctx)?;
+        self.store
+            .record(id)
+            .await?
+            .filter(|r| !r.deleted && r.owner == caller.user_id)
+            .ok_or(Error::NotFound)
+    }
+
+    /// Creates a resume for the caller (a candidate). `content` is `None` when the request had
+    /// none (INVALID_ARGUMENT on `resume`, after the role is checked).
+    pub async fn create(&self, ctx: &CallContext, content: Option<Content>) -> Result<Resume> {
+        let caller = keeper(ctx)?;
+        let content = content.ok_or_else(|| Error::invalid("resume", "is required"))?;
+        check(&content)?;
+        let mut tx = self.store.begin().await?;
+        let saved = self.insert(&mut tx, &caller.user_id, content).await?;
+        tx.commit().await?;
         Ok(saved)
     }
 
-    /// The caller's own live resume row (others' look missing).
-    async fn own(&self, ctx: &Ctx, id: &str) -> Result<ResumeRow, ApiError> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        store::row(&mut conn, id)
-            .await?
-            .filter(|r| !r.deleted && r.owner == ctx.caller.user_id)
-            .ok_or_else(not_found)
-    }
-
-    pub async fn get(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-        as_company: &str,
-    ) -> Result<pb::Resume, ApiError> {
-        let id = resume_id("name", name)?;
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let row = store::row(&mut conn, id)
+    /// Resume `id` as the caller may read it: the owner reads the newest version whole (with
+    /// `as_company` empty); anyone else reads as a member of `as_company`
+    /// (`companies/{company}`) what the owner opened to that company, without the contact
+    /// details until an application is past screening. Whatever the caller may not read is
+    /// `NotFound`; a refusal or failure of the company service keeps its code (`Upstream`).
+    pub async fn get(&self, ctx: &CallContext, id: &ResumeId, as_company: &str) -> Result<Resume> {
+        let caller = caller(ctx)?;
+        let record = self
+            .store
+            .record(id)
             .await?
             .filter(|r| !r.deleted)
-            .ok_or_else(not_found)?;
-        if row.owner == ctx.caller.user_id && as_company.is_empty() {
-            return self.content(&mut conn, id, row.version).await;
+            .ok_or(Error::NotFound)?;
+        if record.owner == caller.user_id && as_company.is_empty() {
+            return self
+                .store
+                .version(id, record.version)
+                .await?
+                .ok_or(Error::NotFound);
         }
-        // Anyone else reads as a member of a company, and sees only what the owner opened to it.
-        let company = match as_company.strip_prefix("companies/") {
-            Some(c) if uuid::Uuid::parse_str(c).is_ok() => c.to_string(),
-            _ if as_company.is_empty() => return Err(not_found()),
-            _ => return Err(invalid("as_company", "must be companies/{company}")),
+        let company = match CompanyId::from_name(as_company) {
+            Some(c) => c,
+            None if as_company.is_empty() => return Err(Error::NotFound),
+            None => return Err(Error::invalid("as_company", "must be companies/{company}")),
         };
         let member = self
             .authz
             .allowed(
                 &ctx.bearer,
-                &ctx.caller.user_id,
-                &company,
-                "company.read",
+                &caller.user_id,
+                company.as_str(),
+                READ_AS_COMPANY,
                 Freshness::Cached,
             )
-            .await
-            .map_err(|s| match s.code() {
-                tonic::Code::Unauthenticated => ApiError::unauthenticated(s.message().to_string()),
-                _ => ApiError::unavailable("the company service is unavailable; retry shortly"),
-            })?;
+            .await?;
         if !member {
-            return Err(not_found());
+            return Err(Error::NotFound);
         }
-        let open = match pb::Visibility::try_from(i32::from(row.visibility)) {
-            Ok(pb::Visibility::Public) => true,
-            Ok(pb::Visibility::Shared) => row.shared_with().contains(&company),
-            _ => false,
-        };
-        // An application opens the version applied with, and the contact details once it is
-        // past screening.
-        let applied = crate::access::opened(&self.pool, id, &company)
-            .await
-            .map_err(db)?;
-        let version = match (open, applied) {
-            (true, _) => row.version,
-            (false, Some(a)) => a.version,
-            (false, None) => return Err(not_found()),
-        };
-        let mut r = self.content(&mut conn, id, version).await?;
-        if !applied.is_some_and(|a| a.contact) {
-            r.contact = None;
-        }
-        Ok(r)
-    }
-
-    /// Version `version` of resume `id`: from the cache when it holds that version, else MySQL.
-    async fn content(
-        &self,
-        conn: &mut sqlx::MySqlConnection,
-        id: &str,
-        version: i64,
-    ) -> Result<pb::Resume, ApiError> {
-        if let Some(r) = crate::cache::version(&self.cache, id, version).await {
-            return Ok(r);
-        }
-        store::content(conn, id, version)
+        let opened = self.store.opened(id, &company).await?;
+        let access = record.access_for(&company, opened).ok_or(Error::NotFound)?;
+        let mut resume = self
+            .store
+            .version(id, access.version)
             .await?
-            .ok_or_else(not_found)
-    }
-
-    pub async fn list(
-        &self,
-        ctx: &Ctx,
-        page_size: i32,
-        page_token: &str,
-    ) -> Result<(Vec<pb::Resume>, String), ApiError> {
-        let limit = talentmesh_storage::paging::page_size(page_size, 20, 100)?;
-        let after = Cursor::parse(page_token)?;
-        let mut q = sqlx::QueryBuilder::new(format!(
-            "SELECT {COLUMNS} FROM resumes WHERE NOT deleted AND owner = "
-        ));
-        q.push_bind(ctx.caller.user_id.clone());
-        push_page(&mut q, after, Order::OldestFirst, limit);
-        let mut rows: Vec<ResumeRow> =
-            q.build_query_as().fetch_all(&self.pool).await.map_err(db)?;
-        let next = next_token(&mut rows, limit, |r| Cursor {
-            created_at: r.created_at,
-            id: r.id.clone(),
-        });
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            if let Some(c) = store::content(&mut conn, &r.id, r.version).await? {
-                out.push(c);
-            }
+            .ok_or(Error::NotFound)?;
+        if !access.contact {
+            resume.content.contact = None;
         }
-        Ok((out, next))
-    }
-
-    /// A new version from `content` (already checked), if the row is at `expected`.
-    async fn new_version(
-        &self,
-        row: &ResumeRow,
-        content: pb::Resume,
-        expected: i64,
-    ) -> Result<pb::Resume, ApiError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let version = VersionedUpdate::new("resumes")
-            .set("visibility", i8::try_from(content.visibility).unwrap_or(1))
-            .set("shared_with", shared_json(&content))
-            .set("updated_at", now())
-            .execute(&mut tx, row.id.clone(), expected)
-            .await
-            .map_err(ApiError::from)?;
-        let resume = stamped(content, row, version);
-        self.save_version(&mut tx, &row.id, &resume).await?;
-        tx.commit().await.map_err(db)?;
         Ok(resume)
     }
 
+    /// A page of the caller's live resumes (`limit` of them after `after`), oldest first, and
+    /// the next page's token ("" on the last page).
+    pub async fn list(
+        &self,
+        ctx: &CallContext,
+        limit: i64,
+        after: Option<Cursor>,
+    ) -> Result<(Vec<Resume>, String)> {
+        let caller = caller(ctx)?;
+        self.store.list(&caller.user_id, after, limit).await
+    }
+
+    /// Saves `content` as the next version of the caller's resume `id`, if it is at
+    /// `expected_version` (0: whatever version it is at).
     pub async fn update(
         &self,
-        ctx: &Ctx,
-        req: pb::UpdateResumeRequest,
-    ) -> Result<pb::Resume, ApiError> {
-        let r = req.resume.ok_or_else(|| invalid("resume", "is required"))?;
-        let id = resume_id("resume.name", &r.name)?.to_string();
-        check(&r)?;
-        let row = self.own(ctx, &id).await?;
-        let expected = if req.expected_version > 0 {
-            req.expected_version
+        ctx: &CallContext,
+        id: &ResumeId,
+        content: Content,
+        expected_version: i64,
+    ) -> Result<Resume> {
+        check(&content)?;
+        let record = self.own(ctx, id).await?;
+        let expected = if expected_version > 0 {
+            expected_version
         } else {
-            row.version
+            record.version
         };
-        self.new_version(&row, r, expected).await
+        self.new_version(&record, content, expected).await
     }
 
-    pub async fn delete(&self, ctx: &Ctx, name: &str) -> Result<(), ApiError> {
-        let id = resume_id("name", name)?;
-        let row = self.own(ctx, id).await?;
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let version = VersionedUpdate::new("resumes")
-            .set("deleted", true)
-            .execute(&mut tx, row.id.clone(), row.version)
-            .await
-            .map_err(ApiError::from)?;
-        let tombstone = pb::Resume {
-            name: format!("resumes/{}", row.id),
-            version,
-            ..Default::default()
-        };
-        self.outbox
-            .record(&mut tx, store::draft(&tombstone, true))
-            .await
-            .map_err(ApiError::from)?;
-        tx.commit().await.map_err(db)
+    /// Deletes the caller's resume `id` (a tombstone version; its history is kept).
+    pub async fn delete(&self, ctx: &CallContext, id: &ResumeId) -> Result<()> {
+        let record = self.own(ctx, id).await?;
+        let mut tx = self.store.begin().await?;
+        self.store.delete(&mut tx, id, record.version).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
-    pub async fn versions(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-    ) -> Result<Vec<pb::ResumeVersion>, ApiError> {
-        let id = resume_id("name", name)?;
+    /// The history of the caller's resume `id`, newest first (at most 500 versions).
+    pub async fn versions(&self, ctx: &CallContext, id: &ResumeId) -> Result<Vec<ResumeVersion>> {
         self.own(ctx, id).await?;
-        let rows: Vec<(i64, Vec<u8>, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-            "SELECT version, content, created_at FROM resume_versions WHERE resume_id = ? ORDER BY version DESC LIMIT 500",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.into_iter()
-            .map(|(version, content, at)| {
-                Ok(pb::ResumeVersion {
-                    version,
-                    resume: Some(
-                        prost::Message::decode(content.as_slice())
-                            .map_err(|e| ApiError::internal(&e))?,
-                    ),
-                    create_time: Some(timestamp(at)),
-                })
-            })
-            .collect()
+        self.store.versions(id).await
     }
 
-    pub async fn restore(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-        version: i64,
-    ) -> Result<pb::Resume, ApiError> {
-        let id = resume_id("name", name)?;
-        let row = self.own(ctx, id).await?;
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let old = store::content(&mut conn, id, version)
+    /// Saves the content of `version` as the newest version of the caller's resume `id`.
+    pub async fn restore(&self, ctx: &CallContext, id: &ResumeId, version: i64) -> Result<Resume> {
+        let record = self.own(ctx, id).await?;
+        let old = self
+            .store
+            .stored_version(id, version)
             .await?
-            .ok_or_else(|| invalid("version", "no such version of this resume"))?;
-        drop(conn);
-        self.new_version(&row, old, row.version).await
+            .ok_or_else(|| Error::invalid("version", "no such version of this resume"))?;
+        self.new_version(&record, old.content, record.version).await
     }
 
-    /// Imports resumes (each a list of versions, oldest first) for the caller, all or nothing.
+    /// Imports resumes (each a list of versions' content, oldest first) for the caller, all or
+    /// nothing; the newest version of each.
     pub async fn import(
         &self,
-        ctx: &Ctx,
-        resumes: Vec<Vec<pb::Resume>>,
-    ) -> Result<Vec<pb::Resume>, ApiError> {
-        if !(ctx.caller.has_role("candidate") || ctx.caller.is_admin()) {
-            return Err(ApiError::permission_denied("only candidates keep resumes")
-                .with_reason("CANDIDATES_ONLY"));
-        }
-        let mut problems = Vec::new();
-        for (i, versions) in resumes.iter().enumerate() {
-            if versions.is_empty() {
-                problems.push(FieldViolation::new(
-                    format!("document.resumes[{i}].versions"),
-                    "at least one version",
-                ));
-            }
-            for (j, v) in versions.iter().enumerate() {
-                for p in violations(v) {
-                    problems.push(FieldViolation::new(
-                        format!(
-                            "document.resumes[{i}].versions[{j}].{}",
-                            p.field.trim_start_matches("resume.")
-                        ),
-                        p.description,
-                    ));
-                }
-            }
-        }
+        ctx: &CallContext,
+        resumes: Vec<Vec<Content>>,
+    ) -> Result<Vec<Resume>> {
+        let caller = keeper(ctx)?;
+        let problems = import_violations(&resumes);
         if !problems.is_empty() {
-            return Err(ApiError::invalid(problems));
+            return Err(Error::Invalid(problems));
         }
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let mut out = Vec::new();
+        let mut tx = self.store.begin().await?;
+        let mut out = Vec::with_capacity(resumes.len());
         for versions in resumes {
             let mut iter = versions.into_iter();
             let Some(first) = iter.next() else { continue };
-            let mut current = self.insert(&mut tx, &ctx.caller.user_id, first).await?;
-            let id = resume_id("name", &current.name)?.to_string();
-            for v in iter {
-                let row: ResumeRow = store::row(&mut tx, &id).await?.ok_or_else(not_found)?;
-                let version = VersionedUpdate::new("resumes")
-                    .set("visibility", i8::try_from(v.visibility).unwrap_or(1))
-                    .set("shared_with", shared_json(&v))
-                    .set("updated_at", now())
-                    .execute(&mut tx, id.clone(), row.version)
-                    .await
-                    .map_err(ApiError::from)?;
-                current = stamped(v, &row, version);
-                self.save_version(&mut tx, &id, &current).await?;
+            let mut current = self.insert(&mut tx, &caller.user_id, first).await?;
+            for content in iter {
+                let record = self
+                    .store
+                    .record_in_tx(&mut tx, &current.id)
+                    .await?
+                    .ok_or(Error::NotFound)?;
+                current = self
+                    .next_version(&mut tx, &record, content, record.version)
+                    .await?;
             }
             out.push(current);
         }
-        tx.commit().await.map_err(db)?;
+        tx.commit().await?;
         Ok(out)
     }
 
-    /// Every version of every resume of the caller, oldest version first.
-    pub async fn export(&self, ctx: &Ctx) -> Result<Vec<Vec<pb::Resume>>, ApiError> {
-        let rows: Vec<ResumeRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM resumes WHERE owner = ? AND NOT deleted ORDER BY created_at, id"
-        ))
-        .bind(&ctx.caller.user_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let contents: Vec<Vec<u8>> = sqlx::query_scalar(
-                "SELECT content FROM resume_versions WHERE resume_id = ? ORDER BY version",
-            )
-            .bind(&r.id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-            out.push(
-                contents
-                    .iter()
-                    .map(|c| {
-                        prost::Message::decode(c.as_slice()).map_err(|e| ApiError::internal(&e))
-                    })
-                    .collect::<Result<Vec<pb::Resume>, ApiError>>()?,
-            );
-        }
-        Ok(out)
+    /// Every version of every live resume of the caller, resumes and versions oldest first.
+    pub async fn export(&self, ctx: &CallContext) -> Result<Vec<Vec<Resume>>> {
+        let caller = caller(ctx)?;
+        self.store.export(&caller.user_id).await
     }
 }

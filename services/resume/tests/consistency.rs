@@ -26,8 +26,11 @@ async fn drift_in_every_resume_projection_is_found_and_repaired() {
         &["http://127.0.0.1:9".to_string()],
         Duration::from_secs(1),
     );
-    let service = Spawned::start(&mesh, move |l, s| {
-        talentmesh_resume::serve(config, verifier, company, l, s)
+    let service = Spawned::service(&mesh, move |l| {
+        talentmesh_resume::run(
+            config,
+            l.with_verifier(verifier).with_upstream("company", company),
+        )
     })
     .await;
     let mut client = ResumeServiceClient::connect(service.url()).await.unwrap();

@@ -32,8 +32,8 @@ async fn start() -> Mesh {
     let config = talentmesh_company::Config::load(company_env.env()).unwrap();
     let mesh = config.mesh.clone();
     let verifier = keys.verifier();
-    let company = Spawned::start(&mesh, move |l, s| {
-        talentmesh_company::serve(config, verifier, l, s)
+    let company = Spawned::service(&mesh, move |l| {
+        talentmesh_company::run(config, l.with_verifier(verifier))
     })
     .await;
     let resume_env = TestEnv::new("resume")
@@ -46,8 +46,11 @@ async fn start() -> Mesh {
     let mesh = config.mesh.clone();
     let verifier = keys.verifier();
     let channel = MeshChannel::fixed("company", &[company.url()], Duration::from_secs(5));
-    let resume = Spawned::start(&mesh, move |l, s| {
-        talentmesh_resume::serve(config, verifier, channel, l, s)
+    let resume = Spawned::service(&mesh, move |l| {
+        talentmesh_resume::run(
+            config,
+            l.with_verifier(verifier).with_upstream("company", channel),
+        )
     })
     .await;
     let c = Channel::from_shared(company.url())

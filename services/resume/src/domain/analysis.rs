@@ -9,10 +9,12 @@ use super::skills::{canonical, extract};
 /// A month as `year * 12 + (month - 1)`, so spans are plain differences.
 pub type Month = i32;
 
+/// The [`Month`] of `year`-`month` (month 1–12).
 pub fn month(year: i32, month: i32) -> Month {
     year * 12 + (month - 1)
 }
 
+/// One experience entry as the analysis sees it (entries without a start are left out).
 #[derive(Debug, Clone, Default)]
 pub struct Experience {
     pub start: Month,
@@ -23,6 +25,7 @@ pub struct Experience {
     pub skills: Vec<String>,
 }
 
+/// A skill the candidate declared.
 #[derive(Debug, Clone, Default)]
 pub struct DeclaredSkill {
     pub name: String,
@@ -33,7 +36,7 @@ pub struct DeclaredSkill {
 
 /// The parts of a resume the analysis looks at.
 #[derive(Debug, Clone, Default)]
-pub struct Resume {
+pub struct Input {
     pub full_name: String,
     pub headline: String,
     pub has_contact: bool,
@@ -47,6 +50,7 @@ pub struct Resume {
     pub summary: String,
 }
 
+/// One skill of the analysis.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkillFinding {
     pub name: String,
@@ -58,14 +62,59 @@ pub struct SkillFinding {
     pub years: f64,
 }
 
+/// What a save computed: stored with the version, never recomputed (it depends on the month).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
     /// 0–100.
     pub completeness: i32,
-    pub missing: Vec<&'static str>,
+    /// The parts that are missing, by name (`basics`, `contact`, … see `PARTS`).
+    pub missing: Vec<String>,
+    /// Declared and found skills, by canonical name.
     pub skills: Vec<SkillFinding>,
+    /// Years of experience, overlaps counted once, one decimal.
     pub total_years: f64,
-    pub seniority: &'static str,
+    pub seniority: Seniority,
+}
+
+/// The seniority band of a number of years of experience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seniority {
+    /// Under a year.
+    Entry,
+    /// 1 to 3 years.
+    Junior,
+    /// 3 to 6 years.
+    Mid,
+    /// 6 to 10 years.
+    Senior,
+    /// 10 years or more.
+    Principal,
+}
+
+impl Seniority {
+    const ALL: [Seniority; 5] = [
+        Seniority::Entry,
+        Seniority::Junior,
+        Seniority::Mid,
+        Seniority::Senior,
+        Seniority::Principal,
+    ];
+
+    /// The band's name on the wire and in projections (`entry` … `principal`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Seniority::Entry => "entry",
+            Seniority::Junior => "junior",
+            Seniority::Mid => "mid",
+            Seniority::Senior => "senior",
+            Seniority::Principal => "principal",
+        }
+    }
+
+    /// The band named `name`, `None` for any other text.
+    pub fn parse(name: &str) -> Option<Seniority> {
+        Seniority::ALL.into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 /// Parts and their weight in the completeness score (they sum to 100).
@@ -107,18 +156,19 @@ fn years(months: i32) -> f64 {
     (f64::from(months) / 12.0 * 10.0).round() / 10.0
 }
 
-pub fn seniority(total_years: f64) -> &'static str {
+/// The band of `total_years`.
+pub fn seniority(total_years: f64) -> Seniority {
     match total_years {
-        y if y < 1.0 => "entry",
-        y if y < 3.0 => "junior",
-        y if y < 6.0 => "mid",
-        y if y < 10.0 => "senior",
-        _ => "principal",
+        y if y < 1.0 => Seniority::Entry,
+        y if y < 3.0 => Seniority::Junior,
+        y if y < 6.0 => Seniority::Mid,
+        y if y < 10.0 => Seniority::Senior,
+        _ => Seniority::Principal,
     }
 }
 
 /// Analyses `r` as of `now` (open-ended experience runs to it).
-pub fn analyse(r: &Resume, now: Month) -> Analysis {
+pub fn analyse(r: &Input, now: Month) -> Analysis {
     let present = [
         !r.full_name.trim().is_empty() && !r.headline.trim().is_empty(),
         r.has_contact,
@@ -140,7 +190,7 @@ pub fn analyse(r: &Resume, now: Month) -> Analysis {
         .iter()
         .zip(present)
         .filter(|(_, p)| !*p)
-        .map(|((name, _), _)| *name)
+        .map(|((name, _), _)| (*name).to_string())
         .collect();
 
     let spans: Vec<(Month, Month)> = r
@@ -209,8 +259,8 @@ pub fn analyse(r: &Resume, now: Month) -> Analysis {
 mod tests {
     use super::*;
 
-    fn resume() -> Resume {
-        Resume {
+    fn resume() -> Input {
+        Input {
             full_name: "李雷".into(),
             headline: "后端工程师".into(),
             has_contact: true,
@@ -246,7 +296,7 @@ mod tests {
         let a = analyse(&resume(), month(2026, 1));
         // 2018-01 .. 2026-01 with no gap: eight years.
         assert_eq!(a.total_years, 8.0);
-        assert_eq!(a.seniority, "senior");
+        assert_eq!(a.seniority, Seniority::Senior);
         let by_name: BTreeMap<&str, &SkillFinding> =
             a.skills.iter().map(|s| (s.name.as_str(), s)).collect();
         assert_eq!(by_name["go"].years, 3.0, "declared 2, used 3");
@@ -267,17 +317,21 @@ mod tests {
             ["location", "education", "projects", "languages"]
         );
         assert_eq!(a.completeness, 100 - 5 - 15 - 10 - 5);
-        let empty = analyse(&Resume::default(), month(2026, 1));
+        let empty = analyse(&Input::default(), month(2026, 1));
         assert_eq!(empty.completeness, 0);
         assert_eq!(empty.missing.len(), 9);
-        assert_eq!(empty.seniority, "entry");
+        assert_eq!(empty.seniority, Seniority::Entry);
     }
 
     #[test]
     fn bands() {
-        assert_eq!(seniority(0.5), "entry");
-        assert_eq!(seniority(2.0), "junior");
-        assert_eq!(seniority(5.9), "mid");
-        assert_eq!(seniority(12.0), "principal");
+        assert_eq!(seniority(0.5), Seniority::Entry);
+        assert_eq!(seniority(2.0), Seniority::Junior);
+        assert_eq!(seniority(5.9), Seniority::Mid);
+        assert_eq!(seniority(12.0), Seniority::Principal);
+        for s in Seniority::ALL {
+            assert_eq!(Seniority::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Seniority::parse("guru"), None);
     }
 }

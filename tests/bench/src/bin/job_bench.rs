@@ -18,7 +18,7 @@ use reqwest::Method;
 use serde_json::json;
 use talentmesh_bench::{load_http, HttpCall, Summary};
 use talentmesh_e2e::Mesh;
-use talentmesh_job::store::{JobRow, COLUMNS};
+use talentmesh_job::store::jobs::{JobRow, COLUMNS};
 use talentmesh_storage::projection::{Change, Projection};
 use talentmesh_storage::{Migrations, Stores};
 
@@ -91,15 +91,8 @@ async fn seed_jobs(mesh: &Mesh, company_id: &str, n: usize) -> anyhow::Result<()
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("no job service"))?;
     let config = talentmesh_job::Config::load(env.env())?;
-    let stores = Stores::connect(
-        &config.storage,
-        Migrations {
-            mysql: None,
-            postgres: None,
-        },
-    )
-    .await?;
-    let search = talentmesh_job::projections::search(stores.postgres()?.clone())?;
+    let stores = Stores::connect(&config.storage, Migrations::default()).await?;
+    let search = talentmesh_job::store::search::search(stores.postgres()?.clone())?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let start = chrono::Utc::now() - chrono::Duration::days(90);
     let mut rows = Vec::with_capacity(1000);
@@ -115,11 +108,11 @@ async fn seed_jobs(mesh: &Mesh, company_id: &str, n: usize) -> anyhow::Result<()
             state: 2,
             title: format!("{} {}", TITLES[i % TITLES.len()], i / TITLES.len() % 50),
             description: DESCRIPTIONS[rng.gen_range(0..DESCRIPTIONS.len())].to_string(),
-            required_skills: talentmesh_job::store::skills_json(&[
+            required_skills: talentmesh_job::domain::job::skills_json(&[
                 skill(&mut rng).to_string(),
                 skill(&mut rng).to_string(),
             ]),
-            preferred_skills: talentmesh_job::store::skills_json(&[skill(&mut rng).to_string()]),
+            preferred_skills: talentmesh_job::domain::job::skills_json(&[skill(&mut rng).to_string()]),
             salary_min,
             salary_max: salary_min + rng.gen_range(2..20) * 1000,
             city_code: CITIES[rng.gen_range(0..CITIES.len())].to_string(),
@@ -137,7 +130,10 @@ async fn seed_jobs(mesh: &Mesh, company_id: &str, n: usize) -> anyhow::Result<()
         });
         if rows.len() == 1000 || i + 1 == n {
             insert(stores.mysql()?, &rows).await?;
-            let changes: Vec<Change> = rows.iter().map(JobRow::change).collect();
+            let changes: Vec<Change> = rows
+                .iter()
+                .map(|r| talentmesh_job::events::job_change(&r.to_domain()))
+                .collect();
             search.apply(&changes).await?;
             rows.clear();
         }

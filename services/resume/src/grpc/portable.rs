@@ -1,25 +1,33 @@
-//! The export document: every resume with every version, as JSON a person can read (the
-//! protobuf JSON mapping of `talentmesh.resume.v1.Resume`), and the strict reading of it back.
+//! The export document, a wire format: every resume with every version, as JSON a person can
+//! read (the protobuf JSON mapping of `talentmesh.resume.v1.Resume`), and the strict reading of
+//! it back. What is in a document (and who may import it) is the service's; the document's
+//! shape is this module's.
 //!
 //! `{"format": "talentmesh.resumes/1", "resumes": [{"versions": [<Resume>, ...]}, ...]}`
 
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
-use talentmesh_mesh::error::FieldViolation;
-use talentmesh_mesh::ApiError;
+use talentmesh_mesh::FieldViolation;
 use talentmesh_proto::resume::v1 as pb;
 
+use crate::error::{Error, Result};
+
+/// The document's `format`.
 pub const FORMAT: &str = "talentmesh.resumes/1";
 /// Import documents larger than this are refused unread.
 pub const MAX_DOCUMENT: usize = 2 * 1024 * 1024;
 
-fn descriptor() -> Result<MessageDescriptor, ApiError> {
-    let pool = DescriptorPool::decode(talentmesh_proto::FILE_DESCRIPTOR_SET)
-        .map_err(|e| ApiError::internal(&e))?;
-    pool.get_message_by_name("talentmesh.resume.v1.Resume")
-        .ok_or_else(|| ApiError::internal(&"Resume descriptor missing"))
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("export document: {e}"))
 }
 
-pub fn export(resumes: &[Vec<pb::Resume>]) -> Result<String, ApiError> {
+fn descriptor() -> Result<MessageDescriptor> {
+    let pool = DescriptorPool::decode(talentmesh_proto::FILE_DESCRIPTOR_SET).map_err(internal)?;
+    pool.get_message_by_name("talentmesh.resume.v1.Resume")
+        .ok_or_else(|| internal("Resume descriptor missing"))
+}
+
+/// The document of `resumes` (each a list of versions, oldest first).
+pub fn export(resumes: &[Vec<pb::Resume>]) -> Result<String> {
     let desc = descriptor()?;
     let mut list = Vec::with_capacity(resumes.len());
     for versions in resumes {
@@ -27,8 +35,8 @@ pub fn export(resumes: &[Vec<pb::Resume>]) -> Result<String, ApiError> {
         for v in versions {
             let dynamic =
                 DynamicMessage::decode(desc.clone(), prost::Message::encode_to_vec(v).as_slice())
-                    .map_err(|e| ApiError::internal(&e))?;
-            out.push(serde_json::to_value(&dynamic).map_err(|e| ApiError::internal(&e))?);
+                    .map_err(internal)?;
+            out.push(serde_json::to_value(&dynamic).map_err(internal)?);
         }
         list.push(serde_json::json!({ "versions": out }));
     }
@@ -40,29 +48,29 @@ fn bad(field: impl Into<String>, why: impl Into<String>) -> FieldViolation {
 }
 
 /// Reads an export; every problem is named, and any problem refuses the whole document.
-pub fn import(document: &str) -> Result<Vec<Vec<pb::Resume>>, ApiError> {
+pub fn import(document: &str) -> Result<Vec<Vec<pb::Resume>>> {
     if document.len() > MAX_DOCUMENT {
-        return Err(ApiError::invalid(vec![bad(
+        return Err(Error::Invalid(vec![bad(
             "document",
             format!("larger than {MAX_DOCUMENT} bytes"),
         )]));
     }
     let value: serde_json::Value = serde_json::from_str(document)
-        .map_err(|e| ApiError::invalid(vec![bad("document", format!("not JSON: {e}"))]))?;
+        .map_err(|e| Error::Invalid(vec![bad("document", format!("not JSON: {e}"))]))?;
     if value["format"] != FORMAT {
-        return Err(ApiError::invalid(vec![bad(
+        return Err(Error::Invalid(vec![bad(
             "document.format",
             format!("must be {FORMAT}"),
         )]));
     }
     let Some(resumes) = value["resumes"].as_array() else {
-        return Err(ApiError::invalid(vec![bad(
+        return Err(Error::Invalid(vec![bad(
             "document.resumes",
             "must be a list",
         )]));
     };
     if resumes.len() > 100 {
-        return Err(ApiError::invalid(vec![bad(
+        return Err(Error::Invalid(vec![bad(
             "document.resumes",
             "at most 100 resumes",
         )]));
@@ -106,7 +114,7 @@ pub fn import(document: &str) -> Result<Vec<Vec<pb::Resume>>, ApiError> {
     if problems.is_empty() {
         Ok(out)
     } else {
-        Err(ApiError::invalid(problems))
+        Err(Error::Invalid(problems))
     }
 }
 
@@ -114,6 +122,13 @@ pub fn import(document: &str) -> Result<Vec<Vec<pb::Resume>>, ApiError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn first_field(e: Error) -> String {
+        match e {
+            Error::Invalid(v) => v[0].field.clone(),
+            other => panic!("not a field problem: {other}"),
+        }
+    }
 
     #[test]
     fn an_export_reads_back_and_junk_is_named() {
@@ -131,12 +146,9 @@ mod tests {
         let back = import(&doc).unwrap();
         assert_eq!(back, vec![vec![r.clone(), r]]);
         let e = import(r#"{"format":"talentmesh.resumes/1","resumes":[{"versions":[{"title":"x","nope":1}]}]}"#).unwrap_err();
-        assert_eq!(e.violations[0].field, "document.resumes[0].versions[0]");
+        assert_eq!(first_field(e), "document.resumes[0].versions[0]");
         let big = "x".repeat(MAX_DOCUMENT + 1);
-        assert_eq!(import(&big).unwrap_err().violations[0].field, "document");
-        assert_eq!(
-            import("{}").unwrap_err().violations[0].field,
-            "document.format"
-        );
+        assert_eq!(first_field(import(&big).unwrap_err()), "document");
+        assert_eq!(first_field(import("{}").unwrap_err()), "document.format");
     }
 }

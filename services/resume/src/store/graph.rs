@@ -1,29 +1,31 @@
 //! The resume graph in Neo4j: `(:Candidate)-[:OWNS]->(:Resume)-[:HAS_SKILL {years}]->(:Skill)`.
 //! Candidates and skills live in the shared graph namespace (the company service's, by default)
 //! where jobs hang their `REQUIRES` edges, so matching can walk from a candidate's skills to the
-//! jobs that seek them.
+//! jobs that seek them. Built from the `ResumeChanged` payload (the wire `Resume`).
 
 use std::sync::Arc;
 
 use neo4rs::Graph;
 use talentmesh_proto::resume::v1 as pb;
+use talentmesh_storage::config::is_identifier;
 use talentmesh_storage::projection::{Change, Neo4jNodes};
 
-use crate::store::ENTITY;
+use super::ENTITY;
 
+/// The projection's name in the sync admin API.
 pub const NAME: &str = "resumes_graph";
 
+/// The projection: `Resume` nodes in namespace `ns`, candidates and skills in `shared_ns`.
+///
+/// # Errors
+/// `InvalidUpdate` when `shared_ns` is not a plain identifier (it is spliced into Cypher;
+/// config already refuses such a value).
 pub fn projection(
     ns: &str,
     shared_ns: &str,
     graph: Graph,
 ) -> talentmesh_storage::Result<Neo4jNodes> {
-    // Spliced into Cypher as a literal: only plain names.
-    if shared_ns.is_empty()
-        || !shared_ns
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+    if !is_identifier(shared_ns) {
         return Err(talentmesh_storage::Error::InvalidUpdate(format!(
             "bad shared graph namespace {shared_ns}"
         )));

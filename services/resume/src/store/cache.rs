@@ -8,15 +8,18 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use prost::Message;
 use talentmesh_proto::resume::v1 as pb;
 use talentmesh_storage::projection::{Change, RedisHashes};
 use talentmesh_storage::RedisPool;
 
-use crate::store::ENTITY;
+use super::ENTITY;
+use crate::domain::Resume;
 
+/// The projection's name in the sync admin API.
 pub const NAME: &str = "resumes_cache";
 
+/// The projection (also the reader): hash `resumecache:{id}` with field `resume`, the base64
+/// of the encoded wire `Resume`.
 pub fn projection(redis: RedisPool) -> RedisHashes {
     RedisHashes::new(
         NAME,
@@ -31,8 +34,9 @@ pub fn projection(redis: RedisPool) -> RedisHashes {
     )
 }
 
-/// Version `version` of resume `id` from the cache, if that is the version it holds.
-pub async fn version(cache: &RedisHashes, id: &str, version: i64) -> Option<pb::Resume> {
+/// Version `version` of resume `id` from the cache, if that is the version it holds (anything
+/// unreadable is a miss).
+pub async fn version(cache: &RedisHashes, id: &str, version: i64) -> Option<Resume> {
     let (stored, fields) = cache.live(id, &["resume"]).await?;
     if stored != version {
         return None;
@@ -40,7 +44,9 @@ pub async fn version(cache: &RedisHashes, id: &str, version: i64) -> Option<pb::
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(fields.first()?.as_deref()?)
         .ok()?;
-    pb::Resume::decode(bytes.as_slice())
-        .ok()
-        .filter(|r| r.version == version)
+    let message: pb::Resume = prost::Message::decode(bytes.as_slice()).ok()?;
+    if message.version != version {
+        return None;
+    }
+    crate::grpc::convert::resume_from_pb(message).ok()
 }

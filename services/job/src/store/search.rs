@@ -1,66 +1,27 @@
-//! The job's projections: the search index in PostgreSQL and the job graph in Neo4j.
+//! The public search index in PostgreSQL (projection `jobs_search`, table `job_search`): its
+//! definition (the document of a job, generated columns, partial indexes) and the search
+//! queries over it. The index trails MySQL; the service re-reads the jobs it finds there.
 
 use std::sync::Arc;
 
-use base64::Engine;
-use neo4rs::Graph;
 use sqlx::PgPool;
-use talentmesh_mesh::ApiError;
-use talentmesh_proto::job::v1 as pb;
-use talentmesh_storage::projection::{Change, Neo4jNodes, PgDocuments, RedisHashes};
-use talentmesh_storage::RedisPool;
+use talentmesh_storage::projection::{Change, PgDocuments};
 
-use crate::domain::tokens;
-use crate::store::{job_of, ENTITY};
+use super::jobs::ENTITY;
+use crate::domain::search::{skill_key, tokens, Query};
+use crate::error::{Error, Result};
+use crate::events::job_of;
 
+/// The projection's name.
 pub const SEARCH: &str = "jobs_search";
-pub const GRAPH: &str = "jobs_graph";
-pub const CACHE: &str = "jobs_cache";
-
-/// The read cache in Redis: one hash per job with its encoded state, so a public read of a
-/// published job costs one Redis call. Versions guard every write, so the cache never goes
-/// back to an older state; it trails MySQL by the projection's lag.
-pub fn cache(redis: RedisPool) -> RedisHashes {
-    RedisHashes::new(
-        CACHE,
-        ENTITY,
-        "jobcache",
-        redis,
-        Arc::new(|c: &Change| {
-            let j = job_of(c)?;
-            Ok(serde_json::json!({
-                "state": j.state,
-                "job": base64::engine::general_purpose::STANDARD.encode(&c.state),
-            }))
-        }),
-    )
-}
-
-/// A published job from the cache, if it is there (None on a miss or any doubt).
-pub async fn cached_published(cache: &RedisHashes, id: &str) -> Option<pb::Job> {
-    let (_, fields) = cache.live(id, &["state", "job"]).await?;
-    let [state, encoded] = fields.as_slice() else {
-        return None;
-    };
-    if state.as_deref()?.parse::<i32>().ok()? != pb::JobState::Published as i32 {
-        return None;
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.as_deref()?)
-        .ok()?;
-    prost::Message::decode(bytes.as_slice()).ok()
-}
 
 fn micros(t: &Option<prost_types::Timestamp>) -> i64 {
     t.as_ref()
         .map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos / 1000))
 }
 
-/// Skill names as the index and the graph keep them.
-pub fn skill_key(s: &str) -> String {
-    s.trim().to_lowercase()
-}
-
+/// The search index as a projection: one JSONB document per job in `job_search`, with
+/// generated columns and partial indexes for the live (published) jobs.
 pub fn search(pool: PgPool) -> talentmesh_storage::Result<PgDocuments> {
     Ok(PgDocuments::new(
         SEARCH,
@@ -108,75 +69,22 @@ pub fn search(pool: PgPool) -> talentmesh_storage::Result<PgDocuments> {
     .with_ddl("DROP INDEX IF EXISTS job_search_recent"))
 }
 
-/// `company_ns` is the company service's Neo4j namespace: jobs hang off its `Company` nodes
-/// (`POSTED`), and skills are shared `Skill` nodes there, so the company network sees them.
-pub fn graph(ns: &str, company_ns: &str, graph: Graph) -> talentmesh_storage::Result<Neo4jNodes> {
-    // Spliced into Cypher as a literal: only plain names.
-    if company_ns.is_empty()
-        || !company_ns
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(talentmesh_storage::Error::InvalidUpdate(format!(
-            "bad company graph namespace {company_ns}"
-        )));
-    }
-    Ok(Neo4jNodes::new(
-        GRAPH,
-        ENTITY,
-        "Job",
-        ns,
-        graph,
-        Arc::new(|c: &Change| {
-            let j = job_of(c)?;
-            let skills: Vec<String> = j
-                .required_skills
-                .iter()
-                .chain(&j.preferred_skills)
-                .map(|s| skill_key(s))
-                .collect();
-            Ok(serde_json::json!({
-                "company_id": j.name.split('/').nth(1).unwrap_or_default(),
-                "title": j.title,
-                "state": j.state,
-                "city_code": j.city_code,
-                "skills": skills,
-            }))
-        }),
-    )?
-    .with_schema("CREATE INDEX skill_ns_name IF NOT EXISTS FOR (s:Skill) ON (s.ns, s.name)")
-    // A newer version replaces the job's edges; only published jobs seek skills.
-    .with_relationships(format!(
-        "UNWIND $rows AS r
-         MATCH (j:Job {{key: r.key}}) WHERE j.version = r.version
-         OPTIONAL MATCH (j)-[old:REQUIRES]->()
-         DELETE old
-         WITH DISTINCT j, r
-         OPTIONAL MATCH ()-[posted:POSTED]->(j)
-         DELETE posted
-         WITH DISTINCT j, r
-         FOREACH (_ IN CASE WHEN r.deleted THEN [] ELSE [1] END |
-           MERGE (c:Company {{key: '{company_ns}/' + r.props.company_id}})
-           ON CREATE SET c.version = -1, c.hash = '', c.deleted = true, c.ns = '{company_ns}',
-                         c.id = r.props.company_id
-           MERGE (c)-[:POSTED]->(j))
-         FOREACH (s IN CASE WHEN r.deleted OR r.props.state <> {published} THEN [] ELSE coalesce(r.props.skills, []) END |
-           MERGE (k:Skill {{ns: '{company_ns}', name: s}})
-           MERGE (j)-[:REQUIRES]->(k))",
-        published = pb::JobState::Published as i32
-    )))
+/// Searches of the index.
+pub struct SearchIndex {
+    pool: PgPool,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Query {
-    pub tokens: Vec<String>,
-    pub city_code: String,
-    pub skill: String,
-    pub salary_min: i32,
-    pub salary_max: i32,
-    pub recruit_type: i32,
-    pub company_id: String,
-    pub by_relevance: bool,
+impl SearchIndex {
+    /// The index in `pool` (this service's schema).
+    pub fn new(pool: PgPool) -> SearchIndex {
+        SearchIndex { pool }
+    }
+
+    /// Ids of published jobs matching `q`, best first, `limit` from `offset`; and whether
+    /// more follow (see [`find`]).
+    pub async fn find(&self, q: &Query, offset: i64, limit: i64) -> Result<(Vec<String>, bool)> {
+        find(&self.pool, q, offset, limit).await
+    }
 }
 
 /// The published, live jobs: the predicate of the partial indexes. A literal, not a bind: a
@@ -225,7 +133,7 @@ pub async fn find(
     q: &Query,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<String>, bool), ApiError> {
+) -> Result<(Vec<String>, bool)> {
     // One row past the page says whether more follow.
     let depth = offset + limit + 1;
     let ranked = if q.by_relevance && !q.tokens.is_empty() {
@@ -268,7 +176,7 @@ const COVERED: &str = "id, published_at, tokens, title_tokens, skills, city_code
 /// then has few rows to read. Left to itself, the planner takes bigrams as independent and so
 /// expects a phrase like 数据分析 to be thousands of times rarer than it is, and reads every
 /// match through the token index, a table read per match.
-async fn newest(pool: &PgPool, q: &Query, in_title: bool, n: i64) -> Result<Vec<String>, ApiError> {
+async fn newest(pool: &PgPool, q: &Query, in_title: bool, n: i64) -> Result<Vec<String>> {
     let selective = !q.tokens.is_empty() || !q.skill.is_empty();
     for window in RECENT_WINDOWS {
         if !selective || n > window / 10 {
@@ -286,7 +194,7 @@ async fn newest(pool: &PgPool, q: &Query, in_title: bool, n: i64) -> Result<Vec<
             .build_query_scalar()
             .fetch_all(pool)
             .await
-            .map_err(|e| ApiError::from(talentmesh_storage::Error::Postgres(e)))?;
+            .map_err(Error::postgres)?;
         if i64::try_from(ids.len()).unwrap_or(i64::MAX) >= n {
             return Ok(ids);
         }
@@ -298,7 +206,7 @@ async fn newest(pool: &PgPool, q: &Query, in_title: bool, n: i64) -> Result<Vec<
     b.build_query_scalar()
         .fetch_all(pool)
         .await
-        .map_err(|e| ApiError::from(talentmesh_storage::Error::Postgres(e)))
+        .map_err(Error::postgres)
 }
 
 fn push_matches(b: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, q: &Query, in_title: bool) {
@@ -311,9 +219,10 @@ fn push_matches(b: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, q: &Query, in_ti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::JobState;
 
     #[test]
     fn the_live_predicate_names_the_published_state() {
-        assert!(LIVE.starts_with(&format!("state = {} ", pb::JobState::Published as i32)));
+        assert!(LIVE.starts_with(&format!("state = {} ", JobState::Published.code())));
     }
 }

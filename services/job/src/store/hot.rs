@@ -10,18 +10,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use talentmesh_proto::job::v1 as pb;
+use crate::domain::Job;
 
+/// Published jobs by id, each with the instant it was put.
 pub struct HotJobs {
     ttl: Duration,
     capacity: usize,
     // Read-mostly: every request of a popular job reads its entry at once, so readers share
     // the lock and copy the job after letting go of it.
-    entries: RwLock<HashMap<String, (Instant, Arc<pb::Job>)>>,
+    entries: RwLock<HashMap<String, (Instant, Arc<Job>)>>,
 }
 
 impl HotJobs {
-    /// A zero `ttl` turns the layer off.
+    /// At most `capacity` jobs, each for at most `ttl`; a zero `ttl` turns the layer off.
     pub fn new(ttl: Duration, capacity: usize) -> HotJobs {
         HotJobs {
             ttl,
@@ -30,7 +31,8 @@ impl HotJobs {
         }
     }
 
-    pub fn get(&self, id: &str) -> Option<pb::Job> {
+    /// The job put under `id` less than `ttl` ago.
+    pub fn get(&self, id: &str) -> Option<Job> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -39,10 +41,11 @@ impl HotJobs {
             let (at, job) = entries.get(id)?;
             (at.elapsed() < self.ttl).then(|| Arc::clone(job))?
         };
-        Some(pb::Job::clone(&job))
+        Some(Job::clone(&job))
     }
 
-    pub fn put(&self, id: &str, job: &pb::Job) {
+    /// Keeps `job` under `id` for `ttl`.
+    pub fn put(&self, id: &str, job: &Job) {
         if self.ttl.is_zero() {
             return;
         }
@@ -61,6 +64,7 @@ impl HotJobs {
         entries.insert(id.to_string(), (Instant::now(), Arc::new(job.clone())));
     }
 
+    /// Drops `id` (this instance changed it).
     pub fn forget(&self, id: &str) {
         if let Ok(mut entries) = self.entries.write() {
             entries.remove(id);
@@ -72,10 +76,21 @@ impl HotJobs {
 mod tests {
     use super::*;
 
-    fn job(title: &str) -> pb::Job {
-        pb::Job {
-            title: title.into(),
-            ..Default::default()
+    fn job(title: &str) -> Job {
+        Job {
+            id: "j".into(),
+            company_id: "c".into(),
+            version: 1,
+            deleted: false,
+            state: crate::domain::JobState::Published,
+            fields: crate::domain::JobFields {
+                title: title.into(),
+                ..Default::default()
+            },
+            creator: "u".into(),
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+            published_at: None,
         }
     }
 
@@ -83,7 +98,7 @@ mod tests {
     fn entries_expire_and_are_forgotten() {
         let hot = HotJobs::new(Duration::from_millis(50), 10);
         hot.put("a", &job("A"));
-        assert_eq!(hot.get("a").map(|j| j.title), Some("A".to_string()));
+        assert_eq!(hot.get("a").map(|j| j.fields.title), Some("A".to_string()));
         hot.forget("a");
         assert!(hot.get("a").is_none());
         hot.put("b", &job("B"));

@@ -1,12 +1,14 @@
-//! A resume's content: the limits it must keep (checked whole, every problem named), and the
-//! analysis of it that every save stores.
+//! The limits a resume's content must keep, checked whole so every problem is named at once
+//! with its field path as the client wrote it (`resume.experience[2].end`; in an import,
+//! `document.resumes[0].versions[1].title`).
 
-use talentmesh_mesh::error::FieldViolation;
-use talentmesh_proto::resume::v1 as pb;
+use talentmesh_mesh::FieldViolation;
 
-use crate::domain::analysis::{self, month, DeclaredSkill, Experience, Month};
+use super::resume::{Content, Visibility, YearMonth};
 
+/// Longest free text (summary, descriptions), in characters.
 pub const MAX_TEXT: usize = 5_000;
+/// Longest short text (names, headline, schools, companies), in characters.
 pub const MAX_SHORT: usize = 200;
 
 /// (field, limit) for the repeated parts.
@@ -20,16 +22,13 @@ const MAX_ITEMS: [(&str, usize); 7] = [
     ("shared_with", 50),
 ];
 
-fn ym(v: &Option<pb::YearMonth>) -> Option<Month> {
-    v.as_ref().map(|d| month(d.year, d.month))
-}
-
-fn valid_ym(v: &pb::YearMonth) -> bool {
+fn valid_ym(v: &YearMonth) -> bool {
     (1950..=2100).contains(&v.year) && (1..=12).contains(&v.month)
 }
 
-/// Every rule `r` breaks, with the field path (e.g. `resume.experience[2].end`).
-pub fn violations(r: &pb::Resume) -> Vec<FieldViolation> {
+/// Every rule `r` breaks, with the field path under `resume.` (e.g. `resume.experience[2].end`),
+/// in a fixed order: title, texts, counts, contact, location, then each list entry.
+pub fn violations(r: &Content) -> Vec<FieldViolation> {
     let mut out = Vec::new();
     let mut push = |field: String, why: &str| out.push(FieldViolation::new(field, why));
     let title = r.title.trim().chars().count();
@@ -88,12 +87,7 @@ pub fn violations(r: &pb::Resume) -> Vec<FieldViolation> {
                 "required, at most 200 characters",
             );
         }
-        span_rules(
-            &format!("resume.education[{i}]"),
-            &e.start,
-            &e.end,
-            &mut push,
-        );
+        span_rules(&format!("resume.education[{i}]"), e.start, e.end, &mut push);
     }
     for (i, e) in r.experience.iter().enumerate() {
         if e.company.trim().is_empty() || e.company.chars().count() > MAX_SHORT {
@@ -113,8 +107,8 @@ pub fn violations(r: &pb::Resume) -> Vec<FieldViolation> {
         }
         span_rules(
             &format!("resume.experience[{i}]"),
-            &e.start,
-            &e.end,
+            e.start,
+            e.end,
             &mut push,
         );
     }
@@ -134,7 +128,7 @@ pub fn violations(r: &pb::Resume) -> Vec<FieldViolation> {
             push(format!("resume.skills[{i}]"), "level 0–5, years 0–60");
         }
     }
-    if pb::Visibility::try_from(r.visibility).is_err() {
+    if matches!(r.visibility, Visibility::Unknown(_)) {
         push("resume.visibility".into(), "unknown visibility");
     }
     for (i, c) in r.shared_with.iter().enumerate() {
@@ -153,79 +147,87 @@ pub fn violations(r: &pb::Resume) -> Vec<FieldViolation> {
 
 fn span_rules(
     at: &str,
-    start: &Option<pb::YearMonth>,
-    end: &Option<pb::YearMonth>,
+    start: Option<YearMonth>,
+    end: Option<YearMonth>,
     push: &mut impl FnMut(String, &str),
 ) {
     for (name, v) in [("start", start), ("end", end)] {
-        if v.as_ref().is_some_and(|d| !valid_ym(d)) {
+        if v.is_some_and(|d| !valid_ym(&d)) {
             push(format!("{at}.{name}"), "year 1950–2100, month 1–12");
         }
     }
-    if let (Some(s), Some(e)) = (ym(start), ym(end)) {
-        if e < s {
+    if let (Some(s), Some(e)) = (start, end) {
+        if e.month() < s.month() {
             push(format!("{at}.end"), "before the start");
         }
     }
 }
 
-/// The analysis of `r` as of `now`.
-pub fn analyse(r: &pb::Resume, now: Month) -> pb::Analysis {
-    let input = analysis::Resume {
-        full_name: r.full_name.clone(),
-        headline: r.headline.clone(),
-        has_contact: r
-            .contact
-            .as_ref()
-            .is_some_and(|c| !c.email.is_empty() || !c.phone.is_empty()),
-        has_location: r.location.as_ref().is_some_and(|l| !l.city_code.is_empty()),
-        education: r.education.len(),
-        experience: r
-            .experience
-            .iter()
-            .filter_map(|e| {
-                Some(Experience {
-                    start: ym(&e.start)?,
-                    end: ym(&e.end),
-                    title: e.title.clone(),
-                    description: e.description.clone(),
-                    skills: e.skills.clone(),
-                })
-            })
-            .collect(),
-        projects: r
-            .projects
-            .iter()
-            .map(|p| format!("{} {}", p.name, p.description))
-            .collect(),
-        skills: r
-            .skills
-            .iter()
-            .map(|s| DeclaredSkill {
-                name: s.name.clone(),
-                level: s.level,
-                years: s.years,
-            })
-            .collect(),
-        languages: r.languages.len(),
-        certificates: r.certificates.len(),
-        summary: r.summary.clone(),
-    };
-    let a = analysis::analyse(&input, now);
-    pb::Analysis {
-        completeness: a.completeness,
-        missing: a.missing.iter().map(|m| (*m).to_string()).collect(),
-        skills: a
-            .skills
-            .into_iter()
-            .map(|s| pb::AnalysedSkill {
-                name: s.name,
-                declared: s.declared,
-                level: s.level,
-                years: s.years,
-            })
-            .collect(),
-        total_years: a.total_years,
-        seniority: a.seniority.to_string(),
+/// Every rule the versions of an import break, named in the document
+/// (`document.resumes[{i}].versions[{j}].<field>`); a resume without versions is a problem too.
+pub fn import_violations(resumes: &[Vec<Content>]) -> Vec<FieldViolation> {
+    let mut problems = Vec::new();
+    for (i, versions) in resumes.iter().enumerate() {
+        if versions.is_empty() {
+            problems.push(FieldViolation::new(
+                format!("document.resumes[{i}].versions"),
+                "at least one version",
+            ));
+        }
+        for (j, v) in versions.iter().enumerate() {
+            for p in violations(v) {
+                problems.push(FieldViolation::new(
+                    format!(
+                        "document.resumes[{i}].versions[{j}].{}",
+                        p.field.trim_start_matches("resume.")
+                    ),
+                    p.description,
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::resume::Experience;
+
+    #[test]
+    fn every_problem_is_named_in_order() {
+        let bad = Content {
+            title: " ".into(),
+            summary: "字".repeat(5001),
+            experience: vec![Experience {
+                company: "Acme".into(),
+                start: Some(YearMonth {
+                    year: 2020,
+                    month: 1,
+                }),
+                // Out of range, and before the start.
+                end: Some(YearMonth {
+                    year: 2018,
+                    month: 13,
+                }),
+                ..Default::default()
+            }],
+            visibility: Visibility::Unknown(9),
+            ..Default::default()
+        };
+        let fields: Vec<String> = violations(&bad).into_iter().map(|v| v.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "resume.title",
+                "resume.summary",
+                "resume.experience[0].end",
+                "resume.experience[0].end",
+                "resume.visibility"
+            ]
+        );
+        let named = import_violations(&[vec![], vec![bad]]);
+        assert_eq!(named[0].field, "document.resumes[0].versions");
+        assert_eq!(named[1].field, "document.resumes[1].versions[0].title");
     }
 }

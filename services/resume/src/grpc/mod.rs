@@ -1,0 +1,172 @@
+//! The gRPC adapter: proto requests to domain calls (names to ids, messages to content, the
+//! paging fields), the service layer, and domain results back to proto (`convert`; the export
+//! document in `portable`). Errors become statuses through `From<Error> for Status`
+//! (`error.rs`). No rules, SQL or permission logic live here.
+
+pub mod convert;
+pub mod portable;
+
+use std::sync::Arc;
+
+use talentmesh_mesh::CallContext;
+use talentmesh_proto::resume::v1 as pb;
+use talentmesh_storage::paging::{page_size, Cursor};
+use tonic::{Request, Response, Status};
+
+use crate::domain::ResumeId;
+use crate::error::Error;
+use crate::service::Resumes;
+use convert::{content_from_pb, resume_to_pb, version_to_pb};
+
+type Reply<T> = Result<Response<T>, Status>;
+
+/// `ListResumes` pages: 20 unless asked, at most 100.
+const PAGE: (i64, i64) = (20, 100);
+
+/// `talentmesh.resume.v1.ResumeService` over the service layer.
+pub struct ResumeGrpc {
+    /// The service the RPCs call.
+    pub resumes: Arc<Resumes>,
+}
+
+/// The resume id in `name`, or INVALID_ARGUMENT on `field`.
+fn id(field: &str, name: &str) -> Result<ResumeId, Error> {
+    Ok(ResumeId::from_name(field, name)?)
+}
+
+#[tonic::async_trait]
+impl pb::resume_service_server::ResumeService for ResumeGrpc {
+    #[tracing::instrument(skip_all, fields(rpc = "CreateResume"))]
+    async fn create_resume(
+        &self,
+        request: Request<pb::CreateResumeRequest>,
+    ) -> Reply<pb::CreateResumeResponse> {
+        let ctx = CallContext::of(&request);
+        let content = request.into_inner().resume.map(content_from_pb);
+        let resume = self.resumes.create(&ctx, content).await?;
+        Ok(Response::new(pb::CreateResumeResponse {
+            resume: Some(resume_to_pb(&resume)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetResume"))]
+    async fn get_resume(
+        &self,
+        request: Request<pb::GetResumeRequest>,
+    ) -> Reply<pb::GetResumeResponse> {
+        let ctx = CallContext::of(&request);
+        let req = request.into_inner();
+        let id = id("name", &req.name)?;
+        let resume = self.resumes.get(&ctx, &id, &req.as_company).await?;
+        Ok(Response::new(pb::GetResumeResponse {
+            resume: Some(resume_to_pb(&resume)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ListResumes"))]
+    async fn list_resumes(
+        &self,
+        request: Request<pb::ListResumesRequest>,
+    ) -> Reply<pb::ListResumesResponse> {
+        let ctx = CallContext::of(&request);
+        let req = request.into_inner();
+        let limit = page_size(req.page_size, PAGE.0, PAGE.1)?;
+        let after = Cursor::parse(&req.page_token)?;
+        let (resumes, next_page_token) = self.resumes.list(&ctx, limit, after).await?;
+        Ok(Response::new(pb::ListResumesResponse {
+            resumes: resumes.iter().map(resume_to_pb).collect(),
+            next_page_token,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "UpdateResume"))]
+    async fn update_resume(
+        &self,
+        request: Request<pb::UpdateResumeRequest>,
+    ) -> Reply<pb::UpdateResumeResponse> {
+        let ctx = CallContext::of(&request);
+        let req = request.into_inner();
+        let resume = req
+            .resume
+            .ok_or_else(|| Error::invalid("resume", "is required"))?;
+        let id = id("resume.name", &resume.name)?;
+        let saved = self
+            .resumes
+            .update(&ctx, &id, content_from_pb(resume), req.expected_version)
+            .await?;
+        Ok(Response::new(pb::UpdateResumeResponse {
+            resume: Some(resume_to_pb(&saved)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "DeleteResume"))]
+    async fn delete_resume(
+        &self,
+        request: Request<pb::DeleteResumeRequest>,
+    ) -> Reply<pb::DeleteResumeResponse> {
+        let ctx = CallContext::of(&request);
+        let id = id("name", &request.into_inner().name)?;
+        self.resumes.delete(&ctx, &id).await?;
+        Ok(Response::new(pb::DeleteResumeResponse {}))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ListResumeVersions"))]
+    async fn list_resume_versions(
+        &self,
+        request: Request<pb::ListResumeVersionsRequest>,
+    ) -> Reply<pb::ListResumeVersionsResponse> {
+        let ctx = CallContext::of(&request);
+        let id = id("name", &request.into_inner().name)?;
+        let versions = self.resumes.versions(&ctx, &id).await?;
+        Ok(Response::new(pb::ListResumeVersionsResponse {
+            versions: versions.iter().map(version_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "RestoreResumeVersion"))]
+    async fn restore_resume_version(
+        &self,
+        request: Request<pb::RestoreResumeVersionRequest>,
+    ) -> Reply<pb::RestoreResumeVersionResponse> {
+        let ctx = CallContext::of(&request);
+        let req = request.into_inner();
+        let id = id("name", &req.name)?;
+        let resume = self.resumes.restore(&ctx, &id, req.version).await?;
+        Ok(Response::new(pb::RestoreResumeVersionResponse {
+            resume: Some(resume_to_pb(&resume)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ExportResumes"))]
+    async fn export_resumes(
+        &self,
+        request: Request<pb::ExportResumesRequest>,
+    ) -> Reply<pb::ExportResumesResponse> {
+        let ctx = CallContext::of(&request);
+        let all = self.resumes.export(&ctx).await?;
+        let wire: Vec<Vec<pb::Resume>> = all
+            .iter()
+            .map(|versions| versions.iter().map(resume_to_pb).collect())
+            .collect();
+        Ok(Response::new(pb::ExportResumesResponse {
+            document: portable::export(&wire)?,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ImportResumes"))]
+    async fn import_resumes(
+        &self,
+        request: Request<pb::ImportResumesRequest>,
+    ) -> Reply<pb::ImportResumesResponse> {
+        let ctx = CallContext::of(&request);
+        let parsed = portable::import(&request.into_inner().document)?;
+        let contents = parsed
+            .into_iter()
+            .map(|versions| versions.into_iter().map(content_from_pb).collect())
+            .collect();
+        let resumes = self.resumes.import(&ctx, contents).await?;
+        Ok(Response::new(pb::ImportResumesResponse {
+            resumes: resumes.iter().map(resume_to_pb).collect(),
+        }))
+    }
+}

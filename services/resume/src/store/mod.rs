@@ -1,0 +1,319 @@
+//! Every query of the resume service. MySQL holds the truth: one `resumes` row per resume (owner,
+//! version, visibility, who it is shared with) and one immutable `resume_versions` row per save,
+//! whose `content` is the encoded wire message `talentmesh.resume.v1.Resume` (the same bytes
+//! the `ResumeChanged` event carries; `grpc::convert` maps it to and from the domain). Each save
+//! records its event in the outbox in the same transaction.
+//!
+//! Submodules: `access` (what applications open to companies), `source` (the checker's view of
+//! MySQL), and the projections fed from the events: `analysis` (JSONB in PostgreSQL), `graph`
+//! (Neo4j), `cache` (Redis, also read here for the newest versions).
+
+pub mod access;
+pub mod analysis;
+pub mod cache;
+pub mod graph;
+pub mod source;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use prost::Message;
+use sqlx::{MySql, MySqlConnection, MySqlPool, Transaction};
+use talentmesh_proto::resume::v1 as pb;
+use talentmesh_storage::outbox::{Outbox, VersionedUpdate};
+use talentmesh_storage::paging::{next_token, push_page, Cursor, Order};
+use talentmesh_storage::projection::RedisHashes;
+
+use crate::domain::{CompanyId, Opened, Record, Resume, ResumeId, ResumeVersion, Visibility};
+use crate::error::{Error, Result};
+use crate::events;
+use crate::grpc::convert;
+
+/// The entity type of resumes in events, projections and the checker.
+pub const ENTITY: &str = "resumes";
+
+/// A MySQL transaction of this store.
+pub type Tx = Transaction<'static, MySql>;
+
+/// Now as MySQL's `DATETIME(6)` keeps it (microseconds), so what is saved reads back equal.
+pub fn db_now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A `resumes` row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct ResumeRow {
+    pub id: String,
+    pub owner: String,
+    pub version: i64,
+    pub deleted: bool,
+    /// `talentmesh.resume.v1.Visibility` numbers (1 private, 2 public, 3 shared).
+    pub visibility: i8,
+    /// JSON list of company ids.
+    pub shared_with: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The columns of a `resumes` row, in insert order (`updated_at` is written, never read).
+pub(crate) const COLUMNS: &str =
+    "id, owner, version, deleted, visibility, shared_with, created_at, updated_at";
+
+impl From<ResumeRow> for Record {
+    fn from(r: ResumeRow) -> Record {
+        Record {
+            id: ResumeId::stored(r.id),
+            owner: r.owner,
+            version: r.version,
+            deleted: r.deleted,
+            visibility: visibility_of(r.visibility),
+            shared_with: serde_json::from_str(&r.shared_with).unwrap_or_default(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+fn visibility_of(stored: i8) -> Visibility {
+    match pb::Visibility::try_from(i32::from(stored)) {
+        Ok(pb::Visibility::Private) => Visibility::Private,
+        Ok(pb::Visibility::Public) => Visibility::Public,
+        Ok(pb::Visibility::Shared) => Visibility::Shared,
+        Ok(pb::Visibility::Unspecified) => Visibility::Unspecified,
+        Err(_) => Visibility::Unknown(i32::from(stored)),
+    }
+}
+
+/// The `visibility` column of a saved resume (private for anything unsaved).
+fn visibility_column(r: &Resume) -> i8 {
+    i8::try_from(convert::visibility_to_pb(r.content.visibility)).unwrap_or(1)
+}
+
+/// The `shared_with` column: the ids of the companies it is shared with, as a JSON list.
+fn shared_column(r: &Resume) -> String {
+    serde_json::Value::from(r.content.shared_company_ids()).to_string()
+}
+
+/// Decodes the stored content of a version.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Resume> {
+    let message =
+        pb::Resume::decode(bytes).map_err(|e| Error::Internal(format!("stored resume: {e}")))?;
+    convert::resume_from_pb(message)
+}
+
+/// Resumes in MySQL, with the Redis cache of newest versions in front of reads.
+pub struct ResumeStore {
+    pool: MySqlPool,
+    outbox: Outbox,
+    /// Newest versions in Redis, read when they are the version asked for.
+    cache: RedisHashes,
+}
+
+impl ResumeStore {
+    /// The store over `pool`, recording events with `outbox` and reading through `cache`.
+    pub fn new(pool: MySqlPool, outbox: Outbox, cache: RedisHashes) -> ResumeStore {
+        ResumeStore {
+            pool,
+            outbox,
+            cache,
+        }
+    }
+
+    /// Starts a transaction for a write.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// The record of resume `id` (deleted ones too).
+    pub async fn record(&self, id: &ResumeId) -> Result<Option<Record>> {
+        let mut conn = self.pool.acquire().await?;
+        record_in(&mut conn, id).await
+    }
+
+    /// The record of resume `id` as `tx` sees it.
+    pub async fn record_in_tx(&self, tx: &mut Tx, id: &ResumeId) -> Result<Option<Record>> {
+        record_in(tx, id).await
+    }
+
+    /// Version `version` of resume `id` from MySQL, `None` when there is no such version.
+    pub async fn stored_version(&self, id: &ResumeId, version: i64) -> Result<Option<Resume>> {
+        let mut conn = self.pool.acquire().await?;
+        content_in(&mut conn, id.as_str(), version)
+            .await?
+            .map(|bytes| decode(&bytes))
+            .transpose()
+    }
+
+    /// Version `version` of resume `id`: from the cache when it holds that version, else MySQL.
+    pub async fn version(&self, id: &ResumeId, version: i64) -> Result<Option<Resume>> {
+        if let Some(r) = cache::version(&self.cache, id.as_str(), version).await {
+            return Ok(Some(r));
+        }
+        self.stored_version(id, version).await
+    }
+
+    /// Creates resume `r` (its first version) with its row, version and event, in `tx`.
+    pub async fn insert(&self, tx: &mut Tx, r: &Resume) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO resumes ({COLUMNS}) VALUES (?, ?, 1, FALSE, ?, ?, ?, ?)"
+        ))
+        .bind(r.id.as_str())
+        .bind(&r.owner)
+        .bind(visibility_column(r))
+        .bind(shared_column(r))
+        .bind(r.created_at)
+        .bind(r.updated_at)
+        .execute(&mut **tx)
+        .await?;
+        self.save_version(tx, r).await
+    }
+
+    /// Moves the row of resume `id` from `expected` to the next version with `r`'s visibility
+    /// and sharing, in `tx`; the new version, or `Error::Store(Conflict)` (ABORTED) when the
+    /// row is not at `expected`. The caller stamps and saves the version with [`Self::save_version`].
+    pub async fn bump(
+        &self,
+        tx: &mut Tx,
+        id: &ResumeId,
+        expected: i64,
+        visibility: Visibility,
+        shared_company_ids: &[&str],
+    ) -> Result<i64> {
+        Ok(VersionedUpdate::new("resumes")
+            .set(
+                "visibility",
+                i8::try_from(convert::visibility_to_pb(visibility)).unwrap_or(1),
+            )
+            .set(
+                "shared_with",
+                serde_json::Value::from(shared_company_ids.to_vec()).to_string(),
+            )
+            .set("updated_at", db_now())
+            .execute(tx, id.as_str().to_string(), expected)
+            .await?)
+    }
+
+    /// Writes version `r.version` of a resume and its `ResumeChanged` event in `tx` (the row is
+    /// already at that version).
+    pub async fn save_version(&self, tx: &mut Tx, r: &Resume) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO resume_versions (resume_id, version, content, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(r.id.as_str())
+        .bind(r.version)
+        .bind(convert::resume_to_pb(r).encode_to_vec())
+        .bind(db_now())
+        .execute(&mut **tx)
+        .await?;
+        self.outbox.record(tx, events::changed(r)).await?;
+        Ok(())
+    }
+
+    /// Marks resume `id` deleted if it is at `expected`, with its tombstone event, in `tx`;
+    /// the tombstone's version.
+    pub async fn delete(&self, tx: &mut Tx, id: &ResumeId, expected: i64) -> Result<i64> {
+        let version = VersionedUpdate::new("resumes")
+            .set("deleted", true)
+            .execute(tx, id.as_str().to_string(), expected)
+            .await?;
+        self.outbox.record(tx, events::deleted(id, version)).await?;
+        Ok(version)
+    }
+
+    /// A page of `owner`'s live resumes (newest versions), oldest first, after `after`; and the
+    /// next page's token ("" on the last page).
+    pub async fn list(
+        &self,
+        owner: &str,
+        after: Option<Cursor>,
+        limit: i64,
+    ) -> Result<(Vec<Resume>, String)> {
+        let mut q = sqlx::QueryBuilder::new(format!(
+            "SELECT {COLUMNS} FROM resumes WHERE NOT deleted AND owner = "
+        ));
+        q.push_bind(owner.to_string());
+        push_page(&mut q, after, Order::OldestFirst, limit);
+        let mut rows: Vec<ResumeRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        let next = next_token(&mut rows, limit, |r| Cursor {
+            created_at: r.created_at,
+            id: r.id.clone(),
+        });
+        let mut conn = self.pool.acquire().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            if let Some(bytes) = content_in(&mut conn, &r.id, r.version).await? {
+                out.push(decode(&bytes)?);
+            }
+        }
+        Ok((out, next))
+    }
+
+    /// The newest 500 versions of resume `id`, newest first.
+    pub async fn versions(&self, id: &ResumeId) -> Result<Vec<ResumeVersion>> {
+        let rows: Vec<(i64, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT version, content, created_at FROM resume_versions WHERE resume_id = ? ORDER BY version DESC LIMIT 500",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(version, content, created_at)| {
+                Ok(ResumeVersion {
+                    version,
+                    resume: decode(&content)?,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Every version of every live resume of `owner` (resumes oldest first, each resume's
+    /// versions oldest first): what an export holds.
+    pub async fn export(&self, owner: &str) -> Result<Vec<Vec<Resume>>> {
+        let rows: Vec<ResumeRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM resumes WHERE owner = ? AND NOT deleted ORDER BY created_at, id"
+        ))
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let contents: Vec<Vec<u8>> = sqlx::query_scalar(
+                "SELECT content FROM resume_versions WHERE resume_id = ? ORDER BY version",
+            )
+            .bind(&r.id)
+            .fetch_all(&self.pool)
+            .await?;
+            out.push(
+                contents
+                    .iter()
+                    .map(|c| decode(c))
+                    .collect::<Result<Vec<Resume>>>()?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// What the applications to `company` open of resume `id` (see [`access::opened`]).
+    pub async fn opened(&self, id: &ResumeId, company: &CompanyId) -> Result<Option<Opened>> {
+        Ok(access::opened(&self.pool, id.as_str(), company.as_str()).await?)
+    }
+}
+
+async fn record_in(conn: &mut MySqlConnection, id: &ResumeId) -> Result<Option<Record>> {
+    let row: Option<ResumeRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM resumes WHERE id = ?"))
+            .bind(id.as_str())
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(Record::from))
+}
+
+/// The stored (encoded) content of one version.
+pub(crate) async fn content_in(
+    conn: &mut MySqlConnection,
+    id: &str,
+    version: i64,
+) -> std::result::Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT content FROM resume_versions WHERE resume_id = ? AND version = ?")
+        .bind(id)
+        .bind(version)
+        .fetch_optional(conn)
+        .await
+}
