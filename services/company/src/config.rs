@@ -5,9 +5,12 @@ use std::time::Duration;
 use talentmesh_mesh::config::{ConfigError, Env, MeshConfig};
 use talentmesh_storage::{Needs, StorageConfig};
 
+/// The service's name in the mesh (Consul, metrics, outbox, key prefixes).
 pub const SERVICE: &str = "company";
+/// The gRPC port when none is configured.
 pub const DEFAULT_PORT: u16 = 50052;
 
+/// Everything the service reads from its environment at start.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mesh: MeshConfig,
@@ -23,6 +26,7 @@ pub struct Config {
 }
 
 impl Config {
+    /// Reads the configuration, reporting every problem at once.
     pub fn load(mut env: Env) -> Result<Config, ConfigError> {
         let mesh = MeshConfig::load(&mut env, SERVICE, DEFAULT_PORT);
         let storage = StorageConfig::load(&mut env, SERVICE, Needs::ALL);

@@ -1,14 +1,8 @@
 //! The company binary: configuration, telemetry, then the service until SIGTERM.
 
 use talentmesh_company::{run, Config};
-use talentmesh_mesh::config::Env;
-use talentmesh_mesh::server::{shutdown_signal, Listeners};
-use talentmesh_mesh::telemetry;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::load(Env::from_process())?;
-    let _telemetry = telemetry::init(&config.mesh)?;
-    let listeners = Listeners::bind(&config.mesh).await?;
-    run(config, listeners, shutdown_signal()).await
+    talentmesh_kit::main(Config::load, |c| &c.mesh, run).await
 }

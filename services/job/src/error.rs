@@ -71,12 +71,6 @@ impl Error {
     pub fn postgres(e: sqlx::Error) -> Error {
         Error::Store(talentmesh_storage::Error::Postgres(e))
     }
-
-    /// The field violations of a shared helper's INVALID_ARGUMENT (`talentmesh_storage::paging`
-    /// answers nothing else).
-    pub fn from_helper(e: ApiError) -> Error {
-        Error::Invalid(e.violations)
-    }
 }
 
 impl From<FieldViolation> for Error {

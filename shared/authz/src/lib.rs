@@ -111,14 +111,13 @@ impl PermissionClient {
                 permission: permission.to_string(),
             }),
         });
-        let value = MetadataValue::try_from(format!("Bearer {bearer}"))
-            .map_err(|_| {
-                UpstreamError::local(
-                    COMPANY,
-                    ErrorCode::Unauthenticated,
-                    "the bearer token is not a valid header",
-                )
-            })?;
+        let value = MetadataValue::try_from(format!("Bearer {bearer}")).map_err(|_| {
+            UpstreamError::local(
+                COMPANY,
+                ErrorCode::Unauthenticated,
+                "the bearer token is not a valid header",
+            )
+        })?;
         request.metadata_mut().insert("authorization", value);
         let d = self
             .client

@@ -94,7 +94,10 @@ mod tests {
         let pauses: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
         // With jitter a pause is between the base and twice the base, and never over the cap.
         assert!(pauses[0] >= Duration::from_millis(100), "{pauses:?}");
-        assert!(pauses.iter().all(|p| *p <= Duration::from_millis(800)), "{pauses:?}");
+        assert!(
+            pauses.iter().all(|p| *p <= Duration::from_millis(800)),
+            "{pauses:?}"
+        );
         assert_eq!(pauses[7], Duration::from_millis(800), "{pauses:?}");
         b.reset();
         assert!(b.next_delay() < Duration::from_millis(200));

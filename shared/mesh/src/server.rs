@@ -72,11 +72,17 @@ pub struct Launch {
 impl Launch {
     /// Listeners on the configured addresses; stops on SIGTERM or SIGINT.
     pub async fn bind(config: &MeshConfig) -> std::io::Result<Launch> {
-        Ok(Launch::new(Listeners::bind(config).await?, shutdown_signal()))
+        Ok(Launch::new(
+            Listeners::bind(config).await?,
+            shutdown_signal(),
+        ))
     }
 
     /// A launch on `listeners` that stops when `shutdown` completes.
-    pub fn new(listeners: Listeners, shutdown: impl Future<Output = ()> + Send + 'static) -> Launch {
+    pub fn new(
+        listeners: Listeners,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Launch {
         Launch {
             listeners,
             shutdown: Box::pin(shutdown),

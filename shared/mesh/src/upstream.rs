@@ -133,7 +133,10 @@ mod tests {
             ApiError::invalid(vec![FieldViolation::new("name", "bad name")]).into();
         let api = ApiError::from(UpstreamError::from_status("resume", &status));
         assert_eq!(api.code, ErrorCode::InvalidArgument);
-        assert_eq!(api.violations, vec![FieldViolation::new("name", "bad name")]);
+        assert_eq!(
+            api.violations,
+            vec![FieldViolation::new("name", "bad name")]
+        );
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! Keyset paging over rows ordered by (created_at, id): the token names the last row of a
 //! page, so the next page starts right after it however many rows came or went meanwhile, and
 //! reading page n costs the same as reading page one.
-
-// Errors are the API's own, handed straight to the caller like the services' validation errors.
-#![allow(clippy::result_large_err)]
+//!
+//! Bad input comes back as the [`FieldViolation`] naming the request field (`page_size`,
+//! `page_token`); a service puts it in its own INVALID_ARGUMENT error.
 
 use chrono::{DateTime, Utc};
 use talentmesh_mesh::error::FieldViolation;
-use talentmesh_mesh::ApiError;
 
 /// Where a page ended: its last row's creation time and id. As a token,
 /// "<microseconds>.<id>".
@@ -17,17 +16,14 @@ pub struct Cursor {
     pub id: String,
 }
 
-fn bad_token() -> ApiError {
-    ApiError::invalid(vec![FieldViolation::new(
-        "page_token",
-        "not a token from this list",
-    )])
+fn bad_token() -> FieldViolation {
+    FieldViolation::new("page_token", "not a token from this list")
 }
 
 impl Cursor {
-    /// The cursor in a `page_token` (None for the first page); INVALID_ARGUMENT naming
+    /// The cursor in a `page_token` (None for the first page); a violation naming
     /// `page_token` when it is not one this module made.
-    pub fn parse(token: &str) -> Result<Option<Cursor>, ApiError> {
+    pub fn parse(token: &str) -> Result<Option<Cursor>, FieldViolation> {
         if token.is_empty() {
             return Ok(None);
         }
@@ -84,16 +80,16 @@ pub fn push_page(
     .push_bind(limit + 1);
 }
 
-/// A request's `page_size`: 0 means `default`; 1 to `max` as asked; anything else is
-/// INVALID_ARGUMENT naming `page_size`.
-pub fn page_size(asked: i32, default: i64, max: i64) -> Result<i64, ApiError> {
+/// A request's `page_size`: 0 means `default`; 1 to `max` as asked; anything else is a
+/// violation naming `page_size`.
+pub fn page_size(asked: i32, default: i64, max: i64) -> Result<i64, FieldViolation> {
     match i64::from(asked) {
         0 => Ok(default),
         n if (1..=max).contains(&n) => Ok(n),
-        _ => Err(ApiError::invalid(vec![FieldViolation::new(
+        _ => Err(FieldViolation::new(
             "page_size",
             format!("1 to {max}, or 0 for {default}"),
-        )])),
+        )),
     }
 }
 
@@ -128,7 +124,7 @@ mod tests {
             "nan.01a2154b-2cb1-75bd-93c3-7c32c9fc0aaf",
         ] {
             let e = Cursor::parse(bad).unwrap_err();
-            assert_eq!(e.violations[0].field, "page_token", "{bad}");
+            assert_eq!(e.field, "page_token", "{bad}");
         }
     }
 

@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod company;
+
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -16,6 +16,19 @@ use talentmesh_testkit::{eventually, Spawned, TestEnv, CONSUL_ADDR};
 /// Worker threads of the tests' gateway, as in production on a 2-core machine.
 const GATEWAY_WORKERS: usize = 2;
 
+/// `launch` calling each `(service, channel)` over that channel: the services of a test are
+/// registered in Consul under names of the test's own.
+fn with_upstreams<const N: usize>(
+    launch: talentmesh_mesh::server::Launch,
+    upstreams: [(&str, talentmesh_mesh::MeshChannel); N],
+) -> talentmesh_mesh::server::Launch {
+    upstreams
+        .into_iter()
+        .fold(launch, |launch, (service, channel)| {
+            launch.with_upstream(service, channel)
+        })
+}
+
 pub struct Mesh {
     /// Base URL of the gateway, e.g. `http://127.0.0.1:40123`.
     pub base: String,
@@ -93,8 +106,8 @@ impl Mesh {
         let env = tweak(env.set("TALENTMESH_SERVICE_NAME", consul_name.clone()));
         let config = talentmesh_identity::Config::load(env.env()).expect("identity config");
         let mesh = config.mesh.clone();
-        let identity = Spawned::start(&mesh, move |listeners, shutdown| {
-            talentmesh_identity::run(config, listeners, shutdown)
+        let identity = Spawned::service(&mesh, move |launch| {
+            talentmesh_identity::run(config, launch)
         })
         .await;
 
@@ -139,8 +152,8 @@ impl Mesh {
             let config = talentmesh_sync::Config::load(sync_env).expect("sync config");
             let sync_mesh = config.mesh.clone();
             sync = Some(
-                Spawned::start(&sync_mesh, move |listeners, shutdown| {
-                    talentmesh_sync::run(config, listeners, shutdown)
+                Spawned::service(&sync_mesh, move |launch| {
+                    talentmesh_sync::run(config, launch)
                 })
                 .await,
             );
@@ -165,17 +178,12 @@ impl Mesh {
             let company_name = format!("company-e2e-{}", cenv.id);
             let cenv = services(cenv.set("TALENTMESH_SERVICE_NAME", company_name.clone()));
             let config = talentmesh_company::Config::load(cenv.env()).expect("company config");
-            let verifier = std::sync::Arc::new(talentmesh_mesh::auth::Verifier::new(
-                std::sync::Arc::new(talentmesh_mesh::auth::JwksCache::from_identity(
-                    discovery.channel(&consul_name),
-                )),
-                &config.mesh.jwt_issuer,
-                &config.mesh.jwt_audience,
-            ));
+            // Every service verifies tokens with this test's identity, found through Consul.
+            let identity = discovery.channel(&consul_name);
             let company_mesh = config.mesh.clone();
             company = Some(
-                Spawned::start(&company_mesh, move |listeners, shutdown| {
-                    talentmesh_company::serve(config, verifier, listeners, shutdown)
+                Spawned::service(&company_mesh, move |launch| {
+                    talentmesh_company::run(config, launch.with_upstream("identity", identity))
                 })
                 .await,
             );
@@ -210,18 +218,14 @@ impl Mesh {
                         cenv.neo4j_namespace.clone(),
                     );
                 let rconfig = talentmesh_resume::Config::load(renv.env()).expect("resume config");
-                let rverifier = std::sync::Arc::new(talentmesh_mesh::auth::Verifier::new(
-                    std::sync::Arc::new(talentmesh_mesh::auth::JwksCache::from_identity(
-                        discovery.channel(&consul_name),
-                    )),
-                    &rconfig.mesh.jwt_issuer,
-                    &rconfig.mesh.jwt_audience,
-                ));
-                let rcompany = discovery.channel(&company_name);
+                let rupstreams = [
+                    ("identity", discovery.channel(&consul_name)),
+                    ("company", discovery.channel(&company_name)),
+                ];
                 let resume_mesh = rconfig.mesh.clone();
                 resume = Some(
-                    Spawned::start(&resume_mesh, move |listeners, shutdown| {
-                        talentmesh_resume::serve(rconfig, rverifier, rcompany, listeners, shutdown)
+                    Spawned::service(&resume_mesh, move |launch| {
+                        talentmesh_resume::run(rconfig, with_upstreams(launch, rupstreams))
                     })
                     .await,
                 );
@@ -236,22 +240,16 @@ impl Mesh {
                 upstreams = upstreams.rename("resume", &resume_name);
                 resume_env = Some(renv);
                 let config = talentmesh_job::Config::load(jenv.env()).expect("job config");
-                let verifier = std::sync::Arc::new(talentmesh_mesh::auth::Verifier::new(
-                    std::sync::Arc::new(talentmesh_mesh::auth::JwksCache::from_identity(
-                        discovery.channel(&consul_name),
-                    )),
-                    &config.mesh.jwt_issuer,
-                    &config.mesh.jwt_audience,
-                ));
-                // The job service reaches the company and resume services through Consul.
-                let job_upstreams = talentmesh_job::Upstreams {
-                    company: discovery.channel(&company_name),
-                    resume: discovery.channel(&resume_name),
-                };
+                // The job service reaches identity, company and resume through Consul.
+                let jupstreams = [
+                    ("identity", discovery.channel(&consul_name)),
+                    ("company", discovery.channel(&company_name)),
+                    ("resume", discovery.channel(&resume_name)),
+                ];
                 let job_mesh = config.mesh.clone();
                 job = Some(
-                    Spawned::start(&job_mesh, move |listeners, shutdown| {
-                        talentmesh_job::serve(config, verifier, job_upstreams, listeners, shutdown)
+                    Spawned::service(&job_mesh, move |launch| {
+                        talentmesh_job::run(config, with_upstreams(launch, jupstreams))
                     })
                     .await,
                 );

@@ -50,7 +50,10 @@ async fn routes_of_a_new_service_appear_when_it_registers() {
 
     let config = talentmesh_identity::Config::load(env.env()).unwrap();
     let mesh = config.mesh.clone();
-    let identity = Spawned::start(&mesh, move |l, s| talentmesh_identity::run(config, l, s)).await;
+    let identity = Spawned::service(&mesh, move |launch| {
+        talentmesh_identity::run(config, launch)
+    })
+    .await;
 
     let routed = eventually(Duration::from_secs(30), || {
         let jwks = jwks.clone();

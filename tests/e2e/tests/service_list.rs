@@ -22,7 +22,10 @@ fn entries() -> Vec<Entry> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
             let cols: Vec<&str> = l.split('\t').collect();
-            assert!(cols.len() >= 5, "services.tsv line has too few columns: {l:?}");
+            assert!(
+                cols.len() >= 5,
+                "services.tsv line has too few columns: {l:?}"
+            );
             Entry {
                 name: cols[0].to_string(),
                 binary: cols[1].to_string(),
@@ -107,5 +110,30 @@ fn every_service_crate_is_listed_with_its_binary() {
             .find(|e| &e.name == name)
             .unwrap_or_else(|| panic!("services/{name} is not in services.tsv"));
         assert_eq!(e.binary, format!("talentmesh-{name}"), "{name}'s binary");
+    }
+}
+
+/// The domain services share one shape (docs/adding-a-service.md): the same top-level modules,
+/// so a reader who knows one knows where everything is in the others.
+#[test]
+fn the_domain_crates_have_the_same_module_set() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let expected = [
+        "config", "domain", "error", "events", "grpc", "lib", "main", "service", "store",
+    ];
+    for name in ["identity", "company", "job", "resume"] {
+        let mut modules: Vec<String> =
+            std::fs::read_dir(root.join("services").join(name).join("src"))
+                .unwrap()
+                .map(|d| {
+                    d.unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .trim_end_matches(".rs")
+                        .to_string()
+                })
+                .collect();
+        modules.sort();
+        assert_eq!(modules, expected, "services/{name}/src");
     }
 }

@@ -28,6 +28,7 @@ pub struct LatLng {
 }
 
 impl LatLng {
+    /// A position in degrees.
     pub fn new(lat: f64, lng: f64) -> LatLng {
         LatLng { lat, lng }
     }

@@ -1,5 +1,50 @@
-//! Rules of the company domain that are pure functions.
+//! The company domain: the aggregates' types (a company with its verification, members and
+//! invitations, offices, relations) and the pure rules over them (credit codes, coordinates,
+//! what a role grants, how resource names and profile fields are checked). Nothing here does
+//! I/O; the service layer parses raw input through these types once and works with valid
+//! values from then on.
 
+pub mod company;
 pub mod geo;
+pub mod member;
+pub mod names;
+pub mod office;
 pub mod permissions;
+pub mod relation;
 pub mod uscc;
+
+pub use company::{
+    Company, CompanyAggregate, CompanyFilter, CompanySize, CompanyView, Profile, ProfileField,
+    ProfileInput, StateFilter, Verification, VerificationInput, VerificationState,
+};
+pub use member::{AuditEntry, Decision, Invitation, InvitationState, Member, Membership};
+pub use office::{NearbyCompany, NearbyOffice, NearbyQuery, Office, OfficeInput};
+pub use permissions::{Permission, Role};
+pub use relation::{Competitor, Edge, Network, Node, Relation, RelationKind};
+
+/// Why a value was refused: the request field (as the API names it, e.g. `company.website`)
+/// and what is wrong with it, for a person to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: String,
+    pub description: String,
+}
+
+impl Invalid {
+    /// A refusal of `field`.
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Invalid {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// A page size: `default` when 0 (unset), at most `max`; negative sizes are refused.
+pub fn page_size(field: &str, asked: i32, default: i64, max: i64) -> Result<i64, Invalid> {
+    match asked {
+        0 => Ok(default),
+        n if n < 0 => Err(Invalid::new(field, "must not be negative")),
+        n => Ok(i64::from(n).min(max)),
+    }
+}

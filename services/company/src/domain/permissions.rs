@@ -29,6 +29,7 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// Every permission.
     pub const ALL: [Permission; 9] = [
         Permission::CompanyRead,
         Permission::CompanyUpdate,
@@ -63,6 +64,7 @@ impl fmt::Display for Permission {
     }
 }
 
+/// A role or permission name this server does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} {name:?}")]
 pub struct UnknownName {
@@ -85,8 +87,10 @@ impl FromStr for Permission {
 }
 
 impl Role {
+    /// Every role, strongest first.
     pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Recruiter, Role::Viewer];
 
+    /// The stored name, e.g. `owner`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "owner",

@@ -69,6 +69,7 @@ impl Uscc {
         Ok(Uscc(code))
     }
 
+    /// The code, upper-cased.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -122,8 +122,8 @@ impl Jobs {
         let (company, job) = job_name("parent", &req.parent)?;
         let stage =
             Stage::from_code(req.stage).ok_or_else(|| Error::invalid("stage", "unknown stage"))?;
-        let limit = page_size(req.page_size, 50, 200).map_err(Error::from_helper)?;
-        let after = Cursor::parse(&req.page_token).map_err(Error::from_helper)?;
+        let limit = page_size(req.page_size, 50, 200)?;
+        let after = Cursor::parse(&req.page_token)?;
         let d = self
             .holds(ctx, company, "application.read", Freshness::Cached)
             .await?;
@@ -144,8 +144,8 @@ impl Jobs {
         page_size_asked: i32,
         page_token: &str,
     ) -> Result<(Vec<Application>, String)> {
-        let limit = page_size(page_size_asked, 50, 200).map_err(Error::from_helper)?;
-        let before = Cursor::parse(page_token).map_err(Error::from_helper)?;
+        let limit = page_size(page_size_asked, 50, 200)?;
+        let before = Cursor::parse(page_token)?;
         let caller = caller(ctx)?;
         self.applications
             .of_candidate(&caller.user_id, before, limit)

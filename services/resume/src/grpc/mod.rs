@@ -70,8 +70,8 @@ impl pb::resume_service_server::ResumeService for ResumeGrpc {
     ) -> Reply<pb::ListResumesResponse> {
         let ctx = CallContext::of(&request);
         let req = request.into_inner();
-        let limit = page_size(req.page_size, PAGE.0, PAGE.1)?;
-        let after = Cursor::parse(&req.page_token)?;
+        let limit = page_size(req.page_size, PAGE.0, PAGE.1).map_err(Error::from)?;
+        let after = Cursor::parse(&req.page_token).map_err(Error::from)?;
         let (resumes, next_page_token) = self.resumes.list(&ctx, limit, after).await?;
         Ok(Response::new(pb::ListResumesResponse {
             resumes: resumes.iter().map(resume_to_pb).collect(),

@@ -18,8 +18,8 @@ use super::entries::{
     parse_read_reply, RawEntry,
 };
 use super::{ConsumerConfig, ConsumerMetrics, DeadLetters, Event, Handler, HandlerError};
-use talentmesh_mesh::retry::Backoff;
 use crate::{Error, RedisPool, Result};
+use talentmesh_mesh::retry::Backoff;
 
 /// Deliveries without a recorded handler error (crashes mid-handling) after which an entry is
 /// dead-lettered anyway, as a multiple of `max_deliveries`.

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use talentmesh_company::domain::permissions::Role;
-use talentmesh_company::geo_index::GeoIndex;
-use talentmesh_company::state::change_of_state;
+use talentmesh_company::events::change_of_state;
+use talentmesh_company::store::GeoIndex;
 use talentmesh_mesh::server::{Launch, Listeners};
 use talentmesh_proto::company::v1 as pb;
 use talentmesh_proto::company::v1::company_service_client::CompanyServiceClient;

@@ -112,7 +112,9 @@ async fn seed_jobs(mesh: &Mesh, company_id: &str, n: usize) -> anyhow::Result<()
                 skill(&mut rng).to_string(),
                 skill(&mut rng).to_string(),
             ]),
-            preferred_skills: talentmesh_job::domain::job::skills_json(&[skill(&mut rng).to_string()]),
+            preferred_skills: talentmesh_job::domain::job::skills_json(&[
+                skill(&mut rng).to_string()
+            ]),
             salary_min,
             salary_max: salary_min + rng.gen_range(2..20) * 1000,
             city_code: CITIES[rng.gen_range(0..CITIES.len())].to_string(),

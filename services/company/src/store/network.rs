@@ -12,39 +12,26 @@
 use std::sync::Arc;
 
 use neo4rs::{Graph, Query};
-use talentmesh_mesh::ApiError;
-use talentmesh_proto::company::v1 as pb;
 use talentmesh_storage::projection::{Change, Neo4jNodes};
 
-use crate::state::{state_of, ENTITY};
+use crate::domain::{Competitor, Edge, Node, RelationKind};
+use crate::error::Result;
+use crate::events::{state_of, ENTITY};
 
+/// The projection's name (in the checker's reports and the sync admin API).
 pub const NAME: &str = "companies_graph";
 
-/// Relation kinds as edge properties (readable in Cypher, stable across proto renames).
-pub fn kind_name(kind: i32) -> &'static str {
-    match pb::RelationKind::try_from(kind).unwrap_or(pb::RelationKind::Unspecified) {
-        pb::RelationKind::ParentOf => "parent_of",
-        pb::RelationKind::SubsidiaryOf => "subsidiary_of",
-        pb::RelationKind::Partner => "partner",
-        pb::RelationKind::Competitor => "competitor",
-        pb::RelationKind::SameIndustryAndCity => "same_industry_and_city",
-        pb::RelationKind::SharedSkills => "shared_skills",
-        pb::RelationKind::Unspecified => "unspecified",
-    }
+/// A stored relation kind code as an edge property (readable in Cypher, stable across proto
+/// renames).
+fn kind_name(code: i32) -> &'static str {
+    RelationKind::from_code(code).map_or("unspecified", RelationKind::name)
 }
 
-pub fn kind_of(name: &str) -> pb::RelationKind {
-    match name {
-        "parent_of" => pb::RelationKind::ParentOf,
-        "subsidiary_of" => pb::RelationKind::SubsidiaryOf,
-        "partner" => pb::RelationKind::Partner,
-        "competitor" => pb::RelationKind::Competitor,
-        "same_industry_and_city" => pb::RelationKind::SameIndustryAndCity,
-        "shared_skills" => pb::RelationKind::SharedSkills,
-        _ => pb::RelationKind::Unspecified,
-    }
-}
-
+/// The projection of company states into `Company` nodes of namespace `ns`, with their
+/// relation, industry and city edges.
+///
+/// # Errors
+/// A bad namespace.
 pub fn projection(ns: &str, graph: Graph) -> talentmesh_storage::Result<Neo4jNodes> {
     Ok(Neo4jNodes::new(
         NAME,
@@ -91,47 +78,29 @@ pub fn projection(ns: &str, graph: Graph) -> talentmesh_storage::Result<Neo4jNod
     ))
 }
 
-/// Queries over the projected network.
+/// Queries over the projected network of namespace `ns`.
 #[derive(Clone)]
-pub struct Network {
+pub struct NetworkGraph {
     graph: Graph,
     ns: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub id: String,
-    pub display_name: String,
-    pub distance: i64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Edge {
-    pub source: String,
-    pub target: String,
-    pub kind: String,
-    pub disputed: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rival {
-    pub id: String,
-    pub display_name: String,
-    pub score: f64,
-    pub reasons: Vec<String>,
-}
-
-fn neo(e: neo4rs::Error) -> ApiError {
+fn neo(e: neo4rs::Error) -> crate::Error {
     talentmesh_storage::Error::Neo4j(e).into()
 }
 
-fn de(e: neo4rs::DeError) -> ApiError {
+fn de(e: neo4rs::DeError) -> crate::Error {
     neo(neo4rs::Error::DeserializationError(e))
 }
 
-impl Network {
-    pub fn new(graph: Graph, ns: &str) -> Network {
-        Network {
+fn edge_kind(name: &str) -> Option<RelationKind> {
+    RelationKind::from_name(name)
+}
+
+impl NetworkGraph {
+    /// Queries on `graph`, in namespace `ns`.
+    pub fn new(graph: Graph, ns: &str) -> NetworkGraph {
+        NetworkGraph {
             graph,
             ns: ns.to_string(),
         }
@@ -142,8 +111,8 @@ impl Network {
     }
 
     /// Companies within `depth` declared relations of `id` (at most 200), with the edges among
-    /// them.
-    pub async fn around(&self, id: &str, depth: i64) -> Result<(Vec<Node>, Vec<Edge>), ApiError> {
+    /// them; `None` when the company is not in the graph (or deleted there).
+    pub async fn around(&self, id: &str, depth: i64) -> Result<Option<(Vec<Node>, Vec<Edge>)>> {
         // The depth is a literal in the pattern (Cypher takes no parameter there); it is
         // clamped to 1..=3 by the caller.
         let depth = depth.clamp(1, 3);
@@ -186,20 +155,20 @@ impl Network {
             }
         }
         if nodes.is_empty() {
-            return Err(ApiError::not_found(format!("company {id} not found")));
+            return Ok(None);
         }
         let keys: Vec<String> = nodes.iter().map(|n| self.key(&n.id)).collect();
         let edges = self.edges_among(keys).await?;
-        Ok((nodes, edges))
+        Ok(Some((nodes, edges)))
     }
 
     /// The derived neighbours of `id`: companies in the same industry and city, and companies
     /// whose jobs seek some of the same skills (at most 50 of each), as edges from `id`.
-    pub async fn derived(&self, id: &str) -> Result<Vec<(Node, Edge)>, ApiError> {
+    pub async fn derived(&self, id: &str) -> Result<Vec<(Node, Edge)>> {
         let mut out = Vec::new();
         for (kind, cypher) in [
             (
-                "same_industry_and_city",
+                RelationKind::SameIndustryAndCity,
                 "MATCH (c:Company {key: $key})-[:IN_INDUSTRY]->(:Industry)<-[:IN_INDUSTRY]-(o:Company),
                        (c)-[:IN_CITY]->(:City)<-[:IN_CITY]-(o)
                  WHERE c.deleted = false AND o.deleted = false AND o <> c
@@ -207,7 +176,7 @@ impl Network {
                  ORDER BY name, id LIMIT 50",
             ),
             (
-                "shared_skills",
+                RelationKind::SharedSkills,
                 "MATCH (c:Company {key: $key})-[:POSTED]->(:Job)-[:REQUIRES]->(:Skill)
                        <-[:REQUIRES]-(:Job)<-[:POSTED]-(o:Company)
                  WHERE c.deleted = false AND o.deleted = false AND o <> c
@@ -231,7 +200,7 @@ impl Network {
                     Edge {
                         source: id.to_string(),
                         target: other,
-                        kind: kind.to_string(),
+                        kind: Some(kind),
                         disputed: false,
                     },
                 ));
@@ -240,7 +209,7 @@ impl Network {
         Ok(out)
     }
 
-    async fn edges_among(&self, keys: Vec<String>) -> Result<Vec<Edge>, ApiError> {
+    async fn edges_among(&self, keys: Vec<String>) -> Result<Vec<Edge>> {
         let mut rows = self
             .graph
             .execute(
@@ -260,7 +229,7 @@ impl Network {
             edges.push(Edge {
                 source: row.get("s").map_err(de)?,
                 target: row.get("t").map_err(de)?,
-                kind: row.get("kind").unwrap_or_default(),
+                kind: edge_kind(&row.get::<String>("kind").unwrap_or_default()),
                 disputed: row.get("disputed").unwrap_or(false),
             });
         }
@@ -268,7 +237,7 @@ impl Network {
     }
 
     /// The shortest chain of declared relations between two companies (at most six), or empty.
-    pub async fn path(&self, from: &str, to: &str) -> Result<(Vec<Node>, Vec<Edge>), ApiError> {
+    pub async fn path(&self, from: &str, to: &str) -> Result<(Vec<Node>, Vec<Edge>)> {
         let mut rows = self
             .graph
             .execute(
@@ -316,7 +285,7 @@ impl Network {
             .map(|((source, target), (kind, disputed))| Edge {
                 source,
                 target,
-                kind,
+                kind: edge_kind(&kind),
                 disputed,
             })
             .collect();
@@ -325,7 +294,7 @@ impl Network {
 
     /// Companies ranked by overlap with `id`: a declared competition (either direction; half
     /// when disputed), the same industry, the same city, and skills their jobs both seek.
-    pub async fn competitors(&self, id: &str, limit: i64) -> Result<Vec<Rival>, ApiError> {
+    pub async fn competitors(&self, id: &str, limit: i64) -> Result<Vec<Competitor>> {
         let mut rows = self
             .graph
             .execute(
@@ -401,7 +370,7 @@ impl Network {
                     skills.join(", ")
                 ));
             }
-            out.push(Rival {
+            out.push(Competitor {
                 id: row.get("id").map_err(de)?,
                 display_name: row.get("name").unwrap_or_default(),
                 score: row.get("score").unwrap_or(0.0),

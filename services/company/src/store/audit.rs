@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::{MySqlConnection, MySqlPool};
-use talentmesh_mesh::ApiError;
 use tokio::sync::mpsc;
 
-use crate::state::db;
+use crate::domain::AuditEntry;
+use crate::error::Result;
 
 /// Denials waiting to be written, at most.
 const QUEUE: usize = 10_000;
@@ -19,14 +19,25 @@ const QUEUE: usize = 10_000;
 const BATCH: usize = 500;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AuditRow {
-    pub id: i64,
-    pub company_id: String,
-    pub action: String,
-    pub actor: String,
-    pub target: String,
-    pub detail: String,
-    pub created_at: DateTime<Utc>,
+struct AuditRow {
+    id: i64,
+    company_id: String,
+    action: String,
+    actor: String,
+    target: String,
+    detail: String,
+    created_at: DateTime<Utc>,
+}
+
+/// An action to record: `actor` (a user id) did `action` to `target` (a resource name) of
+/// `company`; `detail` is a JSON object.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    pub company: &'a str,
+    pub action: &'a str,
+    pub actor: &'a str,
+    pub target: &'a str,
+    pub detail: serde_json::Value,
 }
 
 struct Denial {
@@ -36,6 +47,7 @@ struct Denial {
     at: DateTime<Utc>,
 }
 
+/// The audit log: records in transactions, queued denials, and the reader.
 #[derive(Clone)]
 pub struct AuditLog {
     pool: MySqlPool,
@@ -56,27 +68,19 @@ impl AuditLog {
     }
 
     /// Records an action inside the caller's transaction.
-    pub async fn record(
-        conn: &mut MySqlConnection,
-        company: &str,
-        action: &str,
-        actor: &str,
-        target: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), ApiError> {
+    pub async fn record(conn: &mut MySqlConnection, r: Record<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO company_audit (company_id, action, actor, target, detail, created_at) \
              VALUES (?, ?, ?, ?, ?, ?)",
         )
-        .bind(company)
-        .bind(action)
-        .bind(actor)
-        .bind(target)
-        .bind(detail.to_string())
+        .bind(r.company)
+        .bind(r.action)
+        .bind(r.actor)
+        .bind(r.target)
+        .bind(r.detail.to_string())
         .bind(Utc::now())
         .execute(conn)
-        .await
-        .map_err(db)?;
+        .await?;
         Ok(())
     }
 
@@ -105,7 +109,7 @@ impl AuditLog {
         prefix: &str,
         before: i64,
         limit: i64,
-    ) -> Result<Vec<AuditRow>, ApiError> {
+    ) -> Result<Vec<AuditEntry>> {
         let mut q = sqlx::QueryBuilder::new(
             "SELECT id, company_id, action, actor, target, detail, created_at FROM company_audit \
              WHERE company_id = ",
@@ -124,7 +128,19 @@ impl AuditLog {
             ));
         }
         q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
-        q.build_query_as().fetch_all(&self.pool).await.map_err(db)
+        let rows: Vec<AuditRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditEntry {
+                id: r.id,
+                company_id: r.company_id,
+                action: r.action,
+                actor: r.actor,
+                target: r.target,
+                detail: r.detail,
+                created_at: r.created_at,
+            })
+            .collect())
     }
 }
 

@@ -15,8 +15,11 @@ use talentmesh_storage::projection::{
 };
 use talentmesh_storage::{Error, RedisPool, Result};
 
-use crate::state::{state_of, ENTITY};
+use crate::domain::geo::LatLng;
+use crate::domain::{NearbyCompany, NearbyOffice, VerificationState};
+use crate::events::{state_of, ENTITY};
 
+/// The projection's name (in the checker's reports and the sync admin API).
 pub const NAME: &str = "companies_geo";
 
 /// Members one search reads from Redis, at most.
@@ -51,6 +54,7 @@ redis.call('HSET', KEYS[1], '_v', ARGV[1], '_h', ARGV[2], '_d', ARGV[3],
 return 1
 ";
 
+/// The geo index: the projection (Redis GEO sets and meta hashes) and the nearby search.
 pub struct GeoIndex {
     redis: RedisPool,
     meta_prefix: String,
@@ -74,28 +78,29 @@ pub fn set_suffix(industry: &str, verified_only: bool) -> String {
 
 /// One office as the meta hash keeps it for results.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct IndexedOffice {
-    pub label: String,
-    pub address: String,
-    pub city_code: String,
-    pub lat: f64,
-    pub lon: f64,
-    pub hq: bool,
+struct IndexedOffice {
+    label: String,
+    address: String,
+    city_code: String,
+    lat: f64,
+    lon: f64,
+    hq: bool,
 }
 
-/// One hit of a nearby search: the company's nearest office.
-#[derive(Debug, Clone)]
-pub struct Nearby {
-    pub company_id: String,
-    pub office_id: String,
-    pub distance_km: f64,
-    pub display_name: String,
-    pub industry: String,
-    pub verification_state: i32,
-    pub office: Option<IndexedOffice>,
+impl IndexedOffice {
+    fn into_office(self) -> NearbyOffice {
+        NearbyOffice {
+            label: self.label,
+            address: self.address,
+            city_code: self.city_code,
+            position: LatLng::new(self.lat, self.lon),
+            headquarters: self.hq,
+        }
+    }
 }
 
 impl GeoIndex {
+    /// The index in `redis` (keys under its prefix, `company:geo*`).
     pub fn new(redis: RedisPool) -> GeoIndex {
         GeoIndex {
             meta_prefix: redis.key("company:geometa:"),
@@ -121,8 +126,7 @@ impl GeoIndex {
             return Ok(cmd.arg("[]").arg("[]").to_owned());
         }
         let state = state_of(c).map_err(Error::InvalidEvent)?;
-        let verified = state.verification_state
-            == talentmesh_proto::company::v1::VerificationState::Verified as i32;
+        let verified = state.verification_state == VerificationState::Verified.code();
         let mut sets = vec![self.set_prefix.clone() + &set_suffix("", false)];
         if verified {
             sets.push(self.set_prefix.clone() + &set_suffix("", true));
@@ -170,8 +174,8 @@ impl GeoIndex {
         Ok(cmd)
     }
 
-    /// Companies with an office within `radius_km` of (lat, lon), nearest office first, at most
-    /// `limit` companies.
+    /// Companies with an office within `radius_km` of (lat, lon) (WGS-84), nearest office
+    /// first, at most `limit` companies.
     pub async fn nearby(
         &self,
         lat: f64,
@@ -180,7 +184,7 @@ impl GeoIndex {
         industry: &str,
         verified_only: bool,
         limit: usize,
-    ) -> Result<Vec<Nearby>> {
+    ) -> Result<Vec<NearbyCompany>> {
         let set = self.set_prefix.clone() + &set_suffix(industry, verified_only);
         let mut conn = self.redis.get().await?;
         // Redis finds every member inside the radius before it sorts and cuts, so a wide
@@ -253,14 +257,15 @@ impl GeoIndex {
                         .and_then(|o| {
                             serde_json::from_str::<HashMap<String, IndexedOffice>>(&o).ok()
                         })
-                        .and_then(|mut o| o.remove(&office_id));
-                    Nearby {
+                        .and_then(|mut o| o.remove(&office_id))
+                        .map(IndexedOffice::into_office);
+                    NearbyCompany {
                         company_id,
                         office_id,
                         distance_km,
                         display_name: name.unwrap_or_default(),
                         industry: industry.unwrap_or_default(),
-                        verification_state: state.unwrap_or_default(),
+                        verification_state: state.and_then(VerificationState::from_code),
                         office,
                     }
                 },

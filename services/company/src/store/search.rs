@@ -4,14 +4,20 @@
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use talentmesh_mesh::ApiError;
 use talentmesh_storage::projection::{Change, PgDocuments};
 
-use crate::state::{state_of, ENTITY};
+use crate::domain::{CompanyFilter, StateFilter};
+use crate::error::Result;
+use crate::events::{state_of, ENTITY};
 
+/// The projection's name (in the checker's reports and the sync admin API).
 pub const NAME: &str = "companies_search";
 const TABLE: &str = "company_search";
 
+/// The projection of company states into `company_search` on `pool`.
+///
+/// # Errors
+/// A bad table name (never, it is a constant).
 pub fn projection(pool: PgPool) -> talentmesh_storage::Result<PgDocuments> {
     Ok(PgDocuments::new(
         NAME,
@@ -56,21 +62,35 @@ pub fn projection(pool: PgPool) -> talentmesh_storage::Result<PgDocuments> {
     ))
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub city_code: String,
-    pub industry: String,
-    pub verification_state: i32,
-    pub query: String,
+/// The search table's query side.
+#[derive(Clone)]
+pub struct SearchIndex {
+    pool: PgPool,
 }
 
-/// One page of matching company ids (by id), and the id to continue after.
-pub async fn list(
+impl SearchIndex {
+    /// Queries on `pool` (the service's schema).
+    pub fn new(pool: PgPool) -> SearchIndex {
+        SearchIndex { pool }
+    }
+
+    /// One page of matching company ids (by id, after `after`), and the id to continue after.
+    pub async fn list(
+        &self,
+        filter: &CompanyFilter,
+        after: &str,
+        limit: i64,
+    ) -> Result<(Vec<String>, Option<String>)> {
+        list(&self.pool, filter, after, limit).await
+    }
+}
+
+async fn list(
     pool: &PgPool,
-    filter: &Filter,
+    filter: &CompanyFilter,
     after: &str,
     limit: i64,
-) -> Result<(Vec<String>, Option<String>), ApiError> {
+) -> Result<(Vec<String>, Option<String>)> {
     let mut q =
         sqlx::QueryBuilder::new("SELECT id FROM company_search WHERE NOT deleted AND id > ");
     q.push_bind(after.to_string());
@@ -82,9 +102,8 @@ pub async fn list(
         q.push(" AND city_code = ")
             .push_bind(filter.city_code.clone());
     }
-    if filter.verification_state != 0 {
-        q.push(" AND verification_state = ")
-            .push_bind(filter.verification_state);
+    if let StateFilter::Only(state) = filter.verification_state {
+        q.push(" AND verification_state = ").push_bind(state.code());
     }
     let words: Vec<String> = filter
         .query
@@ -101,7 +120,7 @@ pub async fn list(
         .build_query_scalar()
         .fetch_all(pool)
         .await
-        .map_err(|e| ApiError::from(talentmesh_storage::Error::Postgres(e)))?;
+        .map_err(talentmesh_storage::Error::Postgres)?;
     let next = if ids.len() > usize::try_from(limit).unwrap_or(0) {
         ids.truncate(usize::try_from(limit).unwrap_or(0));
         ids.last().cloned()
