@@ -8,7 +8,7 @@
 use prost::Message;
 use talentmesh_proto::company::v1 as pb;
 use talentmesh_storage::outbox::EventDraft;
-use talentmesh_storage::projection::{Change, ChangeOf};
+use talentmesh_storage::projection::{change_of_event, Change, ChangeOf};
 
 use crate::domain::names::company_name;
 use crate::domain::CompanyAggregate;
@@ -110,20 +110,11 @@ pub fn change_of_state(state: &pb::CompanyState) -> Change {
 
 /// Reads the company out of a `CompanyChanged` event; other events are not ours.
 pub fn change_of() -> ChangeOf {
-    std::sync::Arc::new(|envelope| {
-        if envelope.r#type != EVENT_TYPE {
-            return Ok(None);
-        }
-        let payload = envelope
-            .payload
-            .as_ref()
-            .ok_or_else(|| "event has no payload".to_string())?;
-        let event = pb::CompanyChanged::decode(payload.value.as_slice())
-            .map_err(|e| format!("undecodable CompanyChanged: {e}"))?;
+    change_of_event(EVENT_TYPE, |event: pb::CompanyChanged| {
         let state = event
             .company
             .ok_or_else(|| "CompanyChanged without a company".to_string())?;
-        Ok(Some(change_of_state(&state)))
+        Ok(change_of_state(&state))
     })
 }
 

@@ -12,12 +12,10 @@
 //! same `Change`s from MySQL (`store`), so both paths go through [`job_change`] and
 //! [`application_change`].
 
-use std::sync::Arc;
-
 use prost::Message;
 use talentmesh_proto::job::v1 as pb;
 use talentmesh_storage::outbox::EventDraft;
-use talentmesh_storage::projection::{Change, ChangeOf};
+use talentmesh_storage::projection::{change_of_event, Change, ChangeOf};
 
 use crate::domain::names::job_id;
 use crate::domain::{Application, Job};
@@ -92,23 +90,14 @@ pub fn job_of(change: &Change) -> Result<pb::Job, String> {
 
 /// Reads `JobChanged` events into job `Change`s (other events: `None`).
 pub fn jobs_change_of() -> ChangeOf {
-    Arc::new(|envelope| {
-        if envelope.r#type != JOB_CHANGED {
-            return Ok(None);
-        }
-        let payload = envelope
-            .payload
-            .as_ref()
-            .ok_or_else(|| "event has no payload".to_string())?;
-        let event = pb::JobChanged::decode(payload.value.as_slice())
-            .map_err(|e| format!("undecodable JobChanged: {e}"))?;
+    change_of_event(JOB_CHANGED, |event: pb::JobChanged| {
         let job = event
             .job
             .ok_or_else(|| "JobChanged without a job".to_string())?;
         let id = job_id(&job.name)
             .ok_or_else(|| format!("bad job name {}", job.name))?
             .to_string();
-        Ok(Some(change_of_job(&id, &job)))
+        Ok(change_of_job(&id, &job))
     })
 }
 
@@ -140,20 +129,10 @@ pub fn application_of(change: &Change) -> Result<pb::Application, String> {
 
 /// Reads `ApplicationChanged` events into application `Change`s (other events: `None`).
 pub fn applications_change_of() -> ChangeOf {
-    Arc::new(|envelope| {
-        if envelope.r#type != APPLICATION_CHANGED {
-            return Ok(None);
-        }
-        let payload = envelope
-            .payload
-            .as_ref()
-            .ok_or_else(|| "event has no payload".to_string())?;
-        let app = pb::ApplicationChanged::decode(payload.value.as_slice())
-            .map_err(|e| format!("undecodable ApplicationChanged: {e}"))?
+    change_of_event(APPLICATION_CHANGED, |event: pb::ApplicationChanged| {
+        let app = event
             .application
             .ok_or_else(|| "ApplicationChanged without an application".to_string())?;
-        change_of_application(&app)
-            .map(Some)
-            .ok_or_else(|| format!("bad application name {}", app.name))
+        change_of_application(&app).ok_or_else(|| format!("bad application name {}", app.name))
     })
 }

@@ -9,15 +9,13 @@
 //! resume it was made with to the job's company ([`ApplicationAccess`] records it through
 //! `store::access`).
 
-use std::sync::Arc;
-
 use prost::Message;
 use sqlx::MySqlPool;
 use talentmesh_proto::job::v1 as jpb;
 use talentmesh_proto::resume::v1 as pb;
 use talentmesh_storage::bus::{Event, Handler, HandlerError};
 use talentmesh_storage::outbox::EventDraft;
-use talentmesh_storage::projection::{Change, ChangeOf};
+use talentmesh_storage::projection::{change_of_event, Change, ChangeOf};
 
 use crate::domain::{Resume, ResumeId};
 use crate::grpc::convert;
@@ -76,16 +74,7 @@ pub fn change(id: &str, version: i64, state: Option<Vec<u8>>) -> Change {
 
 /// Reads a `ResumeChanged` envelope as a projection change (other events: `None`).
 pub fn change_of() -> ChangeOf {
-    Arc::new(|envelope| {
-        if envelope.r#type != RESUME_CHANGED {
-            return Ok(None);
-        }
-        let payload = envelope
-            .payload
-            .as_ref()
-            .ok_or_else(|| "event has no payload".to_string())?;
-        let event = pb::ResumeChanged::decode(payload.value.as_slice())
-            .map_err(|e| format!("undecodable ResumeChanged: {e}"))?;
+    change_of_event(RESUME_CHANGED, |event: pb::ResumeChanged| {
         let resume = event
             .resume
             .ok_or_else(|| "ResumeChanged without a resume".to_string())?;
@@ -95,7 +84,7 @@ pub fn change_of() -> ChangeOf {
             .ok_or_else(|| format!("bad resume name {}", resume.name))?
             .to_string();
         let state = (!event.deleted).then(|| resume.encode_to_vec());
-        Ok(Some(change(&id, resume.version, state)))
+        Ok(change(&id, resume.version, state))
     })
 }
 

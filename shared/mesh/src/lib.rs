@@ -1,6 +1,21 @@
 //! The service runtime every talentmesh binary starts through: typed config, the gRPC server with
 //! health, reflection and metrics, Consul registration and discovery, bearer-token auth,
 //! telemetry, graceful shutdown, and the one error-code table shared with the gateway.
+//!
+//! Module map:
+//! - [`config`]: `Env` (variables from a map, every problem named at once), `MeshConfig`, `Secret`.
+//! - [`server`]: `Launch` (listeners, shutdown, test overrides) and `serve`: health per served
+//!   service, reflection of exactly those, the trace/metrics/auth layers, Consul registration,
+//!   the shutdown sequence. Services reach it through the service kit (`shared/kit`).
+//! - [`auth`]: token verification (`Verifier`, identity's JWKS), the auth layer and policy, the
+//!   caller (`Caller`) and the context the service layers take (`CallContext`).
+//! - [`consul`] / [`discovery`]: the Consul HTTP client and `MeshChannel`s balanced over the
+//!   healthy instances a blocking watch keeps current.
+//! - [`error`]: the error-code table (gRPC code, HTTP status), `ApiError` with `google.rpc`
+//!   details; [`upstream`]: `UpstreamError`, the one mapping of a peer's failure.
+//! - [`metrics`]: the Prometheus registry and the RPC metrics layer; [`telemetry`]: logs and
+//!   OTLP traces, W3C trace context.
+//! - [`retry`]: the one backoff policy (backon); [`time`]: protobuf timestamps to and from chrono.
 
 pub mod auth;
 pub mod config;

@@ -90,6 +90,28 @@ impl Mesh {
         Mesh::start_parts(tweak, services, false, true, true).await
     }
 
+    /// Every service of the mesh: identity, company, job, resume and the sync control plane,
+    /// each registered in Consul under a name of the test's own, behind the gateway.
+    pub async fn start_all() -> Mesh {
+        Mesh::start_parts(|env| env, &|env| env, true, true, true).await
+    }
+
+    /// The running services by mesh name, for checks over all of them.
+    pub fn services(&self) -> Vec<(&'static str, &Spawned)> {
+        let mut all = vec![("identity", &self.identity)];
+        for (name, s) in [
+            ("company", &self.company),
+            ("job", &self.job),
+            ("resume", &self.resume),
+            ("sync", &self.sync),
+        ] {
+            if let Some(s) = s {
+                all.push((name, s));
+            }
+        }
+        all
+    }
+
     async fn start_inner(tweak: impl FnOnce(TestEnv) -> TestEnv, with_sync: bool) -> Mesh {
         Mesh::start_parts(tweak, &|env| env, with_sync, false, false).await
     }

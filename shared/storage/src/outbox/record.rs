@@ -112,17 +112,13 @@ impl Outbox {
             ));
         }
         let event_id = Uuid::now_v7();
-        let now = chrono::Utc::now();
         let envelope = Envelope {
             id: event_id.to_string(),
             r#type: draft.event_type.clone(),
             source: self.source.clone(),
             subject: draft.subject.clone(),
             entity_version: draft.entity_version,
-            time: Some(prost_types::Timestamp {
-                seconds: now.timestamp(),
-                nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
-            }),
+            time: Some(talentmesh_mesh::time::now()),
             traceparent: draft.traceparent,
             tracestate: draft.tracestate,
             payload: Some(draft.payload),

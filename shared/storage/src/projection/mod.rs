@@ -128,6 +128,38 @@ pub trait Source: Send + Sync + 'static {
 pub type ChangeOf =
     Arc<dyn Fn(&Envelope) -> std::result::Result<Option<Change>, String> + Send + Sync>;
 
+/// A [`ChangeOf`] for events of type `event_type` whose payload is the message `E`: other
+/// event types give `Ok(None)`; an event of this type without a payload, or whose payload does
+/// not decode as `E`, is a poison event (`Err`, named); otherwise `read` turns the message into
+/// the change (its `Err` is a poison event too, e.g. a malformed resource name).
+///
+/// ```ignore
+/// change_of_event("talentmesh.job.v1.JobChanged", |e: pb::JobChanged| {
+///     let job = e.job.ok_or("JobChanged without a job")?;
+///     Ok(change_of_job(&job))
+/// })
+/// ```
+pub fn change_of_event<E>(
+    event_type: &'static str,
+    read: impl Fn(E) -> std::result::Result<Change, String> + Send + Sync + 'static,
+) -> ChangeOf
+where
+    E: prost::Message + Default,
+{
+    Arc::new(move |envelope| {
+        if envelope.r#type != event_type {
+            return Ok(None);
+        }
+        let payload = envelope
+            .payload
+            .as_ref()
+            .ok_or_else(|| format!("{event_type} has no payload"))?;
+        let event = E::decode(payload.value.as_slice())
+            .map_err(|e| format!("undecodable {event_type}: {e}"))?;
+        read(event).map(Some)
+    })
+}
+
 /// Keeps the newest change per id, in first-seen order: a batch may hold several versions of
 /// one entity, and a single multi-row write may touch a row only once.
 pub fn newest_per_id(changes: Vec<Change>) -> Vec<Change> {
@@ -201,6 +233,44 @@ mod tests {
             deleted: false,
             state: vec![version as u8],
         }
+    }
+
+    #[test]
+    fn change_of_event_reads_its_type_and_names_poison() {
+        use prost::Message;
+        let read = change_of_event("t.Ticked", |d: prost_types::Duration| {
+            if d.seconds < 0 {
+                return Err("negative".to_string());
+            }
+            Ok(change("a", d.seconds))
+        });
+        let envelope = |kind: &str, payload: Option<Vec<u8>>| Envelope {
+            r#type: kind.into(),
+            payload: payload.map(|value| prost_types::Any {
+                type_url: String::new(),
+                value,
+            }),
+            ..Default::default()
+        };
+        let good = prost_types::Duration {
+            seconds: 7,
+            nanos: 0,
+        };
+        assert_eq!(
+            read(&envelope("t.Ticked", Some(good.encode_to_vec()))),
+            Ok(Some(change("a", 7)))
+        );
+        assert_eq!(read(&envelope("t.Other", None)), Ok(None));
+        assert!(read(&envelope("t.Ticked", None)).is_err());
+        assert!(read(&envelope("t.Ticked", Some(vec![0xff, 0xff]))).is_err());
+        let negative = prost_types::Duration {
+            seconds: -1,
+            nanos: 0,
+        };
+        assert_eq!(
+            read(&envelope("t.Ticked", Some(negative.encode_to_vec()))),
+            Err("negative".to_string())
+        );
     }
 
     #[test]

@@ -68,10 +68,8 @@ fn to_proto(d: &DeadLetter) -> DeadLetterProto {
         entity_version: d.field("version").parse().unwrap_or(0),
         error: d.error.clone(),
         deliveries: i64::try_from(d.deliveries).unwrap_or(i64::MAX),
-        dead_time: Some(prost_types::Timestamp {
-            seconds: ms.div_euclid(1000),
-            nanos: i32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
-        }),
+        dead_time: chrono::DateTime::from_timestamp_millis(ms)
+            .map(talentmesh_mesh::time::timestamp),
     }
 }
 

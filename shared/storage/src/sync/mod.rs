@@ -406,7 +406,7 @@ fn new_operation(
                 ..Default::default()
             })
             .collect(),
-        start_time: Some(operations::now()),
+        start_time: Some(talentmesh_mesh::time::now()),
         end_time: None,
         error: String::new(),
     };
@@ -469,7 +469,7 @@ async fn run_operation(
             break;
         }
     }
-    op.end_time = Some(operations::now());
+    op.end_time = Some(talentmesh_mesh::time::now());
     match failure {
         Some(e) => {
             tracing::warn!(operation = %op.name, error = %e, "sync operation failed");

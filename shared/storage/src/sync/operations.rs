@@ -21,14 +21,6 @@ fn redis_err(e: redis::RedisError) -> Error {
     Error::Redis(e.to_string())
 }
 
-pub(crate) fn now() -> prost_types::Timestamp {
-    let now = chrono::Utc::now();
-    prost_types::Timestamp {
-        seconds: now.timestamp(),
-        nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
 impl Operations {
     pub(crate) fn new(redis: RedisPool) -> Operations {
         Operations { redis }
