@@ -9,6 +9,13 @@ use talentmesh_mesh::config::Env;
 
 use crate::error::{Error, Result};
 
+/// The default body limit: 33 MiB. The largest document a GET gives out is the resume
+/// service's export document, at most 16 MiB of JSON (export pages are cut to the size import
+/// accepts); inside a JSON response it is a string, whose escaping (`"` to `\"`) at most
+/// doubles it; 1 MiB more is room for the envelope. A resume (at most 4 MiB encoded) or a page
+/// of them is well under this as JSON.
+pub const DEFAULT_BODY_LIMIT: usize = 2 * 16 * 1024 * 1024 + 1024 * 1024;
+
 /// More worker threads than this is a typo, not a machine.
 const MAX_WORKERS: usize = 1024;
 
@@ -20,8 +27,14 @@ pub struct GatewayConfig {
     /// `TALENTMESH_GATEWAY_DEADLINE` (`10s`, `500ms`), default 10 s. Sent upstream as
     /// `grpc-timeout` and enforced locally, so a hung upstream costs a client at most this long.
     pub deadline: Duration,
-    /// `TALENTMESH_GATEWAY_BODY_LIMIT` in bytes, default 1 MiB; larger bodies get 413.
+    /// `TALENTMESH_GATEWAY_BODY_LIMIT` in bytes, default [`DEFAULT_BODY_LIMIT`] (33 MiB);
+    /// larger bodies get 413. It must admit every document a GET gives out, so a client can
+    /// send it back (an export to import, a resume to save).
     pub body_limit: usize,
+    /// `TALENTMESH_GRPC_MAX_MESSAGE` in bytes, the mesh's one message size limit (default
+    /// [`talentmesh_mesh::limits::DEFAULT_MAX_MESSAGE`]): the largest request the gateway sends
+    /// upstream (a larger one is refused with 413) and the largest answer it reads.
+    pub max_message: usize,
     /// `TALENTMESH_GATEWAY_EMIT_UNPOPULATED`, default true: responses carry every scalar, enum,
     /// repeated and map field, set or not, with its default value, so clients see one shape per
     /// message. Unset message fields are omitted either way.
@@ -42,7 +55,8 @@ impl Default for GatewayConfig {
         GatewayConfig {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 18080)),
             deadline: Duration::from_secs(10),
-            body_limit: 1024 * 1024,
+            body_limit: DEFAULT_BODY_LIMIT,
+            max_message: talentmesh_mesh::limits::DEFAULT_MAX_MESSAGE,
             emit_unpopulated: true,
             upstreams: Vec::new(),
             service_names: Vec::new(),
@@ -60,6 +74,9 @@ impl GatewayConfig {
             http_addr: env.parse("TALENTMESH_GATEWAY_HTTP_ADDR", defaults.http_addr),
             deadline: env.duration("TALENTMESH_GATEWAY_DEADLINE", defaults.deadline),
             body_limit: env.parse("TALENTMESH_GATEWAY_BODY_LIMIT", defaults.body_limit),
+            // Read (and checked) with the mesh's settings too; read here so a gateway made from
+            // a map of variables alone keeps the same limit.
+            max_message: env.parse("TALENTMESH_GRPC_MAX_MESSAGE", defaults.max_message),
             emit_unpopulated: env.parse(
                 "TALENTMESH_GATEWAY_EMIT_UNPOPULATED",
                 defaults.emit_unpopulated,
@@ -123,7 +140,11 @@ mod tests {
         let config = GatewayConfig::from_map(&HashMap::new()).unwrap();
         assert_eq!(config.http_addr.to_string(), "127.0.0.1:18080");
         assert_eq!(config.deadline, Duration::from_secs(10));
-        assert_eq!(config.body_limit, 1 << 20);
+        assert_eq!(config.body_limit, DEFAULT_BODY_LIMIT);
+        assert_eq!(
+            config.max_message,
+            talentmesh_mesh::limits::DEFAULT_MAX_MESSAGE
+        );
 
         let vars: HashMap<String, String> = [
             ("TALENTMESH_GATEWAY_DEADLINE", "250ms"),

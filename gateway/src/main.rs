@@ -32,9 +32,10 @@ async fn start() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.http_addr).await?;
     if config.upstreams.is_empty() {
         let mut upstreams = DiscoveryUpstreams::per_worker(config.workers, || {
-            anyhow::Ok(Discovery::new(
+            anyhow::Ok(Discovery::with_max_message(
                 ConsulClient::new(&mesh.consul_addr)?,
                 config.deadline,
+                mesh.grpc_max_message,
             ))
         })?;
         for (service, consul_name) in &config.service_names {

@@ -107,6 +107,11 @@ async fn forward<'t, U: Upstreams>(
     let message = crate::request::build(route, &segments, parts.uri.query(), &body)
         .map_err(|violations| Rejection::api(&ApiError::invalid(violations)))?;
     drop(body);
+    // Refused here, with 413, rather than by the upstream after the whole message went out.
+    let len = prost::Message::encoded_len(&message);
+    if len > shared.config.max_message {
+        return Err(Rejection::message_too_large(len, shared.config.max_message));
+    }
 
     let channel = shared
         .upstreams
@@ -129,7 +134,11 @@ async fn forward<'t, U: Upstreams>(
     let deadline = shared.config.deadline;
     call.set_timeout(deadline);
 
-    let mut grpc = tonic::client::Grpc::new(channel);
+    // Both directions at the mesh's limit, which every service's server also keeps (tonic's
+    // 4 MiB default would refuse a page of large documents the service may send).
+    let mut grpc = tonic::client::Grpc::new(channel)
+        .max_decoding_message_size(shared.config.max_message)
+        .max_encoding_message_size(shared.config.max_message);
     let codec = DynamicCodec::new(route.rpc.output.clone());
     let exchange = async {
         grpc.ready()

@@ -90,6 +90,25 @@ impl Rejection {
         }
     }
 
+    /// A request whose gRPC message (`len` encoded bytes) is over the mesh's message size
+    /// limit, though its body was within the body limit: 413, never sent upstream.
+    pub fn message_too_large(len: usize, limit: usize) -> Rejection {
+        let error = ApiError::new(
+            ErrorCode::ResourceExhausted,
+            format!(
+                "request message of {len} bytes is larger than the limit of {limit} bytes \
+                 (TALENTMESH_GRPC_MAX_MESSAGE)"
+            ),
+        )
+        .with_reason("MESSAGE_TOO_LARGE");
+        Rejection {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            body: error.to_rpc_status(),
+            allow: None,
+            close: false,
+        }
+    }
+
     pub fn unsupported_media_type(content_type: &str) -> Rejection {
         let error = ApiError::new(
             ErrorCode::InvalidArgument,

@@ -25,11 +25,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         compiler.encode_file_descriptor_set(),
     )?;
 
+    let fds = compiler.file_descriptor_set();
+    let services = fds.file.iter().flat_map(|f| {
+        f.service
+            .iter()
+            .map(move |s| (f.package().to_string(), s.name().to_string()))
+    });
+    std::fs::write(out.join("message_limits.rs"), message_limits(services))?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(compiler.file_descriptor_set())?;
+        .compile_fds(fds)?;
     Ok(())
+}
+
+/// `message_limits!` for the client and server of every talentmesh service, so no generated
+/// type can be served or called without the mesh's message size limit being settable on it.
+fn message_limits(services: impl Iterator<Item = (String, String)>) -> String {
+    let mut code = String::new();
+    for (package, name) in services {
+        if !package.starts_with("talentmesh.") {
+            continue;
+        }
+        let module = package.replace('.', "::");
+        let snake = snake_case(&name);
+        code.push_str(&format!(
+            "crate::message_limits!(server {module}::{snake}_server::{name}Server, \
+             {module}::{snake}_server::{name});\n"
+        ));
+        code.push_str(&format!(
+            "crate::message_limits!(client {module}::{snake}_client::{name}Client);\n"
+        ));
+    }
+    code
+}
+
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn collect_protos(

@@ -10,6 +10,9 @@ use crate::store::throttle::Limits;
 
 pub const SERVICE: &str = "identity";
 pub const DEFAULT_PORT: u16 = 50051;
+/// The longest refresh retry window: a retry is a client's answer to a lost response, seconds
+/// later; a longer window only lengthens the time a stolen token is honoured.
+pub const MAX_REFRESH_RETRY_WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -17,6 +20,9 @@ pub struct Config {
     pub storage: StorageConfig,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// How long after a refresh the same refresh token gets the same answer again (a client
+    /// retrying a lost response); later it is reuse and revokes the session. Zero: never.
+    pub refresh_retry_window: Duration,
     pub key_rotation: Duration,
     pub throttle: Limits,
     /// When both are set, an admin account with this email exists after start.
@@ -48,6 +54,10 @@ impl Config {
                 "TALENTMESH_IDENTITY_REFRESH_TTL",
                 Duration::from_secs(30 * 24 * 3600),
             ),
+            refresh_retry_window: env.duration(
+                "TALENTMESH_IDENTITY_REFRESH_RETRY_WINDOW",
+                Duration::from_secs(5),
+            ),
             key_rotation: env.duration(
                 "TALENTMESH_IDENTITY_KEY_ROTATION",
                 Duration::from_secs(24 * 3600),
@@ -65,6 +75,13 @@ impl Config {
         };
         if config.access_ttl < Duration::from_secs(1) {
             env.problem("TALENTMESH_IDENTITY_ACCESS_TTL: must be at least 1s");
+        }
+        if config.refresh_retry_window > MAX_REFRESH_RETRY_WINDOW
+            || config.refresh_retry_window >= config.refresh_ttl
+        {
+            env.problem(
+                "TALENTMESH_IDENTITY_REFRESH_RETRY_WINDOW: at most 60s, and shorter than the refresh TTL",
+            );
         }
         if config.throttle.per_account == 0 || config.throttle.per_address == 0 {
             env.problem("TALENTMESH_IDENTITY_THROTTLE_PER_*: must be at least 1");

@@ -55,7 +55,11 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
     let identity = service::Identity::new(
         store::UserStore::new(mysql),
         keys.clone(),
-        store::Sessions::new(redis.clone(), config.refresh_ttl),
+        store::Sessions::new(
+            redis.clone(),
+            config.refresh_ttl,
+            config.refresh_retry_window,
+        ),
         store::Throttle::new(redis, config.throttle),
         service::Settings {
             issuer: config.mesh.jwt_issuer.clone(),

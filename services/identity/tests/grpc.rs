@@ -100,7 +100,9 @@ async fn session_life_cycle() {
 
 #[tokio::test]
 async fn reusing_a_spent_refresh_token_revokes_the_family() {
-    let app = start(TestEnv::new("identity")).await;
+    // No retry window: the replay right after the spend is reuse (retries: refresh_retry.rs).
+    let app =
+        start(TestEnv::new("identity").set("TALENTMESH_IDENTITY_REFRESH_RETRY_WINDOW", "0s")).await;
     let mut client = app.client().await;
     register(&mut client, "bob@example.com", PASSWORD).await;
     let first = login(&mut client, "bob@example.com", PASSWORD).await;

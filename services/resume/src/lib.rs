@@ -84,6 +84,9 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
         ),
         PermissionClient::new(kit.upstream("company")?, config.permission_cache),
     ));
-    kit.serve(ResumeServiceServer::new(grpc::ResumeGrpc { resumes }));
+    kit.serve(ResumeServiceServer::new(grpc::ResumeGrpc {
+        resumes,
+        max_message: config.mesh.grpc_max_message,
+    }));
     kit.run().await
 }

@@ -7,7 +7,7 @@
 
 use talentmesh_authz::{Freshness, PermissionClient};
 use talentmesh_mesh::{CallContext, Caller};
-use talentmesh_storage::paging::Cursor;
+use talentmesh_storage::paging::Pages;
 
 use crate::domain::limits::{import_violations, violations};
 use crate::domain::{CompanyId, Content, Record, Resume, ResumeId, ResumeVersion};
@@ -182,16 +182,19 @@ impl Resumes {
         Ok(resume)
     }
 
-    /// A page of the caller's live resumes (`limit` of them after `after`), oldest first, and
-    /// the next page's token ("" on the last page).
+    /// A page of the caller's live resumes (`limit` of them after the page `page_token`
+    /// ended), oldest first, and the next page's token ("" on the last page). Tokens are the
+    /// caller's own: another list's, or another user's, is refused on `page_token`.
     pub async fn list(
         &self,
         ctx: &CallContext,
         limit: i64,
-        after: Option<Cursor>,
+        page_token: &str,
     ) -> Result<(Vec<Resume>, String)> {
         let caller = caller(ctx)?;
-        self.store.list(&caller.user_id, after, limit).await
+        let pages = Pages::of("resume.resumes").bind(&caller.user_id);
+        let after = pages.parse(page_token)?;
+        self.store.list(&caller.user_id, after, limit, &pages).await
     }
 
     /// Saves `content` as the next version of the caller's resume `id`, if it is at
@@ -222,10 +225,19 @@ impl Resumes {
         Ok(())
     }
 
-    /// The history of the caller's resume `id`, newest first (at most 500 versions).
-    pub async fn versions(&self, ctx: &CallContext, id: &ResumeId) -> Result<Vec<ResumeVersion>> {
+    /// A page of the history of the caller's resume `id`, newest first: at most `limit`
+    /// versions older than `before`, together within `budget` encoded bytes (at least one);
+    /// and whether more follow.
+    pub async fn versions(
+        &self,
+        ctx: &CallContext,
+        id: &ResumeId,
+        before: Option<i64>,
+        limit: i64,
+        budget: usize,
+    ) -> Result<(Vec<ResumeVersion>, bool)> {
         self.own(ctx, id).await?;
-        self.store.versions(id).await
+        self.store.versions(id, before, limit, budget).await
     }
 
     /// Saves the content of `version` as the newest version of the caller's resume `id`.

@@ -138,6 +138,7 @@ async fn saves_are_versioned_analysed_and_restorable() {
         .list_resume_versions(req(
             pb::ListResumeVersionsRequest {
                 name: created.name.clone(),
+                ..Default::default()
             },
             &me,
         ))
@@ -210,6 +211,7 @@ async fn saves_are_versioned_analysed_and_restorable() {
         c.list_resume_versions(req(
             pb::ListResumeVersionsRequest {
                 name: created.name.clone(),
+                ..Default::default()
             },
             &other,
         ))

@@ -20,6 +20,7 @@ use talentmesh_mesh::consul::{ConsulClient, Instance};
 use talentmesh_mesh::telemetry;
 use talentmesh_proto::sync::v1 as pb;
 use talentmesh_proto::sync::v1::sync_admin_service_client::SyncAdminServiceClient;
+use talentmesh_proto::MessageLimits as _;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
@@ -89,6 +90,8 @@ struct Inner {
     consul: ConsulClient,
     renames: Renames,
     deadline: Duration,
+    /// The mesh's message size limit (`TALENTMESH_GRPC_MAX_MESSAGE`), on every admin client.
+    max_message: usize,
     /// Channels by `http://host:port`; pruned to the current instances on every full listing.
     channels: Mutex<HashMap<String, Channel>>,
     /// Rotates the first instance tried for single-instance calls, spreading them out.
@@ -96,12 +99,20 @@ struct Inner {
 }
 
 impl Fleet {
-    pub fn new(consul: ConsulClient, renames: Renames, deadline: Duration) -> Fleet {
+    /// The fleet found through `consul`; each admin call within `deadline`, its messages within
+    /// `max_message` bytes (the mesh's `grpc_max_message`).
+    pub fn new(
+        consul: ConsulClient,
+        renames: Renames,
+        deadline: Duration,
+        max_message: usize,
+    ) -> Fleet {
         Fleet {
             inner: Arc::new(Inner {
                 consul,
                 renames,
                 deadline,
+                max_message,
                 channels: Mutex::new(HashMap::new()),
                 next: AtomicUsize::new(0),
             }),
@@ -171,7 +182,9 @@ impl Fleet {
         let uri = instance.uri();
         let mut channels = lock(&self.inner.channels);
         if let Some(channel) = channels.get(&uri) {
-            return Ok(SyncAdminServiceClient::new(channel.clone()));
+            return Ok(
+                SyncAdminServiceClient::new(channel.clone()).limit_messages(self.inner.max_message)
+            );
         }
         let channel = Endpoint::from_shared(uri.clone())
             .map_err(|e| Status::unavailable(format!("bad instance address {uri}: {e}")))?
@@ -179,7 +192,7 @@ impl Fleet {
             .tcp_nodelay(true)
             .connect_lazy();
         channels.insert(uri, channel.clone());
-        Ok(SyncAdminServiceClient::new(channel))
+        Ok(SyncAdminServiceClient::new(channel).limit_messages(self.inner.max_message))
     }
 
     /// Runs `call` on `instance` within the per-call deadline.

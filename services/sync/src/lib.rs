@@ -31,7 +31,12 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
     let mut kit = ServiceKit::new(config::SERVICE, &config.mesh, launch);
     kit.consul_name("identity", config.renames.consul_name("identity"));
     let consul = ConsulClient::new(&config.mesh.consul_addr)?;
-    let fleet = fleet::Fleet::new(consul, config.renames.clone(), config.call_deadline);
+    let fleet = fleet::Fleet::new(
+        consul,
+        config.renames.clone(),
+        config.call_deadline,
+        config.mesh.grpc_max_message,
+    );
     // No stores of its own; without Consul it can answer nothing, so that is its readiness.
     let probe = fleet.clone();
     kit.readiness(Arc::new(move || {

@@ -76,7 +76,7 @@ impl PermissionClient {
     /// `channel` reaches the company service; answers are kept in process for `ttl`.
     pub fn new(channel: MeshChannel, ttl: Duration) -> PermissionClient {
         PermissionClient {
-            client: MembershipServiceClient::new(channel),
+            client: channel.client(MembershipServiceClient::new),
             ttl,
             max_entries: 100_000,
             cache: Mutex::new(Cache::default()),

@@ -41,6 +41,7 @@ use talentmesh_mesh::consul::ConsulClient;
 use talentmesh_mesh::metrics::Metrics;
 use talentmesh_mesh::server::{self, Readiness, ServeOptions};
 use talentmesh_mesh::{Discovery, MeshChannel, MeshConfig};
+use talentmesh_proto::MessageLimits;
 use talentmesh_storage::sync::{SyncRuntime, SyncSetup};
 use talentmesh_storage::{Migrations, StorageConfig, Stores};
 use tonic::body::Body;
@@ -156,7 +157,11 @@ impl ServiceKit {
             Some(d) => d.clone(),
             None => {
                 let consul = ConsulClient::new(&self.mesh.consul_addr)?;
-                let d = Discovery::new(consul, self.mesh.default_deadline);
+                let d = Discovery::with_max_message(
+                    consul,
+                    self.mesh.default_deadline,
+                    self.mesh.grpc_max_message,
+                );
                 self.discovery = Some(d.clone());
                 d
             }
@@ -239,10 +244,13 @@ impl ServiceKit {
         self
     }
 
-    /// Serves `svc` (a generated tonic server) and reports its health by its proto name.
+    /// Serves `svc` (a generated tonic server) and reports its health by its proto name. The
+    /// server sends and accepts messages up to the mesh's limit (`TALENTMESH_GRPC_MAX_MESSAGE`),
+    /// the one its callers' channels use, instead of tonic's 4 MiB default.
     pub fn serve<S>(&mut self, svc: S) -> &mut Self
     where
         S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + MessageLimits
             + NamedService
             + Clone
             + Send
@@ -251,6 +259,7 @@ impl ServiceKit {
         S::Future: Send + 'static,
     {
         self.served.push(S::NAME);
+        let svc = svc.limit_messages(self.mesh.grpc_max_message);
         self.routes = Some(match self.routes.take() {
             Some(routes) => routes.add_service(svc),
             None => tonic::service::Routes::new(svc),

@@ -376,7 +376,7 @@ impl JwksCache {
     pub fn from_identity(channel: crate::discovery::MeshChannel) -> JwksCache {
         use talentmesh_proto::identity::v1::identity_service_client::IdentityServiceClient;
         use talentmesh_proto::identity::v1::ListPublicKeysRequest;
-        let client = IdentityServiceClient::new(channel);
+        let client = channel.client(IdentityServiceClient::new);
         JwksCache::new(Arc::new(move || {
             let mut client = client.clone();
             Box::pin(async move {

@@ -203,6 +203,11 @@ pub struct MeshConfig {
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub version: String,
+    /// `TALENTMESH_GRPC_MAX_MESSAGE`: the largest gRPC message, in encoded bytes, this process
+    /// sends or receives, as a server and as a client (default
+    /// [`crate::limits::DEFAULT_MAX_MESSAGE`], sized from the largest document the API gives
+    /// out; at least [`crate::limits::MIN_MAX_MESSAGE`]). Set the same value on every process.
+    pub grpc_max_message: usize,
 }
 
 impl MeshConfig {
@@ -248,7 +253,19 @@ impl MeshConfig {
             jwt_issuer: env.string("TALENTMESH_JWT_ISSUER", "talentmesh-identity"),
             jwt_audience: env.string("TALENTMESH_JWT_AUDIENCE", "talentmesh"),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            grpc_max_message: env.parse(
+                "TALENTMESH_GRPC_MAX_MESSAGE",
+                crate::limits::DEFAULT_MAX_MESSAGE,
+            ),
         };
+        // Above 1 GiB a single message is a memory problem, not a document.
+        if !(crate::limits::MIN_MAX_MESSAGE..=1 << 30).contains(&config.grpc_max_message) {
+            env.problem(format!(
+                "TALENTMESH_GRPC_MAX_MESSAGE: bytes, from {} to {}",
+                crate::limits::MIN_MAX_MESSAGE,
+                1u64 << 30
+            ));
+        }
         if config.jwt_issuer.is_empty() || config.jwt_audience.is_empty() {
             env.problem("TALENTMESH_JWT_ISSUER and TALENTMESH_JWT_AUDIENCE must not be empty");
         }
@@ -285,5 +302,23 @@ mod tests {
         assert_eq!(c.grpc_addr.port(), 50051);
         assert_eq!(c.consul_addr, "http://127.0.0.1:18500");
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(c.grpc_max_message, crate::limits::DEFAULT_MAX_MESSAGE);
+    }
+
+    #[test]
+    fn the_message_limit_is_configurable_and_bounded() {
+        let load = |v: &str| {
+            let mut env = Env::from_map([("TALENTMESH_GRPC_MAX_MESSAGE", v)]);
+            let c = MeshConfig::load(&mut env, "resume", 50054);
+            env.finish().map(|()| c.grpc_max_message)
+        };
+        assert_eq!(load("67108864").ok(), Some(64 << 20));
+        for bad in ["1024", "lots", "0"] {
+            let e = load(bad).err().map(|e| e.problems.join(";"));
+            assert!(
+                e.is_some_and(|p| p.contains("TALENTMESH_GRPC_MAX_MESSAGE")),
+                "{bad}"
+            );
+        }
     }
 }

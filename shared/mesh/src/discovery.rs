@@ -44,16 +44,31 @@ pub struct Discovery {
 struct DiscoveryInner {
     consul: ConsulClient,
     default_deadline: Duration,
+    /// The message size limit of every channel made here (`TALENTMESH_GRPC_MAX_MESSAGE`).
+    max_message: usize,
     watches: Mutex<HashMap<String, watch::Receiver<Arc<Vec<Instance>>>>>,
     channels: Mutex<HashMap<String, MeshChannel>>,
 }
 
 impl Discovery {
+    /// Discovery whose channels keep the default message size limit
+    /// ([`crate::limits::DEFAULT_MAX_MESSAGE`]).
     pub fn new(consul: ConsulClient, default_deadline: Duration) -> Self {
+        Discovery::with_max_message(consul, default_deadline, crate::limits::DEFAULT_MAX_MESSAGE)
+    }
+
+    /// Discovery whose channels send and accept messages of at most `max_message` encoded
+    /// bytes (the process's `MeshConfig::grpc_max_message`).
+    pub fn with_max_message(
+        consul: ConsulClient,
+        default_deadline: Duration,
+        max_message: usize,
+    ) -> Self {
         Discovery {
             inner: Arc::new(DiscoveryInner {
                 consul,
                 default_deadline,
+                max_message,
                 watches: Mutex::new(HashMap::new()),
                 channels: Mutex::new(HashMap::new()),
             }),
@@ -85,7 +100,8 @@ impl Discovery {
         if let Some(ch) = lock(&self.inner.channels).get(service) {
             return ch.clone();
         }
-        let channel = MeshChannel::empty(service, self.inner.default_deadline);
+        let channel =
+            MeshChannel::empty(service, self.inner.default_deadline, self.inner.max_message);
         let mut rx = self.instances(service);
         let updating = channel.clone();
         tokio::spawn(async move {
@@ -167,6 +183,8 @@ struct ChannelInner {
     endpoints: ArcSwap<Vec<Arc<Endpoint>>>,
     next: AtomicUsize,
     default_deadline: Duration,
+    /// The largest message, in encoded bytes, sent or accepted on this channel.
+    max_message: usize,
     /// Whether the endpoint list has been set at least once: before that, "no endpoint" means
     /// "not known yet" rather than "none".
     known: watch::Sender<bool>,
@@ -180,13 +198,14 @@ pub struct MeshChannel {
 }
 
 impl MeshChannel {
-    fn empty(service: &str, default_deadline: Duration) -> Self {
+    fn empty(service: &str, default_deadline: Duration, max_message: usize) -> Self {
         MeshChannel {
             inner: Arc::new(ChannelInner {
                 service: service.to_string(),
                 endpoints: ArcSwap::from_pointee(Vec::new()),
                 next: AtomicUsize::new(0),
                 default_deadline,
+                max_message,
                 known: watch::Sender::new(false),
             }),
         }
@@ -194,7 +213,22 @@ impl MeshChannel {
 
     /// A channel over fixed addresses (`http://host:port`), for tests and static setups.
     pub fn fixed(service: &str, uris: &[String], default_deadline: Duration) -> Self {
-        let channel = MeshChannel::empty(service, default_deadline);
+        MeshChannel::fixed_with_max_message(
+            service,
+            uris,
+            default_deadline,
+            crate::limits::DEFAULT_MAX_MESSAGE,
+        )
+    }
+
+    /// [`MeshChannel::fixed`] sending and accepting messages of at most `max_message` bytes.
+    pub fn fixed_with_max_message(
+        service: &str,
+        uris: &[String],
+        default_deadline: Duration,
+        max_message: usize,
+    ) -> Self {
+        let channel = MeshChannel::empty(service, default_deadline, max_message);
         let instances: Vec<Instance> = uris
             .iter()
             .map(|uri| Instance {
@@ -211,6 +245,21 @@ impl MeshChannel {
 
     pub fn service(&self) -> &str {
         &self.inner.service
+    }
+
+    /// The largest message, in encoded bytes, this channel sends or accepts.
+    pub fn max_message(&self) -> usize {
+        self.inner.max_message
+    }
+
+    /// A generated client over this channel, with this channel's message size limit on both
+    /// directions (tonic's clients would otherwise refuse answers over 4 MiB):
+    /// `channel.client(FooServiceClient::new)`.
+    pub fn client<C: talentmesh_proto::MessageLimits>(
+        &self,
+        make: impl FnOnce(MeshChannel) -> C,
+    ) -> C {
+        make(self.clone()).limit_messages(self.inner.max_message)
     }
 
     /// Addresses currently balanced over.
@@ -382,6 +431,12 @@ impl Service<http::Request<Body>> for MeshChannel {
                 // another instance when the first refuses the connection.
                 let (parts, body) = req.into_parts();
                 let bytes = body.collect().await.map_err(BoxError::from)?.to_bytes();
+                let limit = this.inner.max_message;
+                // Refused here, named, rather than by the server after it was sent.
+                if let Some(len) = crate::limits::oversized_frame(&bytes, limit) {
+                    let what = format!("request to {}", this.inner.service);
+                    return Err(Box::new(crate::limits::too_large(&what, len, limit)) as BoxError);
+                }
                 let mut tried = Vec::new();
                 loop {
                     let Some((i, endpoint)) = this.pick(&tried) else {
@@ -404,7 +459,14 @@ impl Service<http::Request<Body>> for MeshChannel {
                         Err(e) => Err(e),
                     };
                     match result {
-                        Ok(resp) => return Ok(resp),
+                        // An answer over the limit fails as its frame header arrives, with
+                        // RESOURCE_EXHAUSTED, however large the client's own limit is.
+                        Ok(resp) => {
+                            let what = format!("response from {}", this.inner.service);
+                            return Ok(resp.map(|body| {
+                                Body::new(crate::limits::CheckedFrames::new(body, limit, what))
+                            }));
+                        }
                         // The endpoint's own grpc-timeout fired first; tonic calls that
                         // CANCELLED, but the caller's deadline is what passed.
                         Err(e) if timed_out(&e) => {
@@ -492,7 +554,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_made_before_the_first_answer_waits_for_it() {
-        let channel = MeshChannel::empty("later", Duration::from_secs(30));
+        let channel = MeshChannel::empty(
+            "later",
+            Duration::from_secs(30),
+            crate::limits::DEFAULT_MAX_MESSAGE,
+        );
         let answering = channel.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;

@@ -15,6 +15,8 @@
 //!   details; [`upstream`]: `UpstreamError`, the one mapping of a peer's failure.
 //! - [`metrics`]: the Prometheus registry and the RPC metrics layer; [`telemetry`]: logs and
 //!   OTLP traces, W3C trace context.
+//! - [`limits`]: the one message size limit (`TALENTMESH_GRPC_MAX_MESSAGE`) on servers and
+//!   mesh channels, refused with RESOURCE_EXHAUSTED where first seen.
 //! - [`retry`]: the one backoff policy (backon); [`time`]: protobuf timestamps to and from chrono.
 
 pub mod auth;
@@ -22,6 +24,7 @@ pub mod config;
 pub mod consul;
 pub mod discovery;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod retry;
 pub mod server;

@@ -18,6 +18,7 @@ use tonic_health::ServingStatus;
 use crate::auth::{AuthLayer, AuthPolicy, Verifier};
 use crate::config::MeshConfig;
 use crate::consul::{ConsulClient, Registration};
+use crate::limits::MessageLimitLayer;
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::retry::Backoff;
 use crate::telemetry;
@@ -292,9 +293,14 @@ pub async fn serve_with_descriptors(
         .verifier
         .clone()
         .map(|v| AuthLayer::new(v, options.policy.clone()));
+    // The message limit sits inside metrics (a refused message is counted) and outside auth, so
+    // an oversized request is refused as its frame header arrives, with RESOURCE_EXHAUSTED,
+    // before tonic would fail decoding it deep inside. The generated servers carry the same
+    // limit (the service kit sets it), so this layer is the one that answers.
     let layers = tower::ServiceBuilder::new()
         .layer(TraceLayer)
         .layer(MetricsLayer::new(options.metrics.clone()))
+        .layer(MessageLimitLayer::new(config.grpc_max_message))
         .option_layer(auth);
 
     tracing::info!(

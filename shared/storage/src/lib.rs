@@ -21,6 +21,7 @@
 //!   consistency checker (missing, stale, orphaned; repair, rebuild) and serve the admin
 //!   contract.
 //! - [`paging`]: keyset page tokens shared by the services' list RPCs.
+//! - [`time`]: instants bound to MySQL as `DATETIME` (never TIMESTAMP, which ends in 2038).
 
 pub mod bus;
 pub mod config;
@@ -30,6 +31,7 @@ pub mod paging;
 pub mod projection;
 pub mod stores;
 pub mod sync;
+pub mod time;
 
 pub use config::{Needs, StorageConfig};
 pub use health::{StoreHealth, StoreReport};

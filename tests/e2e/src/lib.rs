@@ -288,8 +288,14 @@ impl Mesh {
             }
             company_env = Some(cenv);
         }
+        // Small unless a test sets TALENTMESH_GATEWAY_BODY_LIMIT in its tweak (the gateway's
+        // own default admits the largest documents: tests of large documents use it).
         let config = GatewayConfig {
-            body_limit: 64 * 1024,
+            body_limit: env
+                .env()
+                .optional("TALENTMESH_GATEWAY_BODY_LIMIT")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(64 * 1024),
             ..GatewayConfig::default()
         };
         let gateway = Gateway::new(config, upstreams).expect("gateway");

@@ -103,7 +103,9 @@ async fn register_login_me_refresh_logout() {
 
 #[tokio::test]
 async fn refresh_token_reuse_revokes_the_family() {
-    let mesh = Mesh::start().await;
+    // No retry window: the replay right after the spend is reuse, not a retry.
+    let mesh =
+        Mesh::start_with(|env| env.set("TALENTMESH_IDENTITY_REFRESH_RETRY_WINDOW", "0s")).await;
     let login = register_and_login(&mesh, "bob@example.com").await;
     let first = login["tokens"]["refreshToken"].as_str().unwrap();
     let (status, renewed) = mesh

@@ -18,6 +18,13 @@ pub mod pb {
     /// The fixture's contract and its imports, encoded, for reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/syncfixture_descriptor.bin"));
+
+    // The service kit serves only servers whose message size limit it can set.
+    talentmesh_proto::message_limits!(
+        server note_service_server::NoteServiceServer,
+        note_service_server::NoteService
+    );
+    talentmesh_proto::message_limits!(client note_service_client::NoteServiceClient);
 }
 
 pub use app::{App, AppOptions};

@@ -2,12 +2,13 @@
 //! and admins see, and the checks on what a client may set.
 
 use chrono::{DateTime, Utc};
+use talentmesh_text::Lines;
 
 use super::office::Office;
 use super::permissions::Role;
 use super::relation::Relation;
 use super::uscc::Uscc;
-use super::Invalid;
+use super::{text_problem, Invalid};
 
 const MAX_NAME: usize = 200;
 const MAX_DESCRIPTION: usize = 5000;
@@ -174,6 +175,19 @@ impl ProfileInput {
         let mut out = Vec::new();
         for field in fields {
             let name = format!("company.{}", field.path());
+            // Characters first: a field with a control character is refused whatever else.
+            let text = match field {
+                ProfileField::DisplayName => Some((&self.display_name, Lines::Single)),
+                ProfileField::Description => Some((&self.description, Lines::Multi)),
+                ProfileField::Industry => Some((&self.industry, Lines::Single)),
+                ProfileField::CityCode => Some((&self.city_code, Lines::Single)),
+                ProfileField::Website => Some((&self.website, Lines::Single)),
+                ProfileField::Size => None,
+            };
+            if let Some(problem) = text.and_then(|(v, lines)| text_problem(&name, v, lines)) {
+                out.push(problem);
+                continue;
+            }
             match field {
                 ProfileField::DisplayName => {
                     let n = self.display_name.trim().chars().count();
@@ -301,7 +315,9 @@ impl VerificationInput {
             ("licence_document", &self.licence_document, 1024),
         ] {
             let n = value.trim().chars().count();
-            if n == 0 {
+            if let Some(problem) = text_problem(field, value, Lines::Single) {
+                problems.push(problem);
+            } else if n == 0 {
                 problems.push(Invalid::new(field, "is required"));
             } else if n > max {
                 problems.push(Invalid::new(field, format!("at most {max} characters")));
@@ -391,6 +407,7 @@ impl CompanyFilter {
         if self.query.chars().count() > 100 {
             problems.push(Invalid::new("query", "at most 100 characters"));
         }
+        problems.extend(text_problem("query", &self.query, Lines::Single));
         problems
     }
 }

@@ -2,13 +2,18 @@
 //! (what BeiDou and GPS report). Chinese map services draw in other systems, so positions are
 //! returned on request as:
 //! - GCJ-02 (AMap, Tencent): WGS-84 shifted by the national obfuscation formula on the
-//!   Krasovsky 1940 ellipsoid; outside China the two are the same.
+//!   Krasovsky 1940 ellipsoid.
 //! - BD-09 (Baidu): GCJ-02 shifted once more.
+//!
+//! Both apply in mainland China only ([`in_mainland_china`], a polygon of its borders): in Hong
+//! Kong, Macau, Taiwan and every other country all three are WGS-84 and nothing moves.
 //!
 //! GCJ-02 has no closed-form inverse; [`gcj02_to_wgs84`] iterates the forward transform until
 //! it lands within 1e-9° of the target.
 
 use std::f64::consts::PI;
+
+mod mainland;
 
 /// Krasovsky 1940 semi-major axis (m) and first eccentricity squared, as the GCJ-02 formula uses.
 const A: f64 = 6378245.0;
@@ -51,9 +56,14 @@ pub enum Datum {
     Bd09,
 }
 
-/// The rough box the obfuscation applies to; outside it GCJ-02 equals WGS-84.
+/// Whether GCJ-02 and BD-09 shift `p`: it lies in mainland China (not Hong Kong, Macau or
+/// Taiwan; see `mainland` for the outline and its precision near the borders).
+pub fn in_mainland_china(p: LatLng) -> bool {
+    mainland::contains(p)
+}
+
 fn outside_china(p: LatLng) -> bool {
-    !(72.004..=137.8347).contains(&p.lng) || !(0.8293..=55.8271).contains(&p.lat)
+    !in_mainland_china(p)
 }
 
 fn shift_lat(x: f64, y: f64) -> f64 {
@@ -104,8 +114,11 @@ pub fn gcj02_to_wgs84(p: LatLng) -> LatLng {
     guess
 }
 
-/// GCJ-02 → BD-09.
+/// GCJ-02 → BD-09 (outside mainland China both are WGS-84: nothing moves).
 pub fn gcj02_to_bd09(p: LatLng) -> LatLng {
+    if outside_china(p) {
+        return p;
+    }
     let (x, y) = (p.lng, p.lat);
     let z = (x * x + y * y).sqrt() + 0.00002 * (y * X_PI).sin();
     let theta = y.atan2(x) + 0.000003 * (x * X_PI).cos();
@@ -113,8 +126,11 @@ pub fn gcj02_to_bd09(p: LatLng) -> LatLng {
 }
 
 /// BD-09 → GCJ-02: the usual closed-form approximation (good to about 1e-6°), then refined by
-/// iterating the forward transform to 1e-9°.
+/// iterating the forward transform to 1e-9° (outside mainland China nothing moves).
 pub fn bd09_to_gcj02(p: LatLng) -> LatLng {
+    if outside_china(p) {
+        return p;
+    }
     let (x, y) = (p.lng - 0.0065, p.lat - 0.006);
     let z = (x * x + y * y).sqrt() - 0.00002 * (y * X_PI).sin();
     let theta = y.atan2(x) - 0.000003 * (x * X_PI).cos();
@@ -223,6 +239,16 @@ mod tests {
         assert_eq!(wgs84_to_gcj02(london), london);
         assert_eq!(gcj02_to_wgs84(london), london);
         assert_eq!(to_wgs84(london, Datum::Gcj02), london);
+        // Inside the old rectangle, outside mainland China: neither datum moves them.
+        let seoul = LatLng::new(37.5665, 126.978);
+        let hong_kong = LatLng::new(22.2819, 114.1582);
+        let taipei = LatLng::new(25.033, 121.5654);
+        for p in [seoul, hong_kong, taipei] {
+            for datum in [Datum::Gcj02, Datum::Bd09] {
+                assert_eq!(from_wgs84(p, datum), p, "{p:?} {datum:?}");
+                assert_eq!(to_wgs84(p, datum), p, "{p:?} {datum:?}");
+            }
+        }
     }
 
     #[test]

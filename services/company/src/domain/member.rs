@@ -64,6 +64,9 @@ impl Invitation {
 /// # Errors
 /// [`Invalid`] on `field`.
 pub fn normal_email(field: &str, email: &str) -> Result<String, Invalid> {
+    if let Some(problem) = super::text_problem(field, email, talentmesh_text::Lines::Single) {
+        return Err(problem);
+    }
     let e = email.trim().to_lowercase();
     let ok = e.len() <= 254
         && e.split_once('@').is_some_and(|(l, d)| {

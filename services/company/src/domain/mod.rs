@@ -40,6 +40,13 @@ impl Invalid {
     }
 }
 
+/// The mesh's boundary rule for text (`talentmesh_text::check_text`: no control characters,
+/// tab and line breaks only where `lines` is multi-line, no noncharacters) for one field, as a
+/// refusal naming it.
+pub fn text_problem(field: &str, value: &str, lines: talentmesh_text::Lines) -> Option<Invalid> {
+    talentmesh_text::check_text(value, lines).map(|why| Invalid::new(field, why))
+}
+
 /// A page size: `default` when 0 (unset), at most `max`; negative sizes are refused.
 pub fn page_size(field: &str, asked: i32, default: i64, max: i64) -> Result<i64, Invalid> {
     match asked {

@@ -28,7 +28,14 @@ pub fn company_id<'a>(field: &str, name: &'a str) -> Result<&'a str, Invalid> {
 /// [`Invalid`] on `field` for anything else.
 pub fn user_id<'a>(field: &str, name: &'a str) -> Result<&'a str, Invalid> {
     match name.strip_prefix("users/") {
-        Some(id) if !id.is_empty() && id.len() <= 64 && !id.contains('/') => Ok(id),
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && !id.contains('/')
+                && talentmesh_text::check_text(id, talentmesh_text::Lines::Single).is_none() =>
+        {
+            Ok(id)
+        }
         _ => Err(Invalid::new(field, "must be users/{user}")),
     }
 }
@@ -45,7 +52,11 @@ pub fn child_id<'a>(
     let parts: Vec<&str> = name.split('/').collect();
     match parts.as_slice() {
         ["companies", company, c, child]
-            if *c == collection && is_id(company) && !child.is_empty() && child.len() <= 64 =>
+            if *c == collection
+                && is_id(company)
+                && !child.is_empty()
+                && child.len() <= 64
+                && talentmesh_text::check_text(child, talentmesh_text::Lines::Single).is_none() =>
         {
             Ok((company, child))
         }

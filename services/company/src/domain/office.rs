@@ -71,6 +71,16 @@ impl OfficeInput {
                 "required, at most 500 characters",
             ));
         }
+        for (field, value) in [
+            ("office.address", &self.address),
+            ("office.label", &self.label),
+        ] {
+            problems.extend(super::text_problem(
+                field,
+                value,
+                talentmesh_text::Lines::Single,
+            ));
+        }
         if self.label.chars().count() > 100 {
             problems.push(Invalid::new("office.label", "at most 100 characters"));
         }

@@ -2,6 +2,7 @@
 //! index), update, delete, submit a verification, review it.
 
 use talentmesh_mesh::{CallContext, Caller};
+use talentmesh_storage::paging::Pages;
 
 use super::{begin_change, caller, Access, Privacy};
 use crate::domain::names::{company_id, company_name};
@@ -144,8 +145,10 @@ impl Companies {
         self.view(ctx, aggregate).await
     }
 
-    /// One page of companies matching `filter` (by id), and the token of the next page ("" at
-    /// the end). Verification documents are shown to platform admins only.
+    /// One page of companies matching `filter` (a keyset on the id, so pages stay put while
+    /// companies are created), and the token of the next page ("" at the end), bound to the
+    /// filter: a token of another filter or list is refused on `page_token`. Verification
+    /// documents are shown to platform admins only.
     pub async fn list(
         &self,
         ctx: &CallContext,
@@ -154,14 +157,30 @@ impl Companies {
         page_size_asked: i32,
     ) -> Result<(Vec<CompanyView>, String)> {
         let mut problems = filter.check();
-        if !page_token.is_empty() && uuid::Uuid::parse_str(page_token).is_err() {
-            problems.push(Invalid::new("page_token", "not a token from this list"));
-        }
+        let pages = Pages::of("company.companies")
+            .bind(&filter.industry)
+            .bind(&filter.city_code)
+            .bind(format_args!("{:?}", filter.verification_state))
+            .bind(&filter.query);
+        let after = match pages.parse::<String>(page_token) {
+            Ok(Some(id)) if uuid::Uuid::parse_str(&id).is_err() => {
+                problems.push(Invalid::new("page_token", "not a token from this list"));
+                None
+            }
+            Ok(after) => after,
+            Err(v) => {
+                problems.push(Invalid::new(v.field, v.description));
+                None
+            }
+        };
         if !problems.is_empty() {
             return Err(problems.into());
         }
         let limit = page_size("page_size", page_size_asked, 20, 100)?;
-        let (ids, next) = self.search.list(&filter, page_token, limit).await?;
+        let (ids, next) = self
+            .search
+            .list(&filter, after.as_deref().unwrap_or_default(), limit)
+            .await?;
         let mut found = self.store.load_many(&ids).await?;
         // The index may lag MySQL by a moment: a company deleted since is left out.
         found.retain(|a| !a.company.deleted);
@@ -175,7 +194,7 @@ impl Companies {
                 private,
             })
             .collect();
-        Ok((views, next.unwrap_or_default()))
+        Ok((views, next.map(|id| pages.token(&id)).unwrap_or_default()))
     }
 
     /// Changes the profile fields `paths` names; `expected_version` (when above 0) must be the
@@ -341,6 +360,11 @@ impl Companies {
     ) -> Result<CompanyView> {
         let caller: &Caller = caller(ctx)?;
         let id = company_id("name", name)?.to_string();
+        if let Some(problem) =
+            crate::domain::text_problem("reason", reason, talentmesh_text::Lines::Multi)
+        {
+            return Err(problem.into());
+        }
         if !approve && reason.trim().is_empty() {
             return Err(Error::invalid("reason", "is required when rejecting"));
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use talentmesh_mesh::CallContext;
+use talentmesh_storage::paging::Pages;
 
 use super::{begin_change, caller, Access, Privacy};
 use crate::domain::member::normal_email;
@@ -418,15 +419,23 @@ impl Members {
     ) -> Result<(Vec<AuditEntry>, String)> {
         let caller = caller(ctx)?;
         let company = company_id("parent", parent)?.to_string();
-        let before: i64 = if page_token.is_empty() {
-            0
-        } else {
-            page_token
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Error::invalid("page_token", "not a token from this list"))?
+        // A keyset on the row id, newest first; tokens bound to the company and the prefix.
+        let pages = Pages::of("company.audit")
+            .bind(&company)
+            .bind(action_prefix);
+        let before: i64 = match pages.parse::<i64>(page_token) {
+            Ok(None) => 0,
+            Ok(Some(n)) if n > 0 => n,
+            Ok(Some(_)) => return Err(Error::invalid("page_token", "not a token from this list")),
+            Err(v) => return Err(Error::invalid(v.field, v.description)),
         };
+        if let Some(problem) = crate::domain::text_problem(
+            "action_prefix",
+            action_prefix,
+            talentmesh_text::Lines::Single,
+        ) {
+            return Err(problem.into());
+        }
         if action_prefix.len() > 64 {
             return Err(Error::invalid("action_prefix", "at most 64 characters"));
         }
@@ -442,7 +451,10 @@ impl Members {
         let more = entries.len() > limit;
         entries.truncate(limit);
         let next = if more {
-            entries.last().map(|e| e.id.to_string()).unwrap_or_default()
+            entries
+                .last()
+                .map(|e| pages.token(&e.id))
+                .unwrap_or_default()
         } else {
             String::new()
         };

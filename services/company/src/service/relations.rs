@@ -152,6 +152,11 @@ impl Relations {
         let caller = caller(ctx)?;
         let (source, id) = child_id("name", name, "relations")?;
         let source = source.to_string();
+        if let Some(problem) =
+            crate::domain::text_problem("reason", reason, talentmesh_text::Lines::Multi)
+        {
+            return Err(problem.into());
+        }
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 1000 {
             return Err(Error::invalid(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::{MySqlConnection, MySqlPool};
+use talentmesh_storage::time::datetime;
 use tokio::sync::mpsc;
 
 use crate::domain::AuditEntry;
@@ -78,7 +79,7 @@ impl AuditLog {
         .bind(r.actor)
         .bind(r.target)
         .bind(r.detail.to_string())
-        .bind(Utc::now())
+        .bind(datetime(Utc::now()))
         .execute(conn)
         .await?;
         Ok(())
@@ -156,7 +157,7 @@ async fn write_denials(pool: MySqlPool, mut rx: mpsc::Receiver<Denial>) {
                 .push_bind(d.user.clone())
                 .push_bind(format!("companies/{}", d.company))
                 .push_bind(serde_json::json!({ "permission": d.permission }).to_string())
-                .push_bind(d.at);
+                .push_bind(datetime(d.at));
         });
         // A store outage loses these entries (they are a record of refusals, not of anything a
         // caller was told succeeded); the writer carries on with the next batch.

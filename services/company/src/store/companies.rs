@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{MySqlConnection, MySqlPool};
 use talentmesh_storage::outbox::Outbox;
+use talentmesh_storage::time::datetime;
 
 use super::offices::{OfficeRow, OFFICE_COLUMNS};
 use super::relations::{RelationRow, RELATION_COLUMNS};
@@ -217,7 +218,7 @@ impl CompanyStore {
     /// Ends a change: bumps the version, then [`CompanyStore::record_state`].
     pub async fn finish_change(&self, mut tx: Tx, company: &str) -> Result<CompanyAggregate> {
         sqlx::query("UPDATE companies SET version = version + 1, updated_at = ? WHERE id = ?")
-            .bind(now())
+            .bind(datetime(now()))
             .bind(company)
             .execute(&mut *tx)
             .await?;
@@ -284,8 +285,8 @@ impl CompanyStore {
         .bind(i8::try_from(p.size.code()).unwrap_or(0))
         .bind(new.creator)
         .bind(code(VerificationState::Unverified))
-        .bind(new.at)
-        .bind(new.at)
+        .bind(datetime(new.at))
+        .bind(datetime(new.at))
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -411,7 +412,7 @@ impl CompanyStore {
         .bind(&s.legal_name)
         .bind(&s.legal_representative)
         .bind(&s.licence_document)
-        .bind(at)
+        .bind(datetime(at))
         .bind(id)
         .execute(&mut **tx)
         .await?;
@@ -440,7 +441,7 @@ impl CompanyStore {
         )
         .bind(code(to))
         .bind(if approve { "" } else { reason })
-        .bind(at)
+        .bind(datetime(at))
         .bind(reviewer)
         .bind(approve)
         .bind(id)

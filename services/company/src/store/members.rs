@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use sqlx::MySqlPool;
+use talentmesh_storage::time::datetime;
 
 use super::{is_duplicate, Tx};
 use crate::domain::{Invitation, Member, Membership, Role};
@@ -110,7 +111,7 @@ impl MemberStore {
         .bind(&m.user_id)
         .bind(&m.email)
         .bind(m.role.as_str())
-        .bind(m.joined_at)
+        .bind(datetime(m.joined_at))
         .execute(&mut **tx)
         .await;
         match inserted {
@@ -198,8 +199,8 @@ impl MemberStore {
         .bind(&i.email)
         .bind(i.role.as_str())
         .bind(&i.inviter)
-        .bind(i.created_at)
-        .bind(i.expires_at)
+        .bind(datetime(i.created_at))
+        .bind(datetime(i.expires_at))
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -240,7 +241,7 @@ impl MemberStore {
     pub async fn accept(&self, tx: &mut Tx, id: &str, user: &str, at: DateTime<Utc>) -> Result<()> {
         sqlx::query("UPDATE company_invitations SET accepted_by = ?, accepted_at = ? WHERE id = ?")
             .bind(user)
-            .bind(at)
+            .bind(datetime(at))
             .bind(id)
             .execute(&mut **tx)
             .await?;

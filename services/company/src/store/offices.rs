@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::MySqlPool;
+use talentmesh_storage::time::datetime;
 
 use super::Tx;
 use crate::domain::geo::LatLng;
@@ -81,7 +82,7 @@ impl OfficeStore {
         .bind(office.position.lat)
         .bind(office.position.lng)
         .bind(office.headquarters)
-        .bind(at)
+        .bind(datetime(at))
         .execute(&mut **tx)
         .await?;
         Ok(())

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::MySqlPool;
+use talentmesh_storage::time::datetime;
 
 use super::{is_duplicate, Tx};
 use crate::domain::{Relation, RelationKind};
@@ -75,7 +76,7 @@ impl RelationStore {
         .bind(i8::try_from(r.kind.code()).unwrap_or(0))
         .bind(r.disputed)
         .bind(&r.dispute_reason)
-        .bind(r.created_at)
+        .bind(datetime(r.created_at))
         .bind(by)
         .execute(&mut **tx)
         .await;

@@ -1,5 +1,6 @@
 //! The company search index in PostgreSQL: a JSONB document per company (from the projection)
-//! with generated columns for the filters, and the query `ListCompanies` runs on it.
+//! with generated columns for the filters and the name and description in the search normal
+//! form (`talentmesh_text`), and the query `ListCompanies` runs on it.
 
 use std::sync::Arc;
 
@@ -34,6 +35,11 @@ pub fn projection(pool: PgPool) -> talentmesh_storage::Result<PgDocuments> {
                 "verification_state": s.verification_state,
                 "size": s.size,
                 "offices": s.offices.len(),
+                "search_normal": talentmesh_text::normalise_for_search(&format!(
+                    "{} {}",
+                    s.display_name, s.description
+                )),
+                "text_form": talentmesh_text::SEARCH_FORM,
             }))
         }),
     )?
@@ -49,13 +55,22 @@ pub fn projection(pool: PgPool) -> talentmesh_storage::Result<PgDocuments> {
         "ALTER TABLE company_search ADD COLUMN IF NOT EXISTS verification_state INT \
          GENERATED ALWAYS AS ((doc->>'verification_state')::int) STORED",
     )
-    // Name and description lower-cased once, for substring search in any script (Chinese
-    // has no word boundaries for a tokenizer to find).
+    // Name and description in the search normal form (computed by the projection: NFKC,
+    // lower case, simplified Chinese), for substring search in any script (Chinese has no word
+    // boundaries for a tokenizer to find). It replaces `search_text`, which SQL `lower()`
+    // computed and so missed full-width and traditional forms.
+    .with_ddl("ALTER TABLE company_search DROP COLUMN IF EXISTS search_text")
     .with_ddl(
-        "ALTER TABLE company_search ADD COLUMN IF NOT EXISTS search_text TEXT \
-         GENERATED ALWAYS AS (lower(coalesce(doc->>'display_name', '') || ' ' || \
-         coalesce(doc->>'description', ''))) STORED",
+        "ALTER TABLE company_search ADD COLUMN IF NOT EXISTS search_normal TEXT \
+         GENERATED ALWAYS AS (doc->>'search_normal') STORED",
     )
+    // Rows projected under an older normal form are marked stale (their hash no longer
+    // matches), so the checker's next repair re-projects them in the current form.
+    .with_ddl(format!(
+        "UPDATE company_search SET content_hash = '' WHERE NOT deleted \
+         AND doc->>'text_form' IS DISTINCT FROM '{}'",
+        talentmesh_text::SEARCH_FORM
+    ))
     .with_ddl(
         "CREATE INDEX IF NOT EXISTS company_search_filters ON company_search \
          (industry, city_code, verification_state, id) WHERE NOT deleted",
@@ -105,13 +120,14 @@ async fn list(
     if let StateFilter::Only(state) = filter.verification_state {
         q.push(" AND verification_state = ").push_bind(state.code());
     }
-    let words: Vec<String> = filter
-        .query
+    // The query in the index's normal form: full-width, upper-case and traditional forms
+    // find what the index holds in half-width, lower-case and simplified ones.
+    let words: Vec<String> = talentmesh_text::normalise_for_search(&filter.query)
         .split_whitespace()
-        .map(|w| format!("%{}%", escape_like(&w.to_lowercase())))
+        .map(|w| format!("%{}%", escape_like(w)))
         .collect();
     for w in words {
-        q.push(" AND search_text LIKE ")
+        q.push(" AND search_normal LIKE ")
             .push_bind(w)
             .push(" ESCAPE '\\'");
     }

@@ -8,6 +8,10 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Email, Invalid> {
+        // Checked before trimming: a tab or line break around the address is refused too.
+        if let Some(why) = talentmesh_text::check_text(raw, talentmesh_text::Lines::Single) {
+            return Err(Invalid::new("email", why));
+        }
         let email = raw.trim().to_lowercase();
         let bad = |why: &str| Err(Invalid::new("email", why));
         if email.is_empty() {

@@ -22,6 +22,11 @@ impl Password {
     /// Checks the policy for a new password; every rule broken is listed.
     pub fn new_for(raw: &str, email: Option<&Email>) -> Result<Password, Vec<Invalid>> {
         let mut problems = Vec::new();
+        // The mesh's text rule: no control characters (a NUL or a line break in a password
+        // is a paste accident, and tools that read passwords from lines cannot type it).
+        if let Some(why) = talentmesh_text::check_text(raw, talentmesh_text::Lines::Single) {
+            problems.push(Invalid::new("password", why));
+        }
         let chars = raw.chars().count();
         if chars < MIN_LEN {
             problems.push(Invalid::new(

@@ -11,7 +11,7 @@ use talentmesh_mesh::auth::{Caller, Claims};
 
 use crate::domain::{Email, Invalid, Password, Role, User};
 use crate::error::{Error, Result};
-use crate::store::{Sessions, Spend, Throttle, UserStore};
+use crate::store::{Answer, Sessions, Spend, Throttle, UserStore};
 use keys::{KeyRing, PublishedKey};
 
 /// An access token and the refresh token that renews it.
@@ -170,8 +170,10 @@ impl Identity {
         }
     }
 
-    /// Spends a refresh token for a new token pair in the same session. A reused token revokes
-    /// the session ([`Error::RefreshReused`]).
+    /// Spends a refresh token for a new token pair in the same session. The same token sent
+    /// again within the retry window (a client that lost the answer) gets the same pair; later,
+    /// or once that pair's refresh token was used, it is reuse and revokes the session
+    /// ([`Error::RefreshReused`]).
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
         if refresh_token.is_empty() {
@@ -185,8 +187,29 @@ impl Identity {
                     .await?
                     .ok_or(Error::RefreshInvalid)?;
                 let refresh = self.sessions.issue(&user.id, &family).await?;
-                self.tokens(&user, refresh)
+                let tokens = self.tokens(&user, refresh)?;
+                let answer = Answer {
+                    refresh_token: tokens.refresh_token.clone(),
+                    access_token: tokens.access_token.clone(),
+                };
+                // Without it a retry is only refused (UNAVAILABLE, then reuse after the
+                // window); the answer itself is good, so it is still given.
+                if let Err(e) = self.sessions.remember(refresh_token, &answer).await {
+                    tracing::warn!(error = %e, "refresh answer not kept for retries");
+                }
+                Ok(tokens)
             }
+            // The access token is the one first issued: `expires_in` overstates its life by at
+            // most the retry window.
+            Spend::Retried(answer) => Ok(Tokens {
+                access_token: answer.access_token,
+                expires_in: self.settings.access_ttl,
+                refresh_token: answer.refresh_token,
+                refresh_expires_in: self.sessions.ttl(),
+            }),
+            Spend::InFlight => Err(Error::Session(
+                "the first refresh with this token is still in progress".into(),
+            )),
             Spend::Reused => Err(Error::RefreshReused),
             Spend::Invalid => Err(Error::RefreshInvalid),
         }

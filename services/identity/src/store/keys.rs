@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::mysql::MySql;
 use sqlx::pool::PoolConnection;
 use sqlx::MySqlPool;
+use talentmesh_storage::time::datetime;
 
 use crate::error::Result;
 
@@ -87,8 +88,8 @@ impl KeyStore {
         .bind(&new.key.kid)
         .bind(&new.key.private_pkcs8)
         .bind(&new.key.public_key)
-        .bind(new.created_at)
-        .bind(new.expires_at)
+        .bind(datetime(new.created_at))
+        .bind(datetime(new.expires_at))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -98,8 +99,9 @@ impl KeyStore {
     pub async fn live(&self) -> Result<Vec<StoredKey>> {
         let rows: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
             "SELECT kid, private_pkcs8, public_key FROM signing_keys \
-             WHERE expires_at > UTC_TIMESTAMP(6) ORDER BY created_at DESC, kid DESC",
+             WHERE expires_at > ? ORDER BY created_at DESC, kid DESC",
         )
+        .bind(datetime(Utc::now()))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

@@ -8,6 +8,6 @@ pub mod throttle;
 pub mod users;
 
 pub use keys::KeyStore;
-pub use sessions::{Sessions, Spend};
+pub use sessions::{Answer, Sessions, Spend};
 pub use throttle::{Limits, Throttle};
 pub use users::{Credentials, UserStore};

@@ -4,6 +4,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::MySqlPool;
 use talentmesh_storage::outbox::Outbox;
+use talentmesh_storage::time::datetime;
 
 use crate::domain::{Email, Role, User};
 use crate::error::Result;
@@ -68,8 +69,8 @@ impl UserStore {
         .bind(email.as_str())
         .bind(password_hash)
         .bind(&roles_text)
-        .bind(now)
-        .bind(now)
+        .bind(datetime(now))
+        .bind(datetime(now))
         .execute(&mut *tx)
         .await;
         match result {
@@ -132,8 +133,8 @@ impl UserStore {
         .bind(&id)
         .bind(email.as_str())
         .bind(password_hash)
-        .bind(now)
-        .bind(now)
+        .bind(datetime(now))
+        .bind(datetime(now))
         .execute(&mut *tx)
         .await?;
         // One row affected: a new account, announced like any other. (Two: an existing

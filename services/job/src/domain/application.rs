@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use talentmesh_mesh::FieldViolation;
+use talentmesh_text::Lines;
 
 /// The longest rejection reason, in characters.
 pub const MAX_REASON: usize = 1000;
@@ -116,7 +117,8 @@ pub struct Interview {
 /// An interview as asked (unchecked): `interviewers` are user names `users/{u}`.
 #[derive(Debug, Clone, Default)]
 pub struct InterviewRequest {
-    /// `None` when the request had no (valid) time.
+    /// `None` when the request had no time; checked against
+    /// [`talentmesh_mesh::time::in_range`] (1970 to 9999), kept to the microsecond.
     pub time: Option<DateTime<Utc>>,
     pub place: String,
     pub interviewers: Vec<String>,
@@ -126,11 +128,19 @@ impl InterviewRequest {
     /// The interview asked for, or every field that is wrong (paths `interview.<field>`).
     pub fn parse(&self) -> Result<Interview, Vec<FieldViolation>> {
         let mut problems = Vec::new();
-        if self.time.is_none() {
-            problems.push(FieldViolation::new("interview.time", "is required"));
+        let time = self.time.and_then(talentmesh_mesh::time::in_range);
+        match self.time {
+            None => problems.push(FieldViolation::new("interview.time", "is required")),
+            Some(_) if time.is_none() => problems.push(FieldViolation::new(
+                "interview.time",
+                talentmesh_mesh::time::OUT_OF_RANGE,
+            )),
+            Some(_) => {}
         }
         let place = self.place.trim();
-        if place.is_empty() || place.chars().count() > MAX_PLACE {
+        if let Some(v) = super::text_violation("interview.place", &self.place, Lines::Single) {
+            problems.push(v);
+        } else if place.is_empty() || place.chars().count() > MAX_PLACE {
             problems.push(FieldViolation::new(
                 "interview.place",
                 format!("required, at most {MAX_PLACE} characters"),
@@ -142,13 +152,18 @@ impl InterviewRequest {
             .filter_map(|u| u.strip_prefix("users/"))
             .map(str::to_string)
             .collect();
-        if who.len() != self.interviewers.len() || who.len() > MAX_INTERVIEWERS {
+        if who.len() != self.interviewers.len()
+            || who.len() > MAX_INTERVIEWERS
+            || who
+                .iter()
+                .any(|u| talentmesh_text::check_text(u, Lines::Single).is_some())
+        {
             problems.push(FieldViolation::new(
                 "interview.interviewers",
                 format!("at most {MAX_INTERVIEWERS}, each users/{{user}}"),
             ));
         }
-        match (self.time, problems.is_empty()) {
+        match (time, problems.is_empty()) {
             (Some(time), true) => Ok(Interview {
                 time,
                 place: place.to_string(),
@@ -167,6 +182,9 @@ pub fn parse_move(stage: i32, reason: &str) -> Result<(Stage, &str), FieldViolat
         .ok_or_else(|| {
             FieldViolation::new("stage", "screening, interview, offer, hired or rejected")
         })?;
+    if let Some(v) = super::text_violation("reason", reason, Lines::Multi) {
+        return Err(v);
+    }
     let reason = reason.trim();
     if to == Stage::Rejected && reason.is_empty() {
         return Err(FieldViolation::new("reason", "is required when rejecting"));

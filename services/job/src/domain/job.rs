@@ -2,10 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use talentmesh_mesh::FieldViolation;
+use talentmesh_text::Lines;
 
 use super::city::known_city;
 use super::salary::job_range_violation;
 use super::state::JobState;
+use super::text_violation;
 
 /// The longest title, in characters.
 pub const MAX_TITLE: usize = 100;
@@ -191,6 +193,30 @@ pub fn violations(job: &JobFields, paths: &[&str]) -> Vec<FieldViolation> {
     let mut out = Vec::new();
     let f = |p: &str| format!("job.{p}");
     let has = |p: &str| paths.contains(&p);
+    // Characters first: what PostgreSQL or a search index cannot hold is refused here.
+    for (path, value, lines) in [
+        ("title", &job.title, Lines::Single),
+        ("description", &job.description, Lines::Multi),
+        ("city_code", &job.city_code, Lines::Single),
+        ("office", &job.office, Lines::Single),
+    ] {
+        if has(path) {
+            out.extend(text_violation(&f(path), value, lines));
+        }
+    }
+    for (path, skills) in [
+        ("required_skills", &job.required_skills),
+        ("preferred_skills", &job.preferred_skills),
+    ] {
+        if has(path) {
+            if let Some(v) = skills
+                .iter()
+                .find_map(|s| text_violation(&f(path), s, Lines::Single))
+            {
+                out.push(v);
+            }
+        }
+    }
     if has("title") {
         let n = job.title.trim().chars().count();
         if n == 0 || n > MAX_TITLE {

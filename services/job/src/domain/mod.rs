@@ -19,5 +19,15 @@ pub mod search;
 pub mod state;
 
 pub use application::{Application, Interview, Stage, StageChange};
+
+use talentmesh_mesh::FieldViolation;
+use talentmesh_text::Lines;
+
+/// The mesh's boundary rule for text (`talentmesh_text::check_text`: no control characters,
+/// tab and line breaks only where `lines` is multi-line, no noncharacters) for one field, as a
+/// violation naming it.
+pub fn text_violation(field: &str, value: &str, lines: Lines) -> Option<FieldViolation> {
+    talentmesh_text::check_text(value, lines).map(|why| FieldViolation::new(field, why))
+}
 pub use job::{Job, JobFields, MUTABLE};
 pub use state::JobState;

@@ -1,13 +1,12 @@
 //! The public job search: the tokens documents and queries are made of, and the search
 //! question as a request asks it, checked into a [`Query`] and a page.
 
-use std::collections::HashSet;
-
 use talentmesh_mesh::FieldViolation;
+use talentmesh_storage::paging::{Pages, SortKey};
 
 use super::city::known_city;
 use super::job::RecruitType;
-use super::names::company_of;
+use super::names::{company_of, is_id};
 use super::salary::search_range_ok;
 
 /// A search as asked (the wire's fields, unchecked).
@@ -28,7 +27,7 @@ pub struct SearchRequest {
     /// "relevance" (or empty) or "recency".
     pub order_by: String,
     pub page_size: i32,
-    /// "o{offset}" from the previous page, or empty.
+    /// The previous page's `next_page_token` (bound to this search: see [`Page`]), or empty.
     pub page_token: String,
 }
 
@@ -47,17 +46,56 @@ pub struct Query {
     pub by_relevance: bool,
 }
 
-/// Which page of the results: `limit` jobs from `offset`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A job's place in a search's order, and so where a page ends: relevance tier first (0:
+/// every query word in the title; 1: elsewhere; always 0 by recency or without words), then
+/// newest first (`published_at`, microseconds since the epoch), then id ascending.
+///
+/// A keyset on it keeps pages stable while jobs are published: a new job sorts before the
+/// page the walk is on (it is the newest of its tier) or after it, never shifting the rest.
+/// A job whose key changes mid-walk (its title edited across tiers, republished) may be
+/// seen twice or not at all, as in any keyset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchKey {
+    pub tier: u8,
+    pub published_at: i64,
+    pub id: String,
+}
+
+impl SortKey for SearchKey {
+    fn parts(&self) -> Vec<String> {
+        vec![
+            self.tier.to_string(),
+            self.published_at.to_string(),
+            self.id.clone(),
+        ]
+    }
+
+    fn from_parts(parts: &[&str]) -> Option<Self> {
+        match parts {
+            [tier, at, id] if is_id(id) => Some(SearchKey {
+                tier: tier.parse().ok().filter(|t| *t <= 1)?,
+                published_at: at.parse().ok()?,
+                id: (*id).to_string(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Which page of the results: `limit` jobs after `after` (None: the first page); and the
+/// search's page tokens, bound to its query, filters and order, so a token sent with another
+/// search is refused (INVALID_ARGUMENT on `page_token`). The query is bound as sent.
+#[derive(Debug, Clone)]
 pub struct Page {
-    pub offset: i64,
+    pub after: Option<SearchKey>,
     pub limit: i64,
+    pub pages: Pages,
 }
 
 impl Page {
-    /// The token of the page after this one.
-    pub fn next_token(self) -> String {
-        format!("o{}", self.offset + self.limit)
+    /// The token of the page after the one ending at `last`.
+    pub fn next_token(&self, last: &SearchKey) -> String {
+        self.pages.token(last)
     }
 }
 
@@ -67,6 +105,13 @@ impl SearchRequest {
         let mut problems = Vec::new();
         if self.query.chars().count() > 100 {
             problems.push(FieldViolation::new("query", "at most 100 characters"));
+        }
+        for (field, value) in [("query", &self.query), ("skill", &self.skill)] {
+            problems.extend(super::text_violation(
+                field,
+                value,
+                talentmesh_text::Lines::Single,
+            ));
         }
         if !self.city_code.is_empty() && !known_city(&self.city_code) {
             problems.push(FieldViolation::new(
@@ -102,24 +147,19 @@ impl SearchRequest {
                 true
             }
         };
-        let offset: i64 = if self.page_token.is_empty() {
-            0
-        } else {
-            match self
-                .page_token
-                .strip_prefix("o")
-                .and_then(|n| n.parse().ok())
-            {
-                Some(n) if (0..=10_000).contains(&n) => n,
-                _ => {
-                    problems.push(FieldViolation::new(
-                        "page_token",
-                        "not a token from this search",
-                    ));
-                    0
-                }
-            }
-        };
+        let pages = Pages::of("job.search")
+            .bind(&self.query)
+            .bind(&self.city_code)
+            .bind(&self.skill)
+            .bind(self.salary_min)
+            .bind(self.salary_max)
+            .bind(self.recruit_type)
+            .bind(&self.company)
+            .bind(by_relevance);
+        let after = pages.parse(&self.page_token).unwrap_or_else(|v| {
+            problems.push(v);
+            None
+        });
         let limit = match self.page_size {
             0 => 20,
             n if n < 0 => {
@@ -142,66 +182,32 @@ impl SearchRequest {
                 company_id,
                 by_relevance,
             },
-            Page { offset, limit },
+            Page {
+                after,
+                limit,
+                pages,
+            },
         ))
     }
 }
 
-/// Skill names as the index and the graph keep them.
+/// Skill names as the index and the graph keep them: the search normal form
+/// (`talentmesh_text::search_key`), so `Ｒｕｓｔ`, `RUST` and ` rust ` are one skill.
 pub fn skill_key(s: &str) -> String {
-    s.trim().to_lowercase()
+    talentmesh_text::search_key(s)
 }
 
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
-}
-
-/// Search tokens of a text: lower-cased words of letters and digits (keeping `+`, `#` and `.`
-/// inside, for C++, C#, Node.js), and overlapping character pairs of Chinese runs (a lone
-/// character stands for itself). `Rust工程师` → rust, 工程, 程师 — all found in
-/// `高级Rust后端工程师` (高级, rust, 后端, 端工, 工程, 程师), so "every query token in the
-/// document" matches Chinese without a dictionary.
+/// Search terms of a query: the shared normal form (NFKC, lower case, simplified Chinese), cut
+/// into words and Chinese character pairs (`talentmesh_text::query_tokens`). `Rust工程師` →
+/// rust, 工程, 程师 — all among the [`document_tokens`] of `高级Rust后端工程师`.
 pub fn tokens(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let mut run: Vec<char> = Vec::new();
-    let flush_word = |word: &mut String, out: &mut Vec<String>| {
-        let w = word.trim_end_matches(['.', '+', '#']).to_string();
-        let keep = if word.ends_with('+') || word.ends_with('#') {
-            word.clone()
-        } else {
-            w
-        };
-        if !keep.is_empty() {
-            out.push(keep);
-        }
-        word.clear();
-    };
-    let flush_run = |run: &mut Vec<char>, out: &mut Vec<String>| {
-        match run.len() {
-            0 => {}
-            1 => out.push(run[0].to_string()),
-            _ => out.extend(run.windows(2).map(|w| w.iter().collect::<String>())),
-        }
-        run.clear();
-    };
-    for c in text.chars().flat_map(char::to_lowercase) {
-        if is_cjk(c) {
-            flush_word(&mut word, &mut out);
-            run.push(c);
-        } else if c.is_alphanumeric() || (!word.is_empty() && matches!(c, '+' | '#' | '.')) {
-            flush_run(&mut run, &mut out);
-            word.push(c);
-        } else {
-            flush_word(&mut word, &mut out);
-            flush_run(&mut run, &mut out);
-        }
-    }
-    flush_word(&mut word, &mut out);
-    flush_run(&mut run, &mut out);
-    let mut seen = HashSet::new();
-    out.retain(|t| seen.insert(t.clone()));
-    out
+    talentmesh_text::query_tokens(text)
+}
+
+/// Terms the index keeps for a job's text: words, and every Chinese character and character
+/// pair (`talentmesh_text::document_tokens`), so one-character queries find it too.
+pub fn document_tokens(text: &str) -> Vec<String> {
+    talentmesh_text::document_tokens(text)
 }
 
 #[cfg(test)]
@@ -210,11 +216,13 @@ mod tests {
 
     #[test]
     fn chinese_queries_find_longer_chinese_titles() {
-        let doc = tokens("高级Rust后端工程师");
-        assert_eq!(doc, ["高级", "rust", "后端", "端工", "工程", "程师"]);
+        let doc = document_tokens("高级Rust后端工程师");
         assert!(tokens("Rust工程师").iter().all(|t| doc.contains(t)));
+        assert!(tokens("ｒｕｓｔ").iter().all(|t| doc.contains(t)));
+        assert!(tokens("工程師").iter().all(|t| doc.contains(t)));
+        assert!(tokens("师").iter().all(|t| doc.contains(t)));
         assert!(!tokens("Java工程师").iter().all(|t| doc.contains(t)));
-        let en = tokens("Senior Rust Engineer");
+        let en = document_tokens("Senior Rust Engineer");
         assert!(tokens("rust engineer").iter().all(|t| en.contains(t)));
     }
 
@@ -225,6 +233,7 @@ mod tests {
             ["c++", "c#", "node.js", "k8s"]
         );
         assert_eq!(tokens("招"), ["招"]);
+        assert_eq!(skill_key(" Ｒｕｓｔ "), "rust");
     }
 
     #[test]
@@ -258,21 +267,30 @@ mod tests {
                 "page_size"
             ]
         );
-        let (q, page) = SearchRequest {
+        let asked = |order_by: &str, page_token: String| SearchRequest {
             query: "Rust工程师".into(),
-            page_token: "o20".into(),
+            order_by: order_by.into(),
+            page_token,
             ..Default::default()
-        }
-        .parse()
-        .unwrap_or_default();
+        };
+        let Ok((q, first)) = asked("", String::new()).parse() else {
+            panic!("a good search")
+        };
         assert_eq!(q.tokens, ["rust", "工程", "程师"]);
-        assert_eq!(
-            page,
-            Page {
-                offset: 20,
-                limit: 20
-            }
-        );
-        assert_eq!(page.next_token(), "o40");
+        assert_eq!((first.after.clone(), first.limit), (None, 20));
+        let last = SearchKey {
+            tier: 1,
+            published_at: 1_764_000_000_000_000,
+            id: "01a2154b-2cb1-75bd-93c3-7c32c9fc0aaf".into(),
+        };
+        let token = first.next_token(&last);
+        let Ok((_, next)) = asked("relevance", token.clone()).parse() else {
+            panic!("the same search, its order named")
+        };
+        assert_eq!(next.after, Some(last));
+        let Err(refused) = asked("recency", token).parse() else {
+            panic!("a token of the relevance order, sent by recency")
+        };
+        assert_eq!(refused[0].field, "page_token");
     }
 }

@@ -139,10 +139,14 @@ fn interview_to_pb(i: &Interview) -> pb::Interview {
     }
 }
 
-/// An interview as asked (a time outside the timestamp range reads as none).
+/// An interview as asked. A time chrono cannot hold (or with nanoseconds outside 0..1e9) reads
+/// as the latest instant chrono has, so the domain's range check refuses it by name.
 pub fn interview_request(i: pb::Interview) -> InterviewRequest {
     InterviewRequest {
-        time: i.time.as_ref().and_then(from_timestamp),
+        time: i
+            .time
+            .as_ref()
+            .map(|t| from_timestamp(t).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)),
         place: i.place,
         interviewers: i.interviewers,
     }

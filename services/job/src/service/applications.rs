@@ -9,7 +9,7 @@
 use talentmesh_authz::Freshness;
 use talentmesh_mesh::{CallContext, ErrorCode};
 use talentmesh_proto::company::v1::MemberRole;
-use talentmesh_storage::paging::{page_size, Cursor};
+use talentmesh_storage::paging::{page_size, Pages};
 
 use super::{caller, Jobs};
 use crate::domain::application::{parse_move, InterviewRequest};
@@ -123,7 +123,10 @@ impl Jobs {
         let stage =
             Stage::from_code(req.stage).ok_or_else(|| Error::invalid("stage", "unknown stage"))?;
         let limit = page_size(req.page_size, 50, 200)?;
-        let after = Cursor::parse(&req.page_token)?;
+        let pages = Pages::of("job.applications")
+            .bind(&req.parent)
+            .bind(req.stage);
+        let after = pages.parse(&req.page_token)?;
         let d = self
             .holds(ctx, company, "application.read", Freshness::Cached)
             .await?;
@@ -133,7 +136,7 @@ impl Jobs {
         }
         let stage = (stage != Stage::Unspecified).then_some(stage);
         self.applications
-            .of_job(company, job, stage, after, limit)
+            .of_job(company, job, stage, after, limit, &pages)
             .await
     }
 
@@ -145,10 +148,12 @@ impl Jobs {
         page_token: &str,
     ) -> Result<(Vec<Application>, String)> {
         let limit = page_size(page_size_asked, 50, 200)?;
-        let before = Cursor::parse(page_token)?;
         let caller = caller(ctx)?;
+        // The caller's own list: another user's token is another list's.
+        let pages = Pages::of("job.my_applications").bind(&caller.user_id);
+        let before = pages.parse(page_token)?;
         self.applications
-            .of_candidate(&caller.user_id, before, limit)
+            .of_candidate(&caller.user_id, before, limit, &pages)
             .await
     }
 

@@ -3,6 +3,7 @@
 
 use talentmesh_authz::Freshness;
 use talentmesh_mesh::{CallContext, FieldViolation};
+use talentmesh_storage::paging::Pages;
 
 use super::Jobs;
 use crate::domain::job::{violations, JobUpdate};
@@ -165,12 +166,16 @@ impl Jobs {
         Ok(job)
     }
 
-    /// A page of a company's jobs in id order, and the next page's token ("" on the last).
+    /// A page of a company's jobs in id order (a keyset on the id, so pages stay put while
+    /// jobs are created), and the next page's token ("" on the last), bound to `parent` and
+    /// `state`.
     pub async fn list(&self, ctx: &CallContext, req: ListJobs) -> Result<(Vec<Job>, String)> {
         let company = company_of("parent", &req.parent)?.to_string();
         let state = JobState::from_code(req.state)
             .ok_or_else(|| Error::invalid("state", "unknown state"))?;
-        if !req.page_token.is_empty() && !is_id(&req.page_token) {
+        let pages = Pages::of("job.jobs").bind(&company).bind(req.state);
+        let after: Option<String> = pages.parse(&req.page_token)?;
+        if after.as_deref().is_some_and(|id| !is_id(id)) {
             return Err(Error::invalid("page_token", "not a token from this list"));
         }
         let limit = match req.page_size {
@@ -186,7 +191,13 @@ impl Jobs {
             None
         };
         self.store
-            .list(&company, only, &req.page_token, limit)
+            .list(
+                &company,
+                only,
+                after.as_deref().unwrap_or_default(),
+                limit,
+                &pages,
+            )
             .await
     }
 
@@ -252,10 +263,14 @@ impl Jobs {
     /// Published jobs matching the search, best first, and the next page's token.
     pub async fn search(&self, req: SearchRequest) -> Result<(Vec<Job>, String)> {
         let (query, page) = req.parse().map_err(Error::Invalid)?;
-        let (ids, more) = self.index.find(&query, page.offset, page.limit).await?;
-        if ids.is_empty() {
+        let (keys, more) = self
+            .index
+            .find(&query, page.after.as_ref(), page.limit)
+            .await?;
+        if keys.is_empty() {
             return Ok((Vec::new(), String::new()));
         }
+        let ids: Vec<String> = keys.iter().map(|k| k.id.clone()).collect();
         let found = self.store.by_ids(&ids).await?;
         // In the index's order; a job closed a moment ago (the index trails) is left out.
         let jobs = ids
@@ -264,10 +279,10 @@ impl Jobs {
             .filter(|j| j.state == JobState::Published && !j.deleted)
             .cloned()
             .collect();
-        let next = if more {
-            page.next_token()
-        } else {
-            String::new()
+        // The next page starts after the index's last row, shown or left out.
+        let next = match keys.last() {
+            Some(last) if more => page.next_token(last),
+            _ => String::new(),
         };
         Ok((jobs, next))
     }

@@ -31,7 +31,7 @@ impl Companies {
     /// Calls the company service over `channel`.
     pub fn new(channel: MeshChannel) -> Companies {
         Companies {
-            client: CompanyServiceClient::new(channel),
+            client: channel.client(CompanyServiceClient::new),
         }
     }
 
@@ -67,7 +67,7 @@ impl Resumes {
     /// Calls the resume service over `channel`.
     pub fn new(channel: MeshChannel) -> Resumes {
         Resumes {
-            client: ResumeServiceClient::new(channel),
+            client: channel.client(ResumeServiceClient::new),
         }
     }
 

@@ -6,8 +6,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::{MySql, MySqlConnection, MySqlPool, Transaction};
 use talentmesh_storage::outbox::{Outbox, VersionedUpdate};
-use talentmesh_storage::paging::{next_token, push_page, Cursor, Order};
+use talentmesh_storage::paging::{push_page, Cursor, Order, Pages};
 use talentmesh_storage::projection::{Change, LoadChanges, MySqlSource};
+use talentmesh_storage::time::datetime;
 
 use super::jobs::load as load_job;
 use super::now;
@@ -193,8 +194,8 @@ impl ApplicationStore {
         .bind(&app.resume_id)
         .bind(app.resume_version)
         .bind(Stage::Applied as i8)
-        .bind(at)
-        .bind(at)
+        .bind(datetime(at))
+        .bind(datetime(at))
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -229,7 +230,7 @@ impl ApplicationStore {
         let mut tx = self.pool.begin().await?;
         let mut update = VersionedUpdate::new("applications")
             .set("stage", to as i8)
-            .set("updated_at", now());
+            .set("updated_at", datetime(now()));
         if to == Stage::Rejected {
             update = update.set("reject_reason", reason.to_string());
         }
@@ -249,15 +250,15 @@ impl ApplicationStore {
     ) -> Result<Application> {
         let mut tx = self.pool.begin().await?;
         VersionedUpdate::new("applications")
-            .set("updated_at", now())
+            .set("updated_at", datetime(now()))
             .execute(&mut tx, row.id.clone(), row.version)
             .await?;
         sqlx::query("INSERT INTO interviews (application_id, at, place, interviewers, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(&row.id)
-            .bind(interview.time)
+            .bind(datetime(interview.time))
             .bind(&interview.place)
             .bind(serde_json::Value::from(interview.interviewers.clone()).to_string())
-            .bind(now())
+            .bind(datetime(now()))
             .execute(&mut *tx)
             .await?;
         self.finish(tx, &row.id).await
@@ -271,6 +272,7 @@ impl ApplicationStore {
         stage: Option<Stage>,
         after: Option<Cursor>,
         limit: i64,
+        pages: &Pages,
     ) -> Result<(Vec<Application>, String)> {
         let mut q =
             sqlx::QueryBuilder::new("SELECT id, created_at FROM applications WHERE company_id = ");
@@ -281,7 +283,7 @@ impl ApplicationStore {
             q.push(" AND stage = ").push_bind(stage as i8);
         }
         push_page(&mut q, after, Order::OldestFirst, limit);
-        self.page(q, limit).await
+        self.page(q, limit, pages).await
     }
 
     /// A page of a candidate's applications, newest first.
@@ -290,23 +292,26 @@ impl ApplicationStore {
         candidate: &str,
         before: Option<Cursor>,
         limit: i64,
+        pages: &Pages,
     ) -> Result<(Vec<Application>, String)> {
         let mut q =
             sqlx::QueryBuilder::new("SELECT id, created_at FROM applications WHERE candidate = ");
         q.push_bind(candidate.to_string());
         push_page(&mut q, before, Order::NewestFirst, limit);
-        self.page(q, limit).await
+        self.page(q, limit, pages).await
     }
 
-    /// The applications `q` selects (id, created_at; one past the page), and the next token.
+    /// The applications `q` selects (id, created_at; one past the page), and the next
+    /// token of `pages`.
     async fn page(
         &self,
         mut q: sqlx::QueryBuilder<'_, MySql>,
         limit: i64,
+        pages: &Pages,
     ) -> Result<(Vec<Application>, String)> {
         let mut rows: Vec<(String, DateTime<Utc>)> =
             q.build_query_as().fetch_all(&self.pool).await?;
-        let next = next_token(&mut rows, limit, |(id, created_at)| Cursor {
+        let next = pages.next_token(&mut rows, limit, |(id, created_at)| Cursor {
             created_at: *created_at,
             id: id.clone(),
         });
@@ -348,7 +353,7 @@ async fn record_move(
     .bind(to as i8)
     .bind(actor)
     .bind(reason)
-    .bind(now())
+    .bind(datetime(now()))
     .execute(&mut **tx)
     .await?;
     Ok(())

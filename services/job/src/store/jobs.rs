@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::{MySql, MySqlConnection, MySqlPool, Transaction};
 use talentmesh_storage::outbox::{EventDraft, Outbox, VersionedUpdate};
+use talentmesh_storage::paging::Pages;
 use talentmesh_storage::projection::{MySqlSource, RowLoader};
+use talentmesh_storage::time::datetime;
 
 use super::now;
 use crate::domain::job::skills_json;
@@ -194,9 +196,9 @@ impl JobStore {
         .bind(row.graduation_year)
         .bind(row.headcount)
         .bind(&row.creator)
-        .bind(row.created_at)
-        .bind(row.updated_at)
-        .bind(row.published_at)
+        .bind(datetime(row.created_at))
+        .bind(datetime(row.updated_at))
+        .bind(row.published_at.map(datetime))
         .execute(&mut *tx)
         .await?;
         self.outbox.record(&mut tx, row.draft()).await?;
@@ -211,13 +213,15 @@ impl JobStore {
     }
 
     /// A page of a company's live jobs in id order after `after` ("" for the first page),
-    /// only those in `state` when given; and the next page's token ("" on the last page).
+    /// only those in `state` when given; and the next page's token of `pages` ("" on the
+    /// last page).
     pub async fn list(
         &self,
         company_id: &str,
         state: Option<JobState>,
         after: &str,
         limit: i64,
+        pages: &Pages,
     ) -> Result<(Vec<Job>, String)> {
         let mut q =
             sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM jobs WHERE company_id = "));
@@ -229,13 +233,7 @@ impl JobStore {
         }
         q.push(" ORDER BY id LIMIT ").push_bind(limit + 1);
         let mut rows: Vec<JobRow> = q.build_query_as().fetch_all(&self.pool).await?;
-        let limit = usize::try_from(limit).unwrap_or(0);
-        let next = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().map(|r| r.id.clone()).unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next = pages.next_token(&mut rows, limit, |r| r.id.clone());
         Ok((rows.iter().map(JobRow::to_domain).collect(), next))
     }
 
@@ -272,7 +270,7 @@ impl JobStore {
             .set("recruit_type", code(fields.recruit_type))
             .set("graduation_year", fields.graduation_year)
             .set("headcount", fields.headcount)
-            .set("updated_at", now())
+            .set("updated_at", datetime(now()))
             .execute(&mut tx, job.id.clone(), job.version)
             .await?;
         self.finish(tx, &job.id).await
@@ -283,9 +281,9 @@ impl JobStore {
         let mut tx = self.pool.begin().await?;
         let mut update = VersionedUpdate::new("jobs")
             .set("state", code(to.code()))
-            .set("updated_at", now());
+            .set("updated_at", datetime(now()));
         if to == JobState::Published {
-            update = update.set("published_at", now());
+            update = update.set("published_at", datetime(now()));
         }
         update.execute(&mut tx, job.id.clone(), job.version).await?;
         self.finish(tx, &job.id).await

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use talentmesh_storage::projection::{Change, PgDocuments};
 
 use super::jobs::ENTITY;
-use crate::domain::search::{skill_key, tokens, Query};
+use crate::domain::search::{document_tokens, skill_key, Query, SearchKey};
 use crate::error::{Error, Result};
 use crate::events::job_of;
 
@@ -46,11 +46,15 @@ pub fn search(pool: PgPool) -> talentmesh_storage::Result<PgDocuments> {
                 "salary_max": j.salary_max,
                 "published_at": micros(&j.publish_time),
                 "skills": skills.join("|"),
-                "tokens": tokens(&text).join(" "),
-                "title_tokens": tokens(&j.title).join(" "),
+                "tokens": document_tokens(&text).join(" "),
+                "title_tokens": document_tokens(&j.title).join(" "),
+                "text_form": talentmesh_text::SEARCH_FORM,
             }))
         }),
     )?
+    // Rows indexed under an older normal form of the text are marked stale (their hash no
+    // longer matches), so the checker's next repair re-projects them in the current form.
+    .with_ddl(format!("UPDATE job_search SET content_hash = '' WHERE NOT deleted AND doc->>'text_form' IS DISTINCT FROM '{}'", talentmesh_text::SEARCH_FORM))
     .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS state INT GENERATED ALWAYS AS ((doc->>'state')::int) STORED")
     .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS company_id TEXT GENERATED ALWAYS AS (doc->>'company_id') STORED")
     .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS city_code TEXT GENERATED ALWAYS AS (doc->>'city_code') STORED")
@@ -80,10 +84,15 @@ impl SearchIndex {
         SearchIndex { pool }
     }
 
-    /// Ids of published jobs matching `q`, best first, `limit` from `offset`; and whether
-    /// more follow (see [`find`]).
-    pub async fn find(&self, q: &Query, offset: i64, limit: i64) -> Result<(Vec<String>, bool)> {
-        find(&self.pool, q, offset, limit).await
+    /// Up to `limit` published jobs matching `q` (their keys), best first, after `after`;
+    /// and whether more follow (see [`find`]).
+    pub async fn find(
+        &self,
+        q: &Query,
+        after: Option<&SearchKey>,
+        limit: i64,
+    ) -> Result<(Vec<SearchKey>, bool)> {
+        find(&self.pool, q, after, limit).await
     }
 }
 
@@ -121,43 +130,67 @@ fn push_filters(b: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, q: &Query) {
     }
 }
 
-/// Ids of published jobs matching `q`, best first, from `offset`; and whether more follow.
+/// Up to `limit` published jobs matching `q` (their keys), best first, after `after` (a
+/// keyset on [`SearchKey`]: pages stay put while jobs are published); and whether more follow.
 ///
 /// Relevance has two tiers: jobs whose title holds every query word come first, then jobs
 /// that hold them elsewhere (description, skills); the newest first within each. Each tier is
-/// a top-k query by recency, which PostgreSQL answers from the recency index when the words
-/// are common and from the token index when they are rare, so a page costs about the same
-/// over 100 jobs or 100,000 (ranking every match by a computed score would read them all).
+/// a top-k query by recency after the cursor, which PostgreSQL answers from the recency index
+/// when the words are common and from the token index when they are rare, so a page costs
+/// about the same over 100 jobs or 100,000, on page one or page 500 (ranking every match by a
+/// computed score would read them all).
 pub async fn find(
     pool: &PgPool,
     q: &Query,
-    offset: i64,
+    after: Option<&SearchKey>,
     limit: i64,
-) -> Result<(Vec<String>, bool)> {
+) -> Result<(Vec<SearchKey>, bool)> {
     // One row past the page says whether more follow.
-    let depth = offset + limit + 1;
-    let ranked = if q.by_relevance && !q.tokens.is_empty() {
-        let titled = newest(pool, q, true, depth).await?;
-        if i64::try_from(titled.len()).unwrap_or(i64::MAX) >= depth {
-            titled
+    let wanted = limit + 1;
+    let mut found = if q.by_relevance && !q.tokens.is_empty() {
+        let mut found = if after.is_none_or(|a| a.tier == 0) {
+            newest(pool, q, Tier::Title, after, wanted).await?
         } else {
-            // Every title match is in `titled`, so the rest of the matches, newest first,
-            // are the second tier. At most `titled.len()` of `depth` rows are title matches.
-            let seen: std::collections::HashSet<&String> = titled.iter().collect();
-            let rest: Vec<String> = newest(pool, q, false, depth)
-                .await?
-                .into_iter()
-                .filter(|id| !seen.contains(id))
-                .collect();
-            titled.iter().cloned().chain(rest).collect()
+            Vec::new()
+        };
+        let short = wanted - i64::try_from(found.len()).unwrap_or(wanted);
+        if short > 0 {
+            // The title tier is done: the rest from its start, or after a cursor in it.
+            let after = after.filter(|a| a.tier == 1);
+            found.extend(newest(pool, q, Tier::Rest, after, short).await?);
         }
+        found
     } else {
-        newest(pool, q, false, depth).await?
+        newest(pool, q, Tier::Any, after, wanted).await?
     };
-    let start = usize::try_from(offset).unwrap_or(0);
     let limit = usize::try_from(limit).unwrap_or(0);
-    let more = ranked.len() > start + limit;
-    Ok((ranked.into_iter().skip(start).take(limit).collect(), more))
+    let more = found.len() > limit;
+    found.truncate(limit);
+    Ok((found, more))
+}
+
+/// Which matches of a query a tier query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tier {
+    /// Every query word in the title (relevance tier 0).
+    Title,
+    /// Matches whose title lacks a query word (relevance tier 1).
+    Rest,
+    /// Every match (by recency, or a search without words; tier 0).
+    Any,
+}
+
+/// Rows after `after` in the order (published_at DESC, id), each after " AND ".
+fn push_after(b: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, after: Option<&SearchKey>) {
+    if let Some(a) = after {
+        b.push(" AND (published_at < ")
+            .push_bind(a.published_at)
+            .push(" OR (published_at = ")
+            .push_bind(a.published_at)
+            .push(" AND id > ")
+            .push_bind(a.id.clone())
+            .push("))");
+    }
 }
 
 /// How many of the newest jobs a search reads, widening, before PostgreSQL picks its plan.
@@ -168,51 +201,88 @@ const RECENT_WINDOWS: [i64; 2] = [1_000, 10_000];
 const COVERED: &str = "id, published_at, tokens, title_tokens, skills, city_code, salary_min, \
     salary_max, recruit_type, company_id";
 
-/// The newest `n` matches of `q`; with `in_title`, only jobs whose title holds every word.
+/// The newest `n` matches of `q` in `tier` after `after`, as keys of that tier.
 ///
-/// Common words are answered from the newest [`RECENT_WINDOWS`] jobs alone, a bounded walk
-/// of the recency index that never reads the table. Only when those hold fewer than `n`
-/// matches (rare words, narrow filters, deep pages) does PostgreSQL pick its own plan, which
-/// then has few rows to read. Left to itself, the planner takes bigrams as independent and so
-/// expects a phrase like 数据分析 to be thousands of times rarer than it is, and reads every
-/// match through the token index, a table read per match.
-async fn newest(pool: &PgPool, q: &Query, in_title: bool, n: i64) -> Result<Vec<String>> {
+/// Common words are answered from the newest [`RECENT_WINDOWS`] jobs past the cursor alone,
+/// a bounded walk of the recency index that never reads the table. Only when those hold
+/// fewer than `n` matches (rare words, narrow filters) does PostgreSQL pick its own plan,
+/// which then has few rows to read. Left to itself, the planner takes bigrams as independent
+/// and so expects a phrase like 数据分析 to be thousands of times rarer than it is, and reads
+/// every match through the token index, a table read per match.
+async fn newest(
+    pool: &PgPool,
+    q: &Query,
+    tier: Tier,
+    after: Option<&SearchKey>,
+    n: i64,
+) -> Result<Vec<SearchKey>> {
     let selective = !q.tokens.is_empty() || !q.skill.is_empty();
+    let mut rows: Option<Vec<(String, i64)>> = None;
     for window in RECENT_WINDOWS {
         if !selective || n > window / 10 {
             break;
         }
-        // Only covered columns, so this is an index-only scan of the recency index.
+        // Only covered columns, so this is an index-only scan of the recency index. The
+        // window is the newest jobs past the cursor, so its matches are the first matches.
         let mut b = sqlx::QueryBuilder::new(format!(
-            "SELECT id FROM (SELECT {COVERED} FROM job_search WHERE {LIVE} \
-             ORDER BY published_at DESC, id LIMIT {window}) recent WHERE TRUE"
+            "SELECT id, published_at FROM (SELECT {COVERED} FROM job_search WHERE {LIVE}"
         ));
-        push_matches(&mut b, q, in_title);
+        push_after(&mut b, after);
+        b.push(format!(
+            " ORDER BY published_at DESC, id LIMIT {window}) recent WHERE TRUE"
+        ));
+        push_matches(&mut b, q, tier);
         b.push(" ORDER BY published_at DESC, id LIMIT ")
             .push_bind(n);
-        let ids: Vec<String> = b
-            .build_query_scalar()
+        let found: Vec<(String, i64)> = b
+            .build_query_as()
             .fetch_all(pool)
             .await
             .map_err(Error::postgres)?;
-        if i64::try_from(ids.len()).unwrap_or(i64::MAX) >= n {
-            return Ok(ids);
+        if i64::try_from(found.len()).unwrap_or(i64::MAX) >= n {
+            rows = Some(found);
+            break;
         }
     }
-    let mut b = sqlx::QueryBuilder::new(format!("SELECT id FROM job_search WHERE {LIVE}"));
-    push_matches(&mut b, q, in_title);
-    b.push(" ORDER BY published_at DESC, id LIMIT ")
-        .push_bind(n);
-    b.build_query_scalar()
-        .fetch_all(pool)
-        .await
-        .map_err(Error::postgres)
+    let rows = match rows {
+        Some(rows) => rows,
+        None => {
+            let mut b = sqlx::QueryBuilder::new(format!(
+                "SELECT id, published_at FROM job_search WHERE {LIVE}"
+            ));
+            push_after(&mut b, after);
+            push_matches(&mut b, q, tier);
+            b.push(" ORDER BY published_at DESC, id LIMIT ")
+                .push_bind(n);
+            b.build_query_as()
+                .fetch_all(pool)
+                .await
+                .map_err(Error::postgres)?
+        }
+    };
+    let tier = u8::from(tier == Tier::Rest);
+    Ok(rows
+        .into_iter()
+        .map(|(id, published_at)| SearchKey {
+            tier,
+            published_at,
+            id,
+        })
+        .collect())
 }
 
-fn push_matches(b: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, q: &Query, in_title: bool) {
+fn push_matches(b: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, q: &Query, tier: Tier) {
     push_filters(b, q);
-    if in_title {
-        b.push(" AND title_tokens @> ").push_bind(q.tokens.clone());
+    match tier {
+        Tier::Title => {
+            b.push(" AND title_tokens @> ").push_bind(q.tokens.clone());
+        }
+        Tier::Rest => {
+            b.push(" AND NOT coalesce(title_tokens @> ")
+                .push_bind(q.tokens.clone())
+                .push(", false)");
+        }
+        Tier::Any => {}
     }
 }
 

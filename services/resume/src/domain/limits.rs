@@ -3,6 +3,7 @@
 //! `document.resumes[0].versions[1].title`).
 
 use talentmesh_mesh::FieldViolation;
+use talentmesh_text::Lines;
 
 use super::resume::{Content, Visibility, YearMonth};
 
@@ -10,6 +11,14 @@ use super::resume::{Content, Visibility, YearMonth};
 pub const MAX_TEXT: usize = 5_000;
 /// Longest short text (names, headline, schools, companies), in characters.
 pub const MAX_SHORT: usize = 200;
+
+/// Largest saved resume, encoded (`talentmesh.resume.v1.Resume`, analysis included), in bytes:
+/// 4 MiB. The limits above admit at most about 2.1 MB (every text at its limit in 4-byte
+/// characters); the rest is room for the parts without a length limit. It bounds every
+/// document the service gives out: a page of versions or resumes is cut to the mesh's message
+/// limit (`TALENTMESH_GRPC_MAX_MESSAGE`, 32 MiB by default), which always holds one resume, and
+/// an import document (`grpc::portable::MAX_DOCUMENT`, 16 MiB) holds several.
+pub const MAX_RESUME_BYTES: usize = 4 * 1024 * 1024;
 
 /// (field, limit) for the repeated parts.
 const MAX_ITEMS: [(&str, usize); 7] = [
@@ -27,7 +36,8 @@ fn valid_ym(v: &YearMonth) -> bool {
 }
 
 /// Every rule `r` breaks, with the field path under `resume.` (e.g. `resume.experience[2].end`),
-/// in a fixed order: title, texts, counts, contact, location, then each list entry.
+/// in a fixed order: title, texts, counts, contact, location, each list entry, then every text
+/// field holding characters the mesh refuses ([`text_violations`]).
 pub fn violations(r: &Content) -> Vec<FieldViolation> {
     let mut out = Vec::new();
     let mut push = |field: String, why: &str| out.push(FieldViolation::new(field, why));
@@ -142,7 +152,85 @@ pub fn violations(r: &Content) -> Vec<FieldViolation> {
             );
         }
     }
+    out.extend(text_violations(r));
     out
+}
+
+/// The text fields of `r` that break the mesh's boundary rule for text
+/// (`talentmesh_text::check_text`): summaries and descriptions are multi-line (tab and line
+/// breaks allowed), every other field single-line.
+pub fn text_violations(r: &Content) -> Vec<FieldViolation> {
+    let mut fields: Vec<(String, &str, Lines)> = vec![
+        ("resume.title".into(), &r.title, Lines::Single),
+        ("resume.full_name".into(), &r.full_name, Lines::Single),
+        ("resume.headline".into(), &r.headline, Lines::Single),
+        ("resume.summary".into(), &r.summary, Lines::Multi),
+    ];
+    if let Some(c) = &r.contact {
+        fields.push(("resume.contact.email".into(), &c.email, Lines::Single));
+        fields.push(("resume.contact.phone".into(), &c.phone, Lines::Single));
+    }
+    if let Some(l) = &r.location {
+        fields.push((
+            "resume.location.city_code".into(),
+            &l.city_code,
+            Lines::Single,
+        ));
+    }
+    for (i, e) in r.education.iter().enumerate() {
+        for (name, value) in [
+            ("school", &e.school),
+            ("degree", &e.degree),
+            ("major", &e.major),
+        ] {
+            fields.push((
+                format!("resume.education[{i}].{name}"),
+                value,
+                Lines::Single,
+            ));
+        }
+    }
+    for (i, e) in r.experience.iter().enumerate() {
+        let at = format!("resume.experience[{i}]");
+        fields.push((format!("{at}.company"), &e.company, Lines::Single));
+        fields.push((format!("{at}.title"), &e.title, Lines::Single));
+        fields.push((format!("{at}.description"), &e.description, Lines::Multi));
+        for (j, s) in e.skills.iter().enumerate() {
+            fields.push((format!("{at}.skills[{j}]"), s, Lines::Single));
+        }
+    }
+    for (i, p) in r.projects.iter().enumerate() {
+        fields.push((format!("resume.projects[{i}].name"), &p.name, Lines::Single));
+        fields.push((
+            format!("resume.projects[{i}].description"),
+            &p.description,
+            Lines::Multi,
+        ));
+    }
+    for (i, s) in r.skills.iter().enumerate() {
+        fields.push((format!("resume.skills[{i}].name"), &s.name, Lines::Single));
+    }
+    for (i, l) in r.languages.iter().enumerate() {
+        fields.push((
+            format!("resume.languages[{i}].name"),
+            &l.name,
+            Lines::Single,
+        ));
+        fields.push((
+            format!("resume.languages[{i}].level"),
+            &l.level,
+            Lines::Single,
+        ));
+    }
+    for (i, c) in r.certificates.iter().enumerate() {
+        fields.push((format!("resume.certificates[{i}]"), c, Lines::Single));
+    }
+    fields
+        .into_iter()
+        .filter_map(|(field, value, lines)| {
+            talentmesh_text::check_text(value, lines).map(|why| FieldViolation::new(field, why))
+        })
+        .collect()
 }
 
 fn span_rules(
@@ -229,5 +317,25 @@ mod tests {
         let named = import_violations(&[vec![], vec![bad]]);
         assert_eq!(named[0].field, "document.resumes[0].versions");
         assert_eq!(named[1].field, "document.resumes[1].versions[0].title");
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_field_and_line_breaks_only_in_long_texts() {
+        let content = Content {
+            title: "Rust\tengineer".into(),
+            summary: "line one\n\tline two".into(),
+            experience: vec![Experience {
+                company: "Acme\u{0}".into(),
+                description: "built\r\nthings".into(),
+                start: Some(YearMonth {
+                    year: 2020,
+                    month: 1,
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let fields: Vec<String> = violations(&content).into_iter().map(|v| v.field).collect();
+        assert_eq!(fields, ["resume.title", "resume.experience[0].company"]);
     }
 }

@@ -45,9 +45,10 @@ const VOCABULARY: &[(&str, &[&str])] = &[
 ];
 
 /// The canonical name of a skill as someone wrote it: a known alias maps to its skill, anything
-/// else is kept (trimmed, lower-cased) as a skill of its own.
+/// else is kept (in the search normal form of `talentmesh_text`: trimmed, lower-cased,
+/// full-width and traditional forms folded, as jobs key their skills) as a skill of its own.
 pub fn canonical(name: &str) -> String {
-    let lowered = name.trim().to_lowercase();
+    let lowered = talentmesh_text::search_key(name);
     VOCABULARY
         .iter()
         .find(|(_, aliases)| aliases.contains(&lowered.as_str()))
@@ -88,7 +89,7 @@ fn mentions(text: &str, alias: &str) -> bool {
 
 /// The known skills a free text mentions, by canonical name, in vocabulary order.
 pub fn extract(text: &str) -> Vec<String> {
-    let lowered = text.to_lowercase();
+    let lowered = talentmesh_text::normalise_for_search(text);
     VOCABULARY
         .iter()
         .filter(|(_, aliases)| aliases.iter().any(|a| mentions(&lowered, a)))

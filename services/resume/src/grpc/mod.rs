@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use talentmesh_mesh::CallContext;
 use talentmesh_proto::resume::v1 as pb;
-use talentmesh_storage::paging::{page_size, Cursor};
+use talentmesh_storage::paging::{page_size, Pages};
 use tonic::{Request, Response, Status};
 
 use crate::domain::ResumeId;
@@ -23,10 +23,26 @@ type Reply<T> = Result<Response<T>, Status>;
 /// `ListResumes` pages: 20 unless asked, at most 100.
 const PAGE: (i64, i64) = (20, 100);
 
+/// `ListResumeVersions` pages: 20 unless asked, at most 100 (and cut to the message limit).
+const VERSION_PAGE: (i64, i64) = (20, 100);
+
+/// Room left in a page of large documents for the response's own fields, in bytes.
+const PAGE_ENVELOPE: usize = 64 * 1024;
+
 /// `talentmesh.resume.v1.ResumeService` over the service layer.
 pub struct ResumeGrpc {
     /// The service the RPCs call.
     pub resumes: Arc<Resumes>,
+    /// The mesh's message size limit (`TALENTMESH_GRPC_MAX_MESSAGE`): pages of resumes and
+    /// versions are cut to fit it.
+    pub max_message: usize,
+}
+
+impl ResumeGrpc {
+    /// The encoded bytes a page of documents may fill.
+    fn page_budget(&self) -> usize {
+        self.max_message.saturating_sub(PAGE_ENVELOPE)
+    }
 }
 
 /// The resume id in `name`, or INVALID_ARGUMENT on `field`.
@@ -71,8 +87,7 @@ impl pb::resume_service_server::ResumeService for ResumeGrpc {
         let ctx = CallContext::of(&request);
         let req = request.into_inner();
         let limit = page_size(req.page_size, PAGE.0, PAGE.1).map_err(Error::from)?;
-        let after = Cursor::parse(&req.page_token).map_err(Error::from)?;
-        let (resumes, next_page_token) = self.resumes.list(&ctx, limit, after).await?;
+        let (resumes, next_page_token) = self.resumes.list(&ctx, limit, &req.page_token).await?;
         Ok(Response::new(pb::ListResumesResponse {
             resumes: resumes.iter().map(resume_to_pb).collect(),
             next_page_token,
@@ -116,10 +131,24 @@ impl pb::resume_service_server::ResumeService for ResumeGrpc {
         request: Request<pb::ListResumeVersionsRequest>,
     ) -> Reply<pb::ListResumeVersionsResponse> {
         let ctx = CallContext::of(&request);
-        let id = id("name", &request.into_inner().name)?;
-        let versions = self.resumes.versions(&ctx, &id).await?;
+        let req = request.into_inner();
+        let id = id("name", &req.name)?;
+        let limit =
+            page_size(req.page_size, VERSION_PAGE.0, VERSION_PAGE.1).map_err(Error::from)?;
+        // Tokens are bound to the resume: one from another resume's history is refused.
+        let pages = Pages::of("resume.versions").bind(id.as_str());
+        let before: Option<i64> = pages.parse(&req.page_token).map_err(Error::from)?;
+        let (versions, more) = self
+            .resumes
+            .versions(&ctx, &id, before, limit, self.page_budget())
+            .await?;
+        let next_page_token = match versions.last() {
+            Some(last) if more => pages.token(&last.version),
+            _ => String::new(),
+        };
         Ok(Response::new(pb::ListResumeVersionsResponse {
             versions: versions.iter().map(version_to_pb).collect(),
+            next_page_token,
         }))
     }
 

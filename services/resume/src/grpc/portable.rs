@@ -13,8 +13,11 @@ use crate::error::{Error, Result};
 
 /// The document's `format`.
 pub const FORMAT: &str = "talentmesh.resumes/1";
-/// Import documents larger than this are refused unread.
-pub const MAX_DOCUMENT: usize = 2 * 1024 * 1024;
+/// Import documents larger than this are refused unread: 16 MiB, four resumes at the largest
+/// size a resume may have (`domain::limits::MAX_RESUME_BYTES`), so an export of a resume at
+/// the size limit, with several versions, can be imported again. Under the mesh's message limit
+/// (32 MiB by default) and, escaped in a JSON body, the gateway's body limit (33 MiB).
+pub const MAX_DOCUMENT: usize = 16 * 1024 * 1024;
 
 fn internal(e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("export document: {e}"))

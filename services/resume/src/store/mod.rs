@@ -19,9 +19,11 @@ use prost::Message;
 use sqlx::{MySql, MySqlConnection, MySqlPool, Transaction};
 use talentmesh_proto::resume::v1 as pb;
 use talentmesh_storage::outbox::{Outbox, VersionedUpdate};
-use talentmesh_storage::paging::{next_token, push_page, Cursor, Order};
+use talentmesh_storage::paging::{push_page, Cursor, Order, Pages};
 use talentmesh_storage::projection::RedisHashes;
+use talentmesh_storage::time::datetime;
 
+use crate::domain::limits::MAX_RESUME_BYTES;
 use crate::domain::{CompanyId, Opened, Record, Resume, ResumeId, ResumeVersion, Visibility};
 use crate::error::{Error, Result};
 use crate::events;
@@ -157,8 +159,8 @@ impl ResumeStore {
         .bind(&r.owner)
         .bind(visibility_column(r))
         .bind(shared_column(r))
-        .bind(r.created_at)
-        .bind(r.updated_at)
+        .bind(datetime(r.created_at))
+        .bind(datetime(r.updated_at))
         .execute(&mut **tx)
         .await?;
         self.save_version(tx, r).await
@@ -184,21 +186,35 @@ impl ResumeStore {
                 "shared_with",
                 serde_json::Value::from(shared_company_ids.to_vec()).to_string(),
             )
-            .set("updated_at", db_now())
+            .set("updated_at", datetime(db_now()))
             .execute(tx, id.as_str().to_string(), expected)
             .await?)
     }
 
     /// Writes version `r.version` of a resume and its `ResumeChanged` event in `tx` (the row is
     /// already at that version).
+    ///
+    /// # Errors
+    /// `Invalid` on `resume` when the encoded version (analysis included) is larger than
+    /// [`MAX_RESUME_BYTES`]: every document given out is sized from that bound.
     pub async fn save_version(&self, tx: &mut Tx, r: &Resume) -> Result<()> {
+        let content = convert::resume_to_pb(r).encode_to_vec();
+        if content.len() > MAX_RESUME_BYTES {
+            return Err(Error::invalid(
+                "resume",
+                format!(
+                    "{} bytes encoded, at most {MAX_RESUME_BYTES}",
+                    content.len()
+                ),
+            ));
+        }
         sqlx::query(
             "INSERT INTO resume_versions (resume_id, version, content, created_at) VALUES (?, ?, ?, ?)",
         )
         .bind(r.id.as_str())
         .bind(r.version)
-        .bind(convert::resume_to_pb(r).encode_to_vec())
-        .bind(db_now())
+        .bind(content)
+        .bind(datetime(db_now()))
         .execute(&mut **tx)
         .await?;
         self.outbox.record(tx, events::changed(r)).await?;
@@ -223,6 +239,7 @@ impl ResumeStore {
         owner: &str,
         after: Option<Cursor>,
         limit: i64,
+        pages: &Pages,
     ) -> Result<(Vec<Resume>, String)> {
         let mut q = sqlx::QueryBuilder::new(format!(
             "SELECT {COLUMNS} FROM resumes WHERE NOT deleted AND owner = "
@@ -230,7 +247,7 @@ impl ResumeStore {
         q.push_bind(owner.to_string());
         push_page(&mut q, after, Order::OldestFirst, limit);
         let mut rows: Vec<ResumeRow> = q.build_query_as().fetch_all(&self.pool).await?;
-        let next = next_token(&mut rows, limit, |r| Cursor {
+        let next = pages.next_token(&mut rows, limit, |r| Cursor {
             created_at: r.created_at,
             id: r.id.clone(),
         });
@@ -244,15 +261,35 @@ impl ResumeStore {
         Ok((out, next))
     }
 
-    /// The newest 500 versions of resume `id`, newest first.
-    pub async fn versions(&self, id: &ResumeId) -> Result<Vec<ResumeVersion>> {
-        let rows: Vec<(i64, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT version, content, created_at FROM resume_versions WHERE resume_id = ? ORDER BY version DESC LIMIT 500",
+    /// A page of the versions of resume `id`, newest first: at most `limit` versions older
+    /// than `before` (all when `None`) whose stored contents together stay within `budget`
+    /// bytes (always at least one); and whether more follow. Keyset paging on the version
+    /// number, which is unique and never reused in a resume.
+    pub async fn versions(
+        &self,
+        id: &ResumeId,
+        before: Option<i64>,
+        limit: i64,
+        budget: usize,
+    ) -> Result<(Vec<ResumeVersion>, bool)> {
+        let mut rows: Vec<(i64, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT version, content, created_at FROM resume_versions \
+             WHERE resume_id = ? AND version < ? ORDER BY version DESC LIMIT ?",
         )
         .bind(id.as_str())
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit + 1)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
+        let mut more = rows.len() > usize::try_from(limit).unwrap_or(0);
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let fits = fitting(rows.iter().map(|(_, content, _)| content.len()), budget);
+        if fits < rows.len() {
+            rows.truncate(fits);
+            more = true;
+        }
+        let versions = rows
+            .into_iter()
             .map(|(version, content, created_at)| {
                 Ok(ResumeVersion {
                     version,
@@ -260,11 +297,13 @@ impl ResumeStore {
                     created_at,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok((versions, more))
     }
 
-    /// Every version of every live resume of `owner` (resumes oldest first, each resume's
-    /// versions oldest first): what an export holds.
+    /// The newest 200 versions (as many as an import takes back) of every live resume of
+    /// `owner` (resumes oldest first, each resume's versions oldest first): what an export
+    /// holds.
     pub async fn export(&self, owner: &str) -> Result<Vec<Vec<Resume>>> {
         let rows: Vec<ResumeRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM resumes WHERE owner = ? AND NOT deleted ORDER BY created_at, id"
@@ -275,7 +314,8 @@ impl ResumeStore {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let contents: Vec<Vec<u8>> = sqlx::query_scalar(
-                "SELECT content FROM resume_versions WHERE resume_id = ? ORDER BY version",
+                "SELECT content FROM (SELECT version, content FROM resume_versions \
+                 WHERE resume_id = ? ORDER BY version DESC LIMIT 200) newest ORDER BY version",
             )
             .bind(&r.id)
             .fetch_all(&self.pool)
@@ -294,6 +334,23 @@ impl ResumeStore {
     pub async fn opened(&self, id: &ResumeId, company: &CompanyId) -> Result<Option<Opened>> {
         Ok(access::opened(&self.pool, id.as_str(), company.as_str()).await?)
     }
+}
+
+/// How many of the leading items (of the given encoded sizes) fit in `budget` bytes, counting
+/// a little envelope per item (its field tag, length, version and time); at least one, so a
+/// page always moves the walk on (one resume always fits: it is at most `MAX_RESUME_BYTES`).
+pub(crate) fn fitting(sizes: impl Iterator<Item = usize>, budget: usize) -> usize {
+    const ENVELOPE: usize = 64;
+    let mut used = 0usize;
+    let mut n = 0;
+    for size in sizes {
+        used = used.saturating_add(size + ENVELOPE);
+        if n > 0 && used > budget {
+            break;
+        }
+        n += 1;
+    }
+    n
 }
 
 async fn record_in(conn: &mut MySqlConnection, id: &ResumeId) -> Result<Option<Record>> {

@@ -26,6 +26,11 @@ pub struct Mesh {
 }
 
 pub async fn start() -> Mesh {
+    start_with(&[]).await
+}
+
+/// [`start`] with more variables for the resume service (e.g. `TALENTMESH_GRPC_MAX_MESSAGE`).
+pub async fn start_with(resume_vars: &[(&str, &str)]) -> Mesh {
     let keys = TestKeys::new();
     let company_env = TestEnv::new("company").set("TALENTMESH_COMPANY_CHECK_EVERY", "0s");
     let config = talentmesh_company::Config::load(company_env.env()).unwrap();
@@ -41,6 +46,9 @@ pub async fn start() -> Mesh {
             "TALENTMESH_RESUME_SHARED_GRAPH_NAMESPACE",
             company_env.neo4j_namespace.clone(),
         );
+    let resume_env = resume_vars
+        .iter()
+        .fold(resume_env, |env, (k, v)| env.set(k, *v));
     let config = talentmesh_resume::Config::load(resume_env.env()).unwrap();
     let mesh = config.mesh.clone();
     let verifier = keys.verifier();

@@ -201,8 +201,10 @@ impl DeadLetters {
             .map_err(|e| Error::Redis(e.to_string()))
     }
 
-    /// Records a replay that failed again: the entry is kept with the new error.
-    pub async fn update_error(&self, letter: &DeadLetter, error: &str) -> Result<()> {
+    /// Records a replay that failed again: the entry is kept with the new error and one more
+    /// delivery. Stream entries cannot be edited, so the letter is stored anew: the answer is
+    /// the letter as now stored, under its new id (the one to replay or discard it by).
+    pub async fn update_error(&self, letter: &DeadLetter, error: &str) -> Result<DeadLetter> {
         // Stream entries cannot be edited: add the updated letter, then delete the old one.
         let raw = RawEntry {
             id: letter.entry_id.clone(),
@@ -225,16 +227,23 @@ impl DeadLetters {
             xadd.arg(k).arg(v.as_slice());
         }
         let mut pipe = redis::pipe();
+        // The XADD's reply (the new id) is the one value the transaction returns.
         pipe.atomic()
             .add_command(xadd)
-            .ignore()
             .cmd("XDEL")
             .arg(&self.key)
             .arg(&letter.id)
             .ignore();
         let mut conn = self.redis.get().await?;
-        pipe.query_async::<()>(&mut conn)
+        let (id,): (String,) = pipe
+            .query_async(&mut conn)
             .await
-            .map_err(|e| Error::Redis(e.to_string()))
+            .map_err(|e| Error::Redis(e.to_string()))?;
+        Ok(DeadLetter {
+            id,
+            error: error.to_string(),
+            deliveries: letter.deliveries + 1,
+            ..letter.clone()
+        })
     }
 }

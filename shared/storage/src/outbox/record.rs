@@ -88,8 +88,12 @@ impl Outbox {
         }
         let ids = rows.iter().map(|r| r.0).collect();
         let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO outbox (event_id, event_type, subject, entity_version, envelope) ",
+            "INSERT INTO outbox (event_id, event_type, subject, entity_version, envelope, \
+             created_at) ",
         );
+        // The time comes from here, bound as DATETIME (the column's default is the server's
+        // TIMESTAMP-range clock; see `crate::time`).
+        let at = crate::time::datetime(crate::time::now());
         q.push_values(
             rows,
             |mut b, (id, event_type, subject, version, envelope)| {
@@ -97,7 +101,8 @@ impl Outbox {
                     .push_bind(event_type)
                     .push_bind(subject)
                     .push_bind(version)
-                    .push_bind(envelope);
+                    .push_bind(envelope)
+                    .push_bind(at);
             },
         );
         q.build().execute(&mut **tx).await.map_err(Error::MySql)?;

@@ -291,7 +291,9 @@ impl Worker {
             .published
             .fetch_add(rows.len() as u64, Ordering::Relaxed);
 
-        let mut mark = QueryBuilder::new("UPDATE outbox SET published_at = NOW(6) WHERE id IN (");
+        let mut mark = QueryBuilder::new("UPDATE outbox SET published_at = ");
+        mark.push_bind(crate::time::datetime(crate::time::now()))
+            .push(" WHERE id IN (");
         let mut ids = mark.separated(", ");
         for row in &rows {
             ids.push_bind(row.id);

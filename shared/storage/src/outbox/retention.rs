@@ -35,17 +35,22 @@ pub(crate) async fn sweep_forever(
 }
 
 async fn sweep(pool: &MySqlPool, retention: Duration, metrics: &RelayMetrics) -> Result<()> {
-    let micros = i64::try_from(retention.as_micros()).unwrap_or(i64::MAX);
+    // The cut-off is computed here and bound as DATETIME (see `crate::time`); a retention too
+    // long for chrono keeps everything.
+    let Some(cutoff) = chrono::Duration::from_std(retention)
+        .ok()
+        .and_then(|r| crate::time::now().checked_sub_signed(r))
+    else {
+        return Ok(());
+    };
     loop {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM outbox WHERE published_at < NOW(6) - INTERVAL ? MICROSECOND \
-             ORDER BY id LIMIT ?",
-        )
-        .bind(micros)
-        .bind(CHUNK)
-        .fetch_all(pool)
-        .await
-        .map_err(Error::MySql)?;
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM outbox WHERE published_at < ? ORDER BY id LIMIT ?")
+                .bind(crate::time::datetime(cutoff))
+                .bind(CHUNK)
+                .fetch_all(pool)
+                .await
+                .map_err(Error::MySql)?;
         if ids.is_empty() {
             return Ok(());
         }

@@ -160,6 +160,34 @@ where
     })
 }
 
+/// `value` with what a derived store cannot hold taken out: U+0000 in every string and object
+/// key. PostgreSQL refuses it in `text` and `jsonb` (`\u0000` cannot be converted to text), so
+/// a document holding one would fail its write on every delivery and end as a dead letter,
+/// though nothing is wrong with the event. Services refuse control characters at their
+/// boundary (`talentmesh_text::check_text`); this is the projection side's guard for what got
+/// in before, or through a path without that check. The stored content hash stays the
+/// entity's, so the checker does not see the stripped record as drift.
+pub fn storable_json(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    fn strip(s: String) -> String {
+        if s.contains('\0') {
+            s.replace('\0', "")
+        } else {
+            s
+        }
+    }
+    match value {
+        Value::String(s) => Value::String(strip(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(storable_json).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (strip(k), storable_json(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// Keeps the newest change per id, in first-seen order: a batch may hold several versions of
 /// one entity, and a single multi-row write may touch a row only once.
 pub fn newest_per_id(changes: Vec<Change>) -> Vec<Change> {
@@ -282,6 +310,25 @@ mod tests {
             change("a", 3),
         ]);
         assert_eq!(kept, vec![change("a", 3), change("b", 1)]);
+    }
+
+    #[test]
+    fn nul_is_taken_out_of_strings_and_keys_at_any_depth() {
+        let doc = serde_json::json!({
+            "t\u{0}itle": "a\u{0}b",
+            "tags": ["x\u{0}", "y"],
+            "nested": {"n": 1, "s": "\u{0}"},
+            "ok": true
+        });
+        assert_eq!(
+            storable_json(doc),
+            serde_json::json!({
+                "title": "ab",
+                "tags": ["x", "y"],
+                "nested": {"n": 1, "s": ""},
+                "ok": true
+            })
+        );
     }
 
     #[test]

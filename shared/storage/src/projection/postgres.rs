@@ -120,7 +120,7 @@ impl Projection for PgDocuments {
                 None
             } else {
                 let doc = (self.doc_of)(c).map_err(Error::InvalidEvent)?;
-                Some(doc.to_string())
+                Some(super::storable_json(doc).to_string())
             });
         }
         let t = &self.table;

@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 
 use super::Inner;
 use crate::bus::DeadLetter;
+use crate::paging::Pages;
 use crate::Error;
 
 const MAX_PAGE: i32 = 1000;
@@ -166,7 +167,13 @@ impl SyncAdminService for SyncAdmin {
         if r.page_size < 0 || r.page_size > MAX_PAGE {
             return Err(invalid("page_size", "must be between 0 and 1000"));
         }
-        if !r.page_token.is_empty() && !is_entry_id(&r.page_token) {
+        // Keyed on the stream entry id, bound to this service's list: a token of another
+        // service's dead letters (the control plane forwards them) is refused.
+        let pages = Pages::of("sync.dead_letters").bind(&self.inner.service);
+        let after: Option<String> = pages
+            .parse(&r.page_token)
+            .map_err(|v| Status::from(ApiError::invalid(vec![v])))?;
+        if after.as_deref().is_some_and(|a| !is_entry_id(a)) {
             return Err(invalid("page_token", "not a token this service issued"));
         }
         let size = if r.page_size == 0 {
@@ -175,15 +182,17 @@ impl SyncAdminService for SyncAdmin {
             r.page_size
         };
         let size = usize::try_from(size).unwrap_or(100);
-        let after = (!r.page_token.is_empty()).then_some(r.page_token.as_str());
         let letters = self
             .inner
             .dead_letters
-            .list(after, size)
+            .list(after.as_deref(), size)
             .await
             .map_err(store_error)?;
         let next_page_token = if letters.len() == size {
-            letters.last().map(|d| d.id.clone()).unwrap_or_default()
+            letters
+                .last()
+                .map(|d| pages.token(&d.id))
+                .unwrap_or_default()
         } else {
             String::new()
         };

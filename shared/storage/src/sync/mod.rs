@@ -549,10 +549,9 @@ pub(crate) async fn replay(
                 replayed += 1;
             }
             Err(e) => {
-                inner.dead_letters.update_error(&letter, &e).await?;
-                let mut again = letter;
-                again.error = e;
-                failed.push(again);
+                // Reported as stored now (new id, one more delivery), so the ids a replay
+                // answers with are the ones a discard or another replay finds.
+                failed.push(inner.dead_letters.update_error(&letter, &e).await?);
             }
         }
     }

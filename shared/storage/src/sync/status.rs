@@ -130,9 +130,10 @@ async fn stream_status(redis: &RedisPool, stream: &str) -> Result<StreamStatus> 
 async fn outbox_status(inner: &Inner) -> Result<OutboxStatus> {
     let mysql = inner.stores.mysql()?;
     let (unpublished, oldest): (i64, Option<f64>) = sqlx::query_as(
-        "SELECT COUNT(*), CAST(TIMESTAMPDIFF(MICROSECOND, MIN(created_at), NOW(6)) AS DOUBLE) \
+        "SELECT COUNT(*), CAST(TIMESTAMPDIFF(MICROSECOND, MIN(created_at), ?) AS DOUBLE) \
          FROM outbox WHERE published_at IS NULL",
     )
+    .bind(crate::time::datetime(crate::time::now()))
     .fetch_one(mysql)
     .await
     .map_err(Error::MySql)?;

@@ -350,6 +350,16 @@ async fn main() -> anyhow::Result<()> {
         url.set_query(Some(query));
         HttpCall::get(url.as_str())
     };
+    // A second page continues from its first page's token (tokens are bound to their search).
+    let mut second_pages = Vec::new();
+    for query in ["query=engineer", "query=%E5%B7%A5%E7%A8%8B%E5%B8%88"] {
+        let (status, body) = mesh.get(&format!("/v1/jobs:search?{query}"), None).await;
+        let token = body["nextPageToken"].as_str().unwrap_or_default();
+        if status != 200 || token.is_empty() {
+            anyhow::bail!("search {query}: HTTP {status}, no second page: {body}");
+        }
+        second_pages.push(q(&format!("{query}&pageToken={token}"))?);
+    }
     let mixes: [(&str, Vec<HttpCall>); 4] = [
         (
             "text, relevance (Rust工程师, rust engineer, 数据分析, product designer, …)",
@@ -380,10 +390,7 @@ async fn main() -> anyhow::Result<()> {
         ),
         (
             "text, second page",
-            vec![
-                q("query=engineer&pageToken=o20")?,
-                q("query=%E5%B7%A5%E7%A8%8B%E5%B8%88&pageToken=o20")?,
-            ],
+            second_pages,
         ),
     ];
     for (what, calls) in &mixes {
