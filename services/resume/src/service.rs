@@ -1,13 +1,14 @@
 //! The resume service's logic: owners write whole resumes, every save a new immutable version
 //! with its analysis; companies read what the owner made visible to them (membership asked of
 //! the company service), without contact details; exports and imports move every resume with
-//! every version at once, all or nothing.
+//! every version, an export in pages (each a document an import takes whole), an import all or
+//! nothing.
 //!
 //! Takes and returns domain types; errors are the crate's [`Error`].
 
 use talentmesh_authz::{Freshness, PermissionClient};
 use talentmesh_mesh::{CallContext, Caller};
-use talentmesh_storage::paging::Pages;
+use talentmesh_storage::paging::{Cursor, Pages};
 
 use crate::domain::limits::{import_violations, violations};
 use crate::domain::{CompanyId, Content, Record, Resume, ResumeId, ResumeVersion};
@@ -182,19 +183,23 @@ impl Resumes {
         Ok(resume)
     }
 
-    /// A page of the caller's live resumes (`limit` of them after the page `page_token`
-    /// ended), oldest first, and the next page's token ("" on the last page). Tokens are the
-    /// caller's own: another list's, or another user's, is refused on `page_token`.
+    /// A page of the caller's live resumes (at most `limit` of them after the page
+    /// `page_token` ended, together within `budget` encoded bytes, at least one), oldest
+    /// first, and the next page's token ("" on the last page). Tokens are the caller's own:
+    /// another list's, or another user's, is refused on `page_token`.
     pub async fn list(
         &self,
         ctx: &CallContext,
         limit: i64,
         page_token: &str,
+        budget: usize,
     ) -> Result<(Vec<Resume>, String)> {
         let caller = caller(ctx)?;
         let pages = Pages::of("resume.resumes").bind(&caller.user_id);
         let after = pages.parse(page_token)?;
-        self.store.list(&caller.user_id, after, limit, &pages).await
+        self.store
+            .list(&caller.user_id, after, limit, budget, &pages)
+            .await
     }
 
     /// Saves `content` as the next version of the caller's resume `id`, if it is at
@@ -285,9 +290,44 @@ impl Resumes {
         Ok(out)
     }
 
-    /// Every version of every live resume of the caller, resumes and versions oldest first.
-    pub async fn export(&self, ctx: &CallContext) -> Result<Vec<Vec<Resume>>> {
+    /// A page of the caller's export: the live resumes after the page `page_token` ended,
+    /// oldest first, each offered to `take` with its newest versions (oldest first; at most
+    /// 200, and only as many as fit in `budget` stored bytes, at least the newest), until
+    /// `limit` were taken or `take` refuses one (the page's document is full: that resume opens
+    /// the next page); the next page's token ("" after the last resume). `take` must accept
+    /// the first resume of a page (cutting its versions if need be), or the walk could not
+    /// move on (`Internal`). Tokens are the caller's own, refused on `page_token` otherwise.
+    pub async fn export(
+        &self,
+        ctx: &CallContext,
+        limit: i64,
+        page_token: &str,
+        budget: usize,
+        mut take: impl FnMut(&[Resume]) -> Result<bool>,
+    ) -> Result<String> {
         let caller = caller(ctx)?;
-        self.store.export(&caller.user_id).await
+        let pages = Pages::of("resume.export").bind(&caller.user_id);
+        let after = pages.parse(page_token)?;
+        let records = self.store.live(&caller.user_id, after, limit).await?;
+        let next = |last: Option<&Record>| match last {
+            Some(r) => Ok(pages.token(&Cursor {
+                created_at: r.created_at,
+                id: r.id.as_str().to_string(),
+            })),
+            None => Err(Error::Internal("an export page took no resume".into())),
+        };
+        let mut last = None;
+        for (taken, record) in records.iter().enumerate() {
+            if i64::try_from(taken).unwrap_or(i64::MAX) >= limit {
+                return next(last);
+            }
+            let versions = self.store.export_versions(&record.id, budget).await?;
+            // Every saved resume has a version; one without would make a page import refuses.
+            if !versions.is_empty() && !take(&versions)? {
+                return next(last);
+            }
+            last = Some(record);
+        }
+        Ok(String::new())
     }
 }

@@ -1,6 +1,7 @@
-//! Resumes at the size limit: their versions come in pages cut to the mesh's message size limit
-//! (`TALENTMESH_GRPC_MAX_MESSAGE`), and a message over that limit is refused with
-//! RESOURCE_EXHAUSTED rather than failing to decode deep inside tonic.
+//! Resumes at the size limit: their versions, the resumes themselves and the export come in
+//! pages cut to the mesh's message size limit (`TALENTMESH_GRPC_MAX_MESSAGE`; each export page
+//! also to the import limit, so it imports on its own), and a message over that limit is
+//! refused with RESOURCE_EXHAUSTED rather than failing to decode deep inside tonic.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -209,7 +210,7 @@ async fn the_export_of_resumes_at_the_size_limit_imports_again() {
     let mut c = client(&mesh, talentmesh_mesh::limits::DEFAULT_MAX_MESSAGE).await;
     six_versions(&mut c, &me).await;
     let document = c
-        .export_resumes(req(pb::ExportResumesRequest {}, &me))
+        .export_resumes(req(pb::ExportResumesRequest::default(), &me))
         .await
         .unwrap()
         .into_inner()
@@ -223,5 +224,136 @@ async fn the_export_of_resumes_at_the_size_limit_imports_again() {
         .resumes;
     assert_eq!(imported.len(), 1);
     assert_eq!(imported[0].version, 6);
+    mesh.stop().await;
+}
+
+/// Creates a resume at the size limit for each of `marks`, in order; their names.
+async fn at_the_size_limit_each(
+    c: &mut ResumeServiceClient<Channel>,
+    me: &User,
+    marks: &[char],
+) -> Vec<String> {
+    let mut names = Vec::new();
+    for mark in marks {
+        let created = c
+            .create_resume(req(
+                pb::CreateResumeRequest {
+                    resume: Some(at_the_size_limit(*mark)),
+                },
+                me,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .resume
+            .unwrap();
+        names.push(created.name);
+    }
+    names
+}
+
+#[tokio::test]
+async fn resumes_at_the_size_limit_list_in_pages_under_the_message_limit() {
+    let limit = LIMIT.to_string();
+    let mesh = start_with(&[("TALENTMESH_GRPC_MAX_MESSAGE", &limit)]).await;
+    let me = mesh.user(&["candidate"]);
+    let mut c = client(&mesh, LIMIT).await;
+    let created = at_the_size_limit_each(&mut c, &me, &['简', '历', '后', '端']).await;
+
+    // Default page size (20): the pages are cut by bytes, every resume comes once, in order.
+    let (mut names, mut pages, mut token) = (Vec::new(), Vec::new(), String::new());
+    loop {
+        let page = c
+            .list_resumes(req(
+                pb::ListResumesRequest {
+                    page_size: 0,
+                    page_token: token.clone(),
+                },
+                &me,
+            ))
+            .await
+            .expect("a page of resumes")
+            .into_inner();
+        pages.push(page.resumes.len());
+        names.extend(page.resumes.into_iter().map(|r| r.name));
+        assert!(pages.len() <= 4, "the walk does not end: {pages:?}");
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(names, created);
+    assert!(
+        pages.len() >= 2 && pages.iter().all(|n| *n >= 1),
+        "{pages:?}"
+    );
+    mesh.stop().await;
+}
+
+#[tokio::test]
+async fn an_export_over_one_page_comes_in_pages_that_each_import_back() {
+    let limit = LIMIT.to_string();
+    let mesh = start_with(&[("TALENTMESH_GRPC_MAX_MESSAGE", &limit)]).await;
+    let me = mesh.user(&["candidate"]);
+    let mut c = client(&mesh, LIMIT).await;
+    // Three versions of the first resume do not fit in one message; two do.
+    let names = at_the_size_limit_each(&mut c, &me, &['简', '历', '后']).await;
+    for mark in ['端', '工'] {
+        let mut next = at_the_size_limit(mark);
+        next.name = names[0].clone();
+        c.update_resume(req(
+            pb::UpdateResumeRequest {
+                resume: Some(next),
+                expected_version: 0,
+            },
+            &me,
+        ))
+        .await
+        .unwrap();
+    }
+
+    // Every page is a document under both limits; another account imports each on its own.
+    let other = mesh.user(&["candidate"]);
+    let (mut imported, mut pages, mut token) = (Vec::new(), Vec::new(), String::new());
+    loop {
+        let page = c
+            .export_resumes(req(
+                pb::ExportResumesRequest {
+                    page_size: 0,
+                    page_token: token.clone(),
+                },
+                &me,
+            ))
+            .await
+            .expect("a page of the export")
+            .into_inner();
+        assert!(page.document.len() < LIMIT, "{}", page.document.len());
+        let doc: serde_json::Value = serde_json::from_str(&page.document).unwrap();
+        pages.push(doc["resumes"].as_array().unwrap().len());
+        let back = c
+            .import_resumes(req(
+                pb::ImportResumesRequest {
+                    document: page.document,
+                },
+                &other,
+            ))
+            .await
+            .expect("each page imports on its own")
+            .into_inner()
+            .resumes;
+        imported.extend(back.into_iter().map(|r| (r.title, r.version)));
+        assert!(pages.len() <= 3, "the export does not end: {pages:?}");
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(pages, [1, 2]);
+    let title = |mark: char| std::iter::repeat_n(mark, 100).collect::<String>();
+    // Each resume once, in order; the first with the newest versions that fit a page.
+    assert_eq!(
+        imported,
+        [(title('工'), 2), (title('历'), 1), (title('后'), 1)]
+    );
     mesh.stop().await;
 }

@@ -232,7 +232,7 @@ async fn export_and_import_move_everything_or_nothing() {
     v2.title = "v2".into();
     m.update(&me, v2, 0).await;
     let doc = c
-        .export_resumes(req(pb::ExportResumesRequest {}, &me))
+        .export_resumes(req(pb::ExportResumesRequest::default(), &me))
         .await
         .unwrap()
         .into_inner()

@@ -26,6 +26,10 @@ const PAGE: (i64, i64) = (20, 100);
 /// `ListResumeVersions` pages: 20 unless asked, at most 100 (and cut to the message limit).
 const VERSION_PAGE: (i64, i64) = (20, 100);
 
+/// `ExportResumes` pages: 100 resumes unless asked (as many as an import takes), at most 100
+/// (and cut to the import and message limits).
+const EXPORT_PAGE: (i64, i64) = (100, 100);
+
 /// Room left in a page of large documents for the response's own fields, in bytes.
 const PAGE_ENVELOPE: usize = 64 * 1024;
 
@@ -33,8 +37,8 @@ const PAGE_ENVELOPE: usize = 64 * 1024;
 pub struct ResumeGrpc {
     /// The service the RPCs call.
     pub resumes: Arc<Resumes>,
-    /// The mesh's message size limit (`TALENTMESH_GRPC_MAX_MESSAGE`): pages of resumes and
-    /// versions are cut to fit it.
+    /// The mesh's message size limit (`TALENTMESH_GRPC_MAX_MESSAGE`): pages of resumes,
+    /// versions and exports are cut to fit it.
     pub max_message: usize,
 }
 
@@ -87,7 +91,10 @@ impl pb::resume_service_server::ResumeService for ResumeGrpc {
         let ctx = CallContext::of(&request);
         let req = request.into_inner();
         let limit = page_size(req.page_size, PAGE.0, PAGE.1).map_err(Error::from)?;
-        let (resumes, next_page_token) = self.resumes.list(&ctx, limit, &req.page_token).await?;
+        let (resumes, next_page_token) = self
+            .resumes
+            .list(&ctx, limit, &req.page_token, self.page_budget())
+            .await?;
         Ok(Response::new(pb::ListResumesResponse {
             resumes: resumes.iter().map(resume_to_pb).collect(),
             next_page_token,
@@ -172,13 +179,20 @@ impl pb::resume_service_server::ResumeService for ResumeGrpc {
         request: Request<pb::ExportResumesRequest>,
     ) -> Reply<pb::ExportResumesResponse> {
         let ctx = CallContext::of(&request);
-        let all = self.resumes.export(&ctx).await?;
-        let wire: Vec<Vec<pb::Resume>> = all
-            .iter()
-            .map(|versions| versions.iter().map(resume_to_pb).collect())
-            .collect();
+        let req = request.into_inner();
+        let limit = page_size(req.page_size, EXPORT_PAGE.0, EXPORT_PAGE.1).map_err(Error::from)?;
+        // Each page imports on its own and fits in a message.
+        let budget = self.page_budget().min(portable::MAX_DOCUMENT);
+        let mut page = portable::Page::new(budget)?;
+        let next_page_token = self
+            .resumes
+            .export(&ctx, limit, &req.page_token, budget, |versions| {
+                page.push(&versions.iter().map(resume_to_pb).collect::<Vec<_>>())
+            })
+            .await?;
         Ok(Response::new(pb::ExportResumesResponse {
-            document: portable::export(&wire)?,
+            document: page.finish(),
+            next_page_token,
         }))
     }
 

@@ -3,7 +3,9 @@
 //! it back. What is in a document (and who may import it) is the service's; the document's
 //! shape is this module's.
 //!
-//! `{"format": "talentmesh.resumes/1", "resumes": [{"versions": [<Resume>, ...]}, ...]}`
+//! `{"format": "talentmesh.resumes/1", "resumes": [{"versions": [<Resume>, ...]}, ...]}`; an
+//! export comes in pages ([`Page`]), each such a document, cut to a size an import and a
+//! message take.
 
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use talentmesh_mesh::FieldViolation;
@@ -29,21 +31,86 @@ fn descriptor() -> Result<MessageDescriptor> {
         .ok_or_else(|| internal("Resume descriptor missing"))
 }
 
-/// The document of `resumes` (each a list of versions, oldest first).
+/// The document of `resumes` (each a list of versions, oldest first), whole.
 pub fn export(resumes: &[Vec<pb::Resume>]) -> Result<String> {
-    let desc = descriptor()?;
-    let mut list = Vec::with_capacity(resumes.len());
+    let mut page = Page::new(usize::MAX)?;
     for versions in resumes {
-        let mut out = Vec::with_capacity(versions.len());
-        for v in versions {
-            let dynamic =
-                DynamicMessage::decode(desc.clone(), prost::Message::encode_to_vec(v).as_slice())
-                    .map_err(internal)?;
-            out.push(serde_json::to_value(&dynamic).map_err(internal)?);
-        }
-        list.push(serde_json::json!({ "versions": out }));
+        page.push(versions)?;
     }
-    Ok(serde_json::json!({ "format": FORMAT, "resumes": list }).to_string())
+    Ok(page.finish())
+}
+
+/// One page of an export: a document filled resume by resume while it stays within a budget
+/// of bytes, so it imports on its own (under [`MAX_DOCUMENT`]) and fits in a message.
+pub struct Page {
+    desc: MessageDescriptor,
+    /// Largest document, in bytes.
+    budget: usize,
+    /// Each resume taken, as its JSON `{"versions": [...]}`.
+    resumes: Vec<String>,
+    /// Bytes of the document so far.
+    used: usize,
+}
+
+/// The document around its resumes: `{"format":"...","resumes":[` and `]}`.
+fn frame() -> (String, &'static str) {
+    (format!("{{\"format\":\"{FORMAT}\",\"resumes\":["), "]}")
+}
+
+impl Page {
+    /// An empty page of at most `budget` bytes.
+    pub fn new(budget: usize) -> Result<Page> {
+        let (open, close) = frame();
+        Ok(Page {
+            desc: descriptor()?,
+            budget,
+            resumes: Vec::new(),
+            used: open.len() + close.len(),
+        })
+    }
+
+    /// Adds resume `versions` (oldest first) when the document stays within the budget, and
+    /// says whether it did. An empty page always takes the resume: whole if it fits, else its
+    /// newest versions that fit (at least the newest one, however large), so every page moves
+    /// an export on.
+    pub fn push(&mut self, versions: &[pb::Resume]) -> Result<bool> {
+        let mut json = Vec::with_capacity(versions.len());
+        for v in versions {
+            let dynamic = DynamicMessage::decode(
+                self.desc.clone(),
+                prost::Message::encode_to_vec(v).as_slice(),
+            )
+            .map_err(internal)?;
+            json.push(serde_json::to_string(&dynamic).map_err(internal)?);
+        }
+        // `{"versions":[` a, b, ... `]}`, and the comma before it unless it is the first.
+        let wrap = r#"{"versions":[]}"#.len() + usize::from(!self.resumes.is_empty());
+        let size = |parts: &[String]| {
+            wrap + parts.iter().map(String::len).sum::<usize>() + parts.len().saturating_sub(1)
+        };
+        let room = self.budget.saturating_sub(self.used);
+        let mut from = 0;
+        if size(&json) > room {
+            if !self.resumes.is_empty() {
+                return Ok(false);
+            }
+            from = json.len().saturating_sub(1);
+            while from > 0 && size(&json[from - 1..]) <= room {
+                from -= 1;
+            }
+        }
+        let kept = &json[from..];
+        self.used += size(kept);
+        self.resumes
+            .push(format!(r#"{{"versions":[{}]}}"#, kept.join(",")));
+        Ok(true)
+    }
+
+    /// The page's document.
+    pub fn finish(self) -> String {
+        let (open, close) = frame();
+        format!("{open}{}{close}", self.resumes.join(","))
+    }
 }
 
 fn bad(field: impl Into<String>, why: impl Into<String>) -> FieldViolation {

@@ -54,6 +54,14 @@ pub(crate) struct ResumeRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// A `resumes` row with the encoded size of its newest version's content, in bytes.
+#[derive(Debug, sqlx::FromRow)]
+struct SizedRow {
+    #[sqlx(flatten)]
+    row: ResumeRow,
+    size: i64,
+}
+
 /// The columns of a `resumes` row, in insert order (`updated_at` is written, never read).
 pub(crate) const COLUMNS: &str =
     "id, owner, version, deleted, visibility, shared_with, created_at, updated_at";
@@ -232,28 +240,43 @@ impl ResumeStore {
         Ok(version)
     }
 
-    /// A page of `owner`'s live resumes (newest versions), oldest first, after `after`; and the
-    /// next page's token ("" on the last page).
+    /// A page of `owner`'s live resumes (newest versions), oldest first, after `after`: at
+    /// most `limit` of them whose stored contents together stay within `budget` bytes (always
+    /// at least one); and the next page's token ("" on the last page). The sizes are read
+    /// first, so a page's contents are all that is loaded.
     pub async fn list(
         &self,
         owner: &str,
         after: Option<Cursor>,
         limit: i64,
+        budget: usize,
         pages: &Pages,
     ) -> Result<(Vec<Resume>, String)> {
         let mut q = sqlx::QueryBuilder::new(format!(
-            "SELECT {COLUMNS} FROM resumes WHERE NOT deleted AND owner = "
+            "SELECT {COLUMNS}, CAST(COALESCE((SELECT LENGTH(v.content) FROM resume_versions v \
+             WHERE v.resume_id = resumes.id AND v.version = resumes.version), 0) AS SIGNED) \
+             AS size FROM resumes WHERE NOT deleted AND owner = "
         ));
         q.push_bind(owner.to_string());
         push_page(&mut q, after, Order::OldestFirst, limit);
-        let mut rows: Vec<ResumeRow> = q.build_query_as().fetch_all(&self.pool).await?;
-        let next = pages.next_token(&mut rows, limit, |r| Cursor {
-            created_at: r.created_at,
-            id: r.id.clone(),
-        });
+        let mut rows: Vec<SizedRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        let cursor = |r: &SizedRow| Cursor {
+            created_at: r.row.created_at,
+            id: r.row.id.clone(),
+        };
+        let mut next = pages.next_token(&mut rows, limit, cursor);
+        let sizes = rows.iter().map(|r| usize::try_from(r.size).unwrap_or(0));
+        let fits = fitting(sizes, budget);
+        if fits < rows.len() {
+            rows.truncate(fits);
+            next = rows
+                .last()
+                .map(|r| pages.token(&cursor(r)))
+                .unwrap_or_default();
+        }
         let mut conn = self.pool.acquire().await?;
         let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
+        for SizedRow { row: r, .. } in rows {
             if let Some(bytes) = content_in(&mut conn, &r.id, r.version).await? {
                 out.push(decode(&bytes)?);
             }
@@ -301,33 +324,53 @@ impl ResumeStore {
         Ok((versions, more))
     }
 
-    /// The newest 200 versions (as many as an import takes back) of every live resume of
-    /// `owner` (resumes oldest first, each resume's versions oldest first): what an export
-    /// holds.
-    pub async fn export(&self, owner: &str) -> Result<Vec<Vec<Resume>>> {
-        let rows: Vec<ResumeRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM resumes WHERE owner = ? AND NOT deleted ORDER BY created_at, id"
-        ))
-        .bind(owner)
+    /// The records of `owner`'s live resumes after `after`, oldest first: `limit` of them and
+    /// one more when more follow (an export page walks them until its document is full).
+    pub async fn live(
+        &self,
+        owner: &str,
+        after: Option<Cursor>,
+        limit: i64,
+    ) -> Result<Vec<Record>> {
+        let mut q = sqlx::QueryBuilder::new(format!(
+            "SELECT {COLUMNS} FROM resumes WHERE NOT deleted AND owner = "
+        ));
+        q.push_bind(owner.to_string());
+        push_page(&mut q, after, Order::OldestFirst, limit);
+        let rows: Vec<ResumeRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(Record::from).collect())
+    }
+
+    /// The newest versions of resume `id` that an export page of `budget` bytes may hold,
+    /// oldest first: at most 200 (as many as an import takes back), whose stored contents
+    /// together stay within `budget` (always the newest one). The sizes are read first, so
+    /// no more than a page is loaded.
+    pub async fn export_versions(&self, id: &ResumeId, budget: usize) -> Result<Vec<Resume>> {
+        let sizes: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT version, CAST(LENGTH(content) AS SIGNED) FROM resume_versions \
+             WHERE resume_id = ? ORDER BY version DESC LIMIT 200",
+        )
+        .bind(id.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let contents: Vec<Vec<u8>> = sqlx::query_scalar(
-                "SELECT content FROM (SELECT version, content FROM resume_versions \
-                 WHERE resume_id = ? ORDER BY version DESC LIMIT 200) newest ORDER BY version",
-            )
-            .bind(&r.id)
-            .fetch_all(&self.pool)
-            .await?;
-            out.push(
-                contents
-                    .iter()
-                    .map(|c| decode(c))
-                    .collect::<Result<Vec<Resume>>>()?,
-            );
-        }
-        Ok(out)
+        let fits = fitting(
+            sizes
+                .iter()
+                .map(|(_, size)| usize::try_from(*size).unwrap_or(0)),
+            budget,
+        );
+        let Some((oldest, _)) = fits.checked_sub(1).and_then(|i| sizes.get(i)) else {
+            return Ok(Vec::new());
+        };
+        let contents: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT content FROM resume_versions WHERE resume_id = ? AND version >= ? \
+             ORDER BY version",
+        )
+        .bind(id.as_str())
+        .bind(oldest)
+        .fetch_all(&self.pool)
+        .await?;
+        contents.iter().map(|c| decode(c)).collect()
     }
 
     /// What the applications to `company` open of resume `id` (see [`access::opened`]).
