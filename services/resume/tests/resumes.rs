@@ -343,3 +343,38 @@ async fn a_candidate_lists_their_resumes_in_pages() {
     assert_eq!(field_violations_of(&s)[0].field, "page_token");
     m.stop().await;
 }
+
+/// Hundreds of broken fields in one request still answer INVALID_ARGUMENT naming them (as many
+/// as fit the status header, the rest counted), never a protocol error about header sizes.
+#[tokio::test]
+async fn a_request_with_hundreds_of_broken_fields_is_invalid_argument() {
+    let m = start().await;
+    let me = m.user(&["candidate"]);
+    let mut r = resume();
+    r.experience = (0..400)
+        .map(|i| pb::Experience {
+            company: format!("X{i}\u{1}"),
+            title: "Engineer".into(),
+            start: ym(2015, 1),
+            end: ym(2016, 1),
+            description: String::new(),
+            skills: vec![],
+        })
+        .collect();
+    let s = fails(
+        m.resumes
+            .clone()
+            .create_resume(req(pb::CreateResumeRequest { resume: Some(r) }, &me))
+            .await,
+        Code::InvalidArgument,
+    );
+    let violations = field_violations_of(&s);
+    assert!(violations.len() > 20, "{}", violations.len());
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.field == "resume.experience[0].company"),
+        "{violations:?}"
+    );
+    m.stop().await;
+}

@@ -300,8 +300,63 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// The most bytes of `google.rpc` details a status carries. gRPC sends them in a response
+/// header (`grpc-status-details-bin`, base64), and HTTP/2 peers refuse header lists over 16 KiB
+/// by default: a request with thousands of broken fields must still get its INVALID_ARGUMENT,
+/// not a protocol error. 8 KiB leaves room for the message and the other headers.
+pub const MAX_DETAILS_BYTES: usize = 8 * 1024;
+/// The most bytes of a status message (the `grpc-message` header) and of one violation's field
+/// path or description.
+pub const MAX_TEXT_BYTES: usize = 1024;
+
+/// `text` cut to at most `max` bytes on a character boundary, marked with "…" when cut.
+fn clipped(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+impl ApiError {
+    /// This error made to fit the wire: the message and every violation's text clipped to
+    /// [`MAX_TEXT_BYTES`], and only as many violations as fit in [`MAX_DETAILS_BYTES`], in
+    /// order; how many were left out is in `ErrorInfo.metadata["violations_omitted"]`.
+    fn fitted(mut self) -> ApiError {
+        self.message = clipped(&self.message, MAX_TEXT_BYTES);
+        for v in &mut self.violations {
+            v.field = clipped(&v.field, MAX_TEXT_BYTES);
+            v.description = clipped(&v.description, MAX_TEXT_BYTES);
+        }
+        if self.to_rpc_status().encoded_len() <= MAX_DETAILS_BYTES {
+            return self;
+        }
+        let total = self.violations.len();
+        // Room for the ErrorInfo and the other details, then the violations in order.
+        let mut used = 512 + self.message.len();
+        let mut kept = 0;
+        for v in &self.violations {
+            // A FieldViolation is its two strings plus a few bytes of tags and lengths.
+            let size = v.field.len() + v.description.len() + 16;
+            if used + size > MAX_DETAILS_BYTES {
+                break;
+            }
+            used += size;
+            kept += 1;
+        }
+        self.violations.truncate(kept);
+        self.metadata
+            .insert("violations_omitted".to_string(), (total - kept).to_string());
+        self
+    }
+}
+
 impl From<ApiError> for tonic::Status {
     fn from(err: ApiError) -> Self {
+        let err = err.fitted();
         let details = err.to_rpc_status().encode_to_vec();
         tonic::Status::with_details(err.code.grpc_code(), err.message, details.into())
     }
@@ -370,6 +425,54 @@ mod tests {
             http_status_for(Code::ResourceExhausted),
             StatusCode::TOO_MANY_REQUESTS
         );
+    }
+
+    #[test]
+    fn thousands_of_violations_fit_in_the_status_header() {
+        let violations: Vec<FieldViolation> = (0..5_000)
+            .map(|i| {
+                FieldViolation::new(
+                    format!("resume.experiences[{i}].company"),
+                    "must not contain control characters",
+                )
+            })
+            .collect();
+        let status: tonic::Status = ApiError::invalid(violations).into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status.details().len() <= MAX_DETAILS_BYTES,
+            "{}",
+            status.details().len()
+        );
+        let kept = field_violations_of(&status);
+        assert!(kept.len() > 50, "{}", kept.len());
+        assert_eq!(kept[0].field, "resume.experiences[0].company");
+        let info = rpc_status_of(&status)
+            .details
+            .iter()
+            .find(|d| d.type_url.ends_with("/google.rpc.ErrorInfo"))
+            .and_then(|d| rpc::ErrorInfo::decode(d.value.as_slice()).ok())
+            .unwrap_or_default();
+        assert_eq!(
+            info.metadata.get("violations_omitted").map(String::as_str),
+            Some((5_000 - kept.len()).to_string().as_str())
+        );
+        assert!(
+            status.message().contains("and 4999 more"),
+            "{}",
+            status.message()
+        );
+    }
+
+    #[test]
+    fn long_texts_are_clipped_on_a_character_boundary() {
+        let long = "工".repeat(2_000);
+        let status: tonic::Status =
+            ApiError::invalid(vec![FieldViolation::new("title", long.clone())]).into();
+        assert!(status.message().len() <= MAX_TEXT_BYTES);
+        let kept = field_violations_of(&status);
+        assert!(kept[0].description.len() <= MAX_TEXT_BYTES);
+        assert!(kept[0].description.ends_with('…'));
     }
 
     #[test]

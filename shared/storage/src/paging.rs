@@ -43,10 +43,13 @@ impl Cursor {
             return Ok(None);
         }
         let (micros, id) = token.split_once('.').ok_or_else(bad_token)?;
+        // Only times the stores can hold (1970 to 9999): a tampered token must be refused here,
+        // not reach a query bind that cannot encode it.
         let created_at = micros
             .parse::<i64>()
             .ok()
             .and_then(DateTime::from_timestamp_micros)
+            .and_then(talentmesh_mesh::time::in_range)
             .ok_or_else(bad_token)?;
         if id.len() != 36 || uuid::Uuid::parse_str(id).is_err() {
             return Err(bad_token());
@@ -291,6 +294,10 @@ mod tests {
             "x",
             "12.not-an-id",
             "nan.01a2154b-2cb1-75bd-93c3-7c32c9fc0aaf",
+            // Times no store can hold: year 262142 and before 1970.
+            "8210266876799999999.01a2154b-2cb1-75bd-93c3-7c32c9fc0aaf",
+            "-99999999999999999.01a2154b-2cb1-75bd-93c3-7c32c9fc0aaf",
+            "253402300800000000.01a2154b-2cb1-75bd-93c3-7c32c9fc0aaf",
         ] {
             let e = Cursor::parse(bad).unwrap_err();
             assert_eq!(e.field, "page_token", "{bad}");
