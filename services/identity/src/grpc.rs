@@ -79,6 +79,11 @@ fn jwk(key: PublishedKey) -> pb::JsonWebKey {
 
 /// The id in a resource name `<prefix>{id}`, or INVALID_ARGUMENT on `name` with `shape`.
 fn name_id<'a>(name: &'a str, prefix: &str, shape: &str) -> Result<&'a str, Error> {
+    // A name with control characters is malformed, not missing: say so instead of echoing
+    // the characters back in a NOT_FOUND.
+    if let Some(why) = talentmesh_text::check_text(name, talentmesh_text::Lines::Single) {
+        return Err(Invalid::new("name", why).into());
+    }
     name.strip_prefix(prefix)
         .filter(|id| !id.is_empty() && !id.contains('/'))
         .ok_or_else(|| Invalid::new("name", format!("must look like {shape}")).into())
