@@ -1,14 +1,17 @@
 //! Offices outside mainland China over raw gRPC: GCJ-02 and BD-09 shift positions in mainland
 //! China only, so an office in Seoul, Hong Kong or Taipei reads back where it was put in every
-//! coordinate system, and one given in GCJ-02 there is stored unmoved.
+//! coordinate system, and one given in GCJ-02 there is stored unmoved. An office in Shenzhen
+//! whose GCJ-02 point lies across the river in Hong Kong still reads back shifted in GCJ-02
+//! and BD-09, and what was given out comes back to it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{req, start};
+use common::{req, start, PATIENCE};
 use talentmesh_company::domain::geo::{distance_km, LatLng};
 use talentmesh_proto::company::v1 as pb;
+use talentmesh_testkit::eventually_value;
 
 /// (name, latitude, longitude): outside mainland China, but inside the rectangle once used.
 const ABROAD: [(&str, f64, f64); 4] = [
@@ -143,5 +146,100 @@ async fn offices_in_mainland_border_cities_are_still_shifted() {
             office.label
         );
     }
+    t.stop().await;
+}
+
+async fn locations(
+    t: &common::Running,
+    company: &str,
+    system: pb::CoordinateSystem,
+) -> Vec<pb::GeoPoint> {
+    t.companies
+        .clone()
+        .list_offices(tonic::Request::new(pb::ListOfficesRequest {
+            parent: company.into(),
+            coordinate_system: system as i32,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .offices
+        .into_iter()
+        .map(|o| o.location.unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_shenzhen_office_shifted_across_the_border_round_trips_and_is_found_nearby() {
+    let t = start().await;
+    let owner = t.employer();
+    let company = t.create(&owner, "Riverside", "software", "440300").await;
+    let put = |lat: f64, lng: f64, system: pb::CoordinateSystem| {
+        let mut companies = t.companies.clone();
+        let request = req(
+            pb::CreateOfficeRequest {
+                parent: company.name.clone(),
+                office: Some(pb::Office {
+                    label: format!("{system:?}"),
+                    address: "Binhe Rd 1".into(),
+                    city_code: "440300".into(),
+                    location: Some(point(lat, lng, system)),
+                    ..Default::default()
+                }),
+            },
+            &owner,
+        );
+        async move { companies.create_office(request).await.unwrap() }
+    };
+    // Shenzhen, by the Shenzhen River: its GCJ-02 point lies on the Hong Kong side.
+    let office = LatLng::new(22.5145, 114.0663);
+    put(office.lat, office.lng, pb::CoordinateSystem::Wgs84).await;
+    let gcj = locations(&t, &company.name, pb::CoordinateSystem::Gcj02).await[0];
+    let bd = locations(&t, &company.name, pb::CoordinateSystem::Bd09).await[0];
+    // Baidu adds about 0.006° north and 0.0065° east to GCJ-02 in the mainland.
+    assert!(
+        (bd.latitude - gcj.latitude - 0.006).abs() < 0.002
+            && (bd.longitude - gcj.longitude - 0.0065).abs() < 0.002,
+        "GCJ-02 {gcj:?} BD-09 {bd:?}"
+    );
+
+    // What was given out, posted back in its own system, is the same place.
+    put(gcj.latitude, gcj.longitude, pb::CoordinateSystem::Gcj02).await;
+    put(bd.latitude, bd.longitude, pb::CoordinateSystem::Bd09).await;
+    let stored = locations(&t, &company.name, pb::CoordinateSystem::Wgs84).await;
+    assert_eq!(stored.len(), 3);
+    for p in stored {
+        let off_m = 1000.0 * distance_km(office, LatLng::new(p.latitude, p.longitude));
+        assert!(off_m < 1.0, "stored {off_m:.1} m from the office: {p:?}");
+    }
+
+    // Nearby in GCJ-02 at the position the API gave out finds it, at that position.
+    let hit = eventually_value(PATIENCE, || async {
+        t.companies
+            .clone()
+            .search_nearby_companies(tonic::Request::new(pb::SearchNearbyCompaniesRequest {
+                latitude: gcj.latitude,
+                longitude: gcj.longitude,
+                coordinate_system: pb::CoordinateSystem::Gcj02 as i32,
+                radius_km: 0.2,
+                limit: 200,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .companies
+            .into_iter()
+            .find(|c| c.company == company.name)
+    })
+    .await
+    .expect("found within 200 m of its GCJ-02 position");
+    assert!(hit.distance_km < 0.001, "{}", hit.distance_km);
+    let shown = hit.office.unwrap().location.unwrap();
+    assert!(
+        (shown.latitude - gcj.latitude).abs() < 1e-8
+            && (shown.longitude - gcj.longitude).abs() < 1e-8,
+        "{shown:?} vs {gcj:?}"
+    );
     t.stop().await;
 }

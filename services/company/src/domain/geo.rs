@@ -8,6 +8,11 @@
 //! Both apply in mainland China only ([`in_mainland_china`], a polygon of its borders): in Hong
 //! Kong, Macau, Taiwan and every other country all three are WGS-84 and nothing moves.
 //!
+//! Whether a position is shifted is decided once, on its WGS-84 reading: the input going out,
+//! and coming in the WGS-84 position the inverse formulas give (kept only if it is in the
+//! mainland). A shifted point can lie several hundred metres away, across a border (Shenzhen
+//! into Hong Kong), so testing it instead would skip Baidu's offset and the inverse.
+//!
 //! GCJ-02 has no closed-form inverse; [`gcj02_to_wgs84`] iterates the forward transform until
 //! it lands within 1e-9° of the target.
 
@@ -56,14 +61,11 @@ pub enum Datum {
     Bd09,
 }
 
-/// Whether GCJ-02 and BD-09 shift `p`: it lies in mainland China (not Hong Kong, Macau or
-/// Taiwan; see `mainland` for the outline and its precision near the borders).
+/// Whether GCJ-02 and BD-09 shift `p`, a WGS-84 position: it lies in mainland China (not Hong
+/// Kong, Macau or Taiwan; see `mainland` for the outline and its precision near the borders).
+/// Never ask it of a shifted point.
 pub fn in_mainland_china(p: LatLng) -> bool {
     mainland::contains(p)
-}
-
-fn outside_china(p: LatLng) -> bool {
-    !in_mainland_china(p)
 }
 
 fn shift_lat(x: f64, y: f64) -> f64 {
@@ -82,11 +84,8 @@ fn shift_lng(x: f64, y: f64) -> f64 {
     r
 }
 
-/// WGS-84 → GCJ-02.
-pub fn wgs84_to_gcj02(p: LatLng) -> LatLng {
-    if outside_china(p) {
-        return p;
-    }
+/// WGS-84 → GCJ-02 by the formula alone, wherever `p` is (no mainland test).
+fn gcj02_offset(p: LatLng) -> LatLng {
     let (x, y) = (p.lng - 105.0, p.lat - 35.0);
     let rad_lat = p.lat / 180.0 * PI;
     let magic = 1.0 - EE * rad_lat.sin() * rad_lat.sin();
@@ -96,16 +95,13 @@ pub fn wgs84_to_gcj02(p: LatLng) -> LatLng {
     LatLng::new(p.lat + d_lat, p.lng + d_lng)
 }
 
-/// GCJ-02 → WGS-84, by fixed-point iteration on the forward transform (the shift changes
-/// slowly, so each step gains several digits; a handful reach 1e-9°).
-pub fn gcj02_to_wgs84(p: LatLng) -> LatLng {
-    if outside_china(p) {
-        return p;
-    }
-    let mut guess = p;
+/// Inverts `forward` at `target` by fixed-point iteration from `start` (the shifts change
+/// slowly, so each step gains several digits; a handful reach [`INVERSE_EPSILON`]).
+fn invert(target: LatLng, start: LatLng, forward: fn(LatLng) -> LatLng) -> LatLng {
+    let mut guess = start;
     for _ in 0..INVERSE_MAX_STEPS {
-        let forward = wgs84_to_gcj02(guess);
-        let (d_lat, d_lng) = (forward.lat - p.lat, forward.lng - p.lng);
+        let image = forward(guess);
+        let (d_lat, d_lng) = (image.lat - target.lat, image.lng - target.lng);
         if d_lat.abs() < INVERSE_EPSILON && d_lng.abs() < INVERSE_EPSILON {
             break;
         }
@@ -114,36 +110,75 @@ pub fn gcj02_to_wgs84(p: LatLng) -> LatLng {
     guess
 }
 
-/// GCJ-02 → BD-09 (outside mainland China both are WGS-84: nothing moves).
-pub fn gcj02_to_bd09(p: LatLng) -> LatLng {
-    if outside_china(p) {
-        return p;
-    }
+/// GCJ-02 → WGS-84 by the formula alone (no mainland test).
+fn gcj02_offset_inverse(p: LatLng) -> LatLng {
+    invert(p, p, gcj02_offset)
+}
+
+/// GCJ-02 → BD-09 by Baidu's formula alone (no mainland test).
+fn bd09_offset(p: LatLng) -> LatLng {
     let (x, y) = (p.lng, p.lat);
     let z = (x * x + y * y).sqrt() + 0.00002 * (y * X_PI).sin();
     let theta = y.atan2(x) + 0.000003 * (x * X_PI).cos();
     LatLng::new(z * theta.sin() + 0.006, z * theta.cos() + 0.0065)
 }
 
-/// BD-09 → GCJ-02: the usual closed-form approximation (good to about 1e-6°), then refined by
-/// iterating the forward transform to 1e-9° (outside mainland China nothing moves).
-pub fn bd09_to_gcj02(p: LatLng) -> LatLng {
-    if outside_china(p) {
-        return p;
-    }
+/// BD-09 → GCJ-02 by formula alone: the usual closed-form approximation (good to about
+/// 1e-6°), refined by iterating [`bd09_offset`] to [`INVERSE_EPSILON`].
+fn bd09_offset_inverse(p: LatLng) -> LatLng {
     let (x, y) = (p.lng - 0.0065, p.lat - 0.006);
     let z = (x * x + y * y).sqrt() - 0.00002 * (y * X_PI).sin();
     let theta = y.atan2(x) - 0.000003 * (x * X_PI).cos();
-    let mut guess = LatLng::new(z * theta.sin(), z * theta.cos());
-    for _ in 0..INVERSE_MAX_STEPS {
-        let forward = gcj02_to_bd09(guess);
-        let (d_lat, d_lng) = (forward.lat - p.lat, forward.lng - p.lng);
-        if d_lat.abs() < INVERSE_EPSILON && d_lng.abs() < INVERSE_EPSILON {
-            break;
-        }
-        guess = LatLng::new(guess.lat - d_lat, guess.lng - d_lng);
+    invert(
+        p,
+        LatLng::new(z * theta.sin(), z * theta.cos()),
+        bd09_offset,
+    )
+}
+
+/// Keeps `candidate`, the WGS-84 position an inverse formula gave for `given`, if it lies in
+/// mainland China (so `given` was shifted); otherwise `given` was never shifted and is
+/// already WGS-84. Near a border a point can have both readings (a mainland position shifted
+/// across the border, or a position outside it left alone); the mainland one wins, so every
+/// position the service gives out for a mainland office comes back to that office.
+fn unshifted(given: LatLng, candidate: LatLng) -> LatLng {
+    if in_mainland_china(candidate) {
+        candidate
+    } else {
+        given
     }
-    guess
+}
+
+/// WGS-84 → GCJ-02: shifted when `p` lies in mainland China, unchanged elsewhere.
+pub fn wgs84_to_gcj02(p: LatLng) -> LatLng {
+    if in_mainland_china(p) {
+        gcj02_offset(p)
+    } else {
+        p
+    }
+}
+
+/// GCJ-02 → WGS-84: the formula inverted to [`INVERSE_EPSILON`], kept only if that WGS-84
+/// position lies in mainland China (else `p` is returned unchanged; see [`unshifted`]).
+pub fn gcj02_to_wgs84(p: LatLng) -> LatLng {
+    unshifted(p, gcj02_offset_inverse(p))
+}
+
+/// WGS-84 → BD-09: GCJ-02 and Baidu's offset on top when `p` lies in mainland China,
+/// unchanged elsewhere. The test is made on `p`, never on the shifted GCJ-02 point, which may
+/// lie across a border from it.
+pub fn wgs84_to_bd09(p: LatLng) -> LatLng {
+    if in_mainland_china(p) {
+        bd09_offset(gcj02_offset(p))
+    } else {
+        p
+    }
+}
+
+/// BD-09 → WGS-84: both formulas inverted, kept only if that WGS-84 position lies in
+/// mainland China (else `p` is returned unchanged).
+pub fn bd09_to_wgs84(p: LatLng) -> LatLng {
+    unshifted(p, gcj02_offset_inverse(bd09_offset_inverse(p)))
 }
 
 /// A stored (WGS-84) position in the datum the caller asked for.
@@ -151,7 +186,7 @@ pub fn from_wgs84(p: LatLng, to: Datum) -> LatLng {
     match to {
         Datum::Wgs84 => p,
         Datum::Gcj02 => wgs84_to_gcj02(p),
-        Datum::Bd09 => gcj02_to_bd09(wgs84_to_gcj02(p)),
+        Datum::Bd09 => wgs84_to_bd09(p),
     }
 }
 
@@ -160,7 +195,7 @@ pub fn to_wgs84(p: LatLng, from: Datum) -> LatLng {
     match from {
         Datum::Wgs84 => p,
         Datum::Gcj02 => gcj02_to_wgs84(p),
-        Datum::Bd09 => gcj02_to_wgs84(bd09_to_gcj02(p)),
+        Datum::Bd09 => bd09_to_wgs84(p),
     }
 }
 
@@ -248,6 +283,69 @@ mod tests {
                 assert_eq!(from_wgs84(p, datum), p, "{p:?} {datum:?}");
                 assert_eq!(to_wgs84(p, datum), p, "{p:?} {datum:?}");
             }
+        }
+    }
+
+    /// Mainland positions right at a border (their shifted point often lies across it) and
+    /// positions outside beyond the shift's reach of it, as (name, latitude, longitude).
+    /// Within that reach a point given in GCJ-02/BD-09 has two readings and the mainland one
+    /// wins (so the Macau peninsula, 1.2 km from Zhuhai, is not among them for BD-09).
+    const BORDER_MAINLAND: [(&str, f64, f64); 8] = [
+        ("Shenzhen office by the Shenzhen River", 22.5145, 114.0663),
+        ("Shenzhen Luohu", 22.5484, 114.1315),
+        ("Shenzhen Shekou", 22.4846, 113.9166),
+        ("Zhuhai Gongbei", 22.2160, 113.5500),
+        ("Hengqin", 22.1300, 113.5200),
+        ("Dandong by the Yalu", 40.1170, 124.4000),
+        ("Xiamen facing Kinmen", 24.4700, 118.1500),
+        ("Hunchun", 42.8690, 130.3650),
+    ];
+    const BORDER_OUTSIDE: [(&str, f64, f64); 6] = [
+        ("Sheung Shui", 22.5015, 114.1280),
+        ("Yuen Long", 22.4445, 114.0222),
+        ("Macau Taipa", 22.1560, 113.5600),
+        ("Sinuiju", 40.0800, 124.4500),
+        ("Kinmen", 24.4360, 118.3180),
+        ("Vladivostok", 43.1155, 131.8855),
+    ];
+
+    #[test]
+    fn border_points_round_trip_on_both_sides() {
+        for (name, lat, lng) in BORDER_MAINLAND.into_iter().chain(BORDER_OUTSIDE) {
+            let p = LatLng::new(lat, lng);
+            let inside = BORDER_MAINLAND.iter().any(|(n, _, _)| *n == name);
+            assert_eq!(in_mainland_china(p), inside, "{name}");
+            for datum in [Datum::Gcj02, Datum::Bd09] {
+                let shown = from_wgs84(p, datum);
+                let back_m = 1000.0 * distance_km(p, to_wgs84(shown, datum));
+                assert!(back_m < 1.0, "{name} in {datum:?}: {back_m:.1} m off");
+                assert_eq!(shown == p, !inside, "{name} in {datum:?}: {shown:?}");
+            }
+        }
+    }
+
+    /// The tester's office: its GCJ-02 point lies south of the Shenzhen River, in Hong Kong.
+    /// BD-09 must still add Baidu's offset, and both must come back to the office.
+    #[test]
+    fn a_mainland_point_shifted_across_the_border_keeps_both_shifts() {
+        let office = LatLng::new(22.5145, 114.0663);
+        let amap = from_wgs84(office, Datum::Gcj02);
+        assert!(
+            !in_mainland_china(amap),
+            "the case this test is about: {amap:?}"
+        );
+        let baidu = from_wgs84(office, Datum::Bd09);
+        assert!(
+            (baidu.lat - amap.lat - 0.006).abs() < 0.002,
+            "{baidu:?} {amap:?}"
+        );
+        assert!(
+            (baidu.lng - amap.lng - 0.0065).abs() < 0.002,
+            "{baidu:?} {amap:?}"
+        );
+        for (shown, datum) in [(amap, Datum::Gcj02), (baidu, Datum::Bd09)] {
+            let back = to_wgs84(shown, datum);
+            assert!(distance_km(office, back) < 0.001, "{datum:?}: {back:?}");
         }
     }
 

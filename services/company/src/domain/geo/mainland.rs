@@ -283,8 +283,9 @@ const OUTLINE: &[(f64, f64)] = &[
     (116.20, 49.00),
 ];
 
-/// Whether `p` (WGS-84, or GCJ-02/BD-09 read as if it were: their shift is far smaller than
-/// the outline's precision) lies in mainland China. The even-odd ray-casting test (W. R.
+/// Whether `p` (WGS-84 only: a GCJ-02 or BD-09 point lies up to about a kilometre away and
+/// may be across the border, so convert it first) lies in mainland China. The even-odd
+/// ray-casting test (W. R.
 /// Franklin's PNPOLY): a ray from `p` eastwards crosses the outline an odd number of times
 /// exactly when `p` is inside.
 pub fn contains(p: LatLng) -> bool {
@@ -365,6 +366,49 @@ mod tests {
                 !contains(LatLng::new(*lat, *lng)),
                 "{name} should be outside"
             );
+        }
+    }
+
+    /// Points on a line across the middle of every edge of the outline, `d` metres from it
+    /// (positive: outwards, as the outline runs clockwise).
+    fn across_every_border(d: f64) -> impl Iterator<Item = LatLng> {
+        (0..OUTLINE.len()).map(move |i| {
+            let (ax, ay) = OUTLINE[i];
+            let (bx, by) = OUTLINE[(i + 1) % OUTLINE.len()];
+            let (mx, my) = ((ax + bx) / 2.0, (ay + by) / 2.0);
+            let (m_lat, m_lng) = (111_320.0, 111_320.0 * my.to_radians().cos());
+            let (ex, ey) = ((bx - ax) * m_lng, (by - ay) * m_lat);
+            let len = ex.hypot(ey);
+            LatLng::new(my + ex / len * d / m_lat, mx - ey / len * d / m_lng)
+        })
+    }
+
+    /// Every mainland position round-trips through GCJ-02 and BD-09 to within a metre, however
+    /// close to a border (its shifted point often lies across it), and is really shifted.
+    /// Outside, a point within the shift (up to ~1.5 km for BD-09) of a border has two
+    /// readings and the mainland one wins; beyond that, nothing moves either way.
+    #[test]
+    fn conversions_round_trip_on_both_sides_of_every_border() {
+        use crate::domain::geo::{distance_km, from_wgs84, to_wgs84, Datum};
+        for d in [-5000.0, -1000.0, -300.0, -10.0, -1.0, 2000.0, 5000.0] {
+            for p in across_every_border(d) {
+                let inside = contains(p);
+                assert!(inside || d > 0.0, "{p:?} at {d} m should be inside");
+                for datum in [Datum::Gcj02, Datum::Bd09] {
+                    let shown = from_wgs84(p, datum);
+                    let moved_m = 1000.0 * distance_km(p, shown);
+                    let back_m = 1000.0 * distance_km(p, to_wgs84(shown, datum));
+                    assert!(
+                        back_m < 1.0,
+                        "{p:?} at {d} m in {datum:?}: {back_m:.1} m off"
+                    );
+                    if inside {
+                        assert!(moved_m > 50.0, "{p:?} {datum:?} moved {moved_m:.1} m");
+                    } else {
+                        assert_eq!(shown, p, "{p:?} at {d} m in {datum:?}");
+                    }
+                }
+            }
         }
     }
 }
