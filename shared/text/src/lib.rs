@@ -25,6 +25,6 @@ pub use validate::{check_text, Lines};
 
 /// The version of the search normal form ([`normalise_for_search`], [`document_tokens`]).
 /// Projections store it beside the terms they index and mark rows of another version stale
-/// when they install, so the consistency checker re-projects text indexed under an older
-/// form. Bump it whenever the form of existing text changes.
+/// when they install, so the repair the sync runtime starts right after install re-projects
+/// text indexed under an older form. Bump it whenever the form of existing text changes.
 pub const SEARCH_FORM: u32 = 1;

@@ -65,7 +65,8 @@ pub fn projection(pool: PgPool) -> talentmesh_storage::Result<PgDocuments> {
          GENERATED ALWAYS AS (doc->>'search_normal') STORED",
     )
     // Rows projected under an older normal form are marked stale (their hash no longer
-    // matches), so the checker's next repair re-projects them in the current form.
+    // matches); install reports them and the sync runtime re-projects them in the current
+    // form right after start.
     .with_ddl(format!(
         "UPDATE company_search SET content_hash = '' WHERE NOT deleted \
          AND doc->>'text_form' IS DISTINCT FROM '{}'",

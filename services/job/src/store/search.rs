@@ -53,7 +53,8 @@ pub fn search(pool: PgPool) -> talentmesh_storage::Result<PgDocuments> {
         }),
     )?
     // Rows indexed under an older normal form of the text are marked stale (their hash no
-    // longer matches), so the checker's next repair re-projects them in the current form.
+    // longer matches); install reports them and the sync runtime re-projects them in the
+    // current form right after start.
     .with_ddl(format!("UPDATE job_search SET content_hash = '' WHERE NOT deleted AND doc->>'text_form' IS DISTINCT FROM '{}'", talentmesh_text::SEARCH_FORM))
     .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS state INT GENERATED ALWAYS AS ((doc->>'state')::int) STORED")
     .with_ddl("ALTER TABLE job_search ADD COLUMN IF NOT EXISTS company_id TEXT GENERATED ALWAYS AS (doc->>'company_id') STORED")

@@ -84,6 +84,15 @@ impl StoreKind {
     }
 }
 
+/// What [`Projection::install`] found in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installed {
+    /// The records held are as the projection writes them now (or drift only a check finds).
+    Current,
+    /// Some records are known to be stale (e.g. written in an older form) and need a repair.
+    NeedsRepair,
+}
+
 /// A derived view of one entity type in one store.
 #[tonic::async_trait]
 pub trait Projection: Send + Sync + 'static {
@@ -92,9 +101,12 @@ pub trait Projection: Send + Sync + 'static {
     fn store(&self) -> StoreKind;
     /// The entity type it projects (matches a [`Source`]).
     fn entity_type(&self) -> &str;
-    /// Creates tables, indexes or constraints it needs. Idempotent.
-    async fn install(&self) -> Result<()> {
-        Ok(())
+    /// Creates tables, indexes or constraints it needs. Idempotent. Says whether records it
+    /// holds must be re-projected from the source (e.g. marked stale by a change of the form
+    /// they are stored in); the sync runtime then repairs this projection as soon as it runs,
+    /// rather than at the next scheduled check (which may be off).
+    async fn install(&self) -> Result<Installed> {
+        Ok(Installed::Current)
     }
     /// Writes `changes` (at most one per id), each only if newer than what is stored.
     async fn apply(&self, changes: &[Change]) -> Result<()>;

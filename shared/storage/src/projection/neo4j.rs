@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use neo4rs::{BoltMap, BoltType, Graph, Query};
 
-use super::{Change, Projection, Stamp, StoreKind};
+use super::{Change, Installed, Projection, Stamp, StoreKind};
 use crate::{Error, Result};
 
 /// Builds the node's own properties (a JSON object) for a live entity.
@@ -135,7 +135,7 @@ impl Projection for Neo4jNodes {
         &self.entity_type
     }
 
-    async fn install(&self) -> Result<()> {
+    async fn install(&self) -> Result<Installed> {
         let label = &self.label;
         let mut statements = vec![format!(
             "CREATE CONSTRAINT {label}_key IF NOT EXISTS FOR (n:{label}) REQUIRE n.key IS UNIQUE"
@@ -158,7 +158,7 @@ impl Projection for Neo4jNodes {
                 }
             }
         }
-        Ok(())
+        Ok(Installed::Current)
     }
 
     async fn apply(&self, changes: &[Change]) -> Result<()> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use super::{Change, Projection, Stamp, StoreKind};
+use super::{Change, Installed, Projection, Stamp, StoreKind};
 use crate::config::is_identifier;
 use crate::{Error, Result};
 
@@ -47,7 +47,9 @@ impl PgDocuments {
     }
 
     /// Statements run after the table exists (idempotent: `ADD COLUMN IF NOT EXISTS`, `CREATE
-    /// INDEX IF NOT EXISTS`).
+    /// INDEX IF NOT EXISTS`). A statement may mark live rows for re-projection by setting their
+    /// `content_hash` to `''` (e.g. rows stored in an older form of the document): install then
+    /// reports [`Installed::NeedsRepair`] and the sync runtime repairs them right after start.
     pub fn with_ddl(mut self, ddl: impl Into<String>) -> PgDocuments {
         self.extra_ddl.push(ddl.into());
         self
@@ -76,7 +78,7 @@ impl Projection for PgDocuments {
         &self.entity_type
     }
 
-    async fn install(&self) -> Result<()> {
+    async fn install(&self) -> Result<Installed> {
         let t = &self.table;
         // Concurrent instances may install at once; CREATE … IF NOT EXISTS can still race on
         // the catalog, so the statements run under a transaction-scoped advisory lock.
@@ -102,7 +104,21 @@ impl Projection for PgDocuments {
         for ddl in &self.extra_ddl {
             sqlx::query(ddl).execute(&mut *tx).await.map_err(pg)?;
         }
-        tx.commit().await.map_err(pg)
+        // A live row's hash is never '' when written by `apply` (only tombstones hash to ''), so
+        // one is a row marked for re-projection: by the statements above, or by an earlier
+        // start whose repair did not finish.
+        let marked: bool = sqlx::query_scalar(&format!(
+            "SELECT EXISTS (SELECT 1 FROM {t} WHERE NOT deleted AND content_hash = '')"
+        ))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        Ok(if marked {
+            Installed::NeedsRepair
+        } else {
+            Installed::Current
+        })
     }
 
     async fn apply(&self, changes: &[Change]) -> Result<()> {

@@ -10,6 +10,8 @@
 //! Repair re-projects drifted entities from their current MySQL state and removes orphans;
 //! rebuild re-projects every entity. Both go through the projection's version guard, so live
 //! events flowing at the same time are never overwritten by an older state.
+//! A projection whose install finds records marked stale is repaired at start
+//! ([`repair_at_start`]), whether or not checks are scheduled.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -42,6 +44,21 @@ pub(crate) fn drift_of(truth: &Change, held: Option<&Stamp>) -> Option<Drift> {
 pub(crate) enum Drift {
     Missing,
     Stale,
+}
+
+/// Repairs `names`, projections whose install found records marked stale (see
+/// [`crate::projection::Installed::NeedsRepair`]), as a Repair operation the admin API lists.
+/// Every instance that found them repairs: repairs go through the projections' version guard,
+/// so instances starting together only duplicate work.
+pub(super) async fn repair_at_start(inner: Arc<super::Inner>, names: Vec<String>) {
+    tracing::info!(projections = ?names, "records marked stale at install; repairing");
+    match super::new_operation(&inner, OperationKind::Repair, &names) {
+        Ok((op, chosen)) => {
+            let _ = inner.operations.save(&op).await;
+            super::run_operation(inner, op, chosen).await;
+        }
+        Err(e) => tracing::warn!(error = %e, "repair at start could not start"),
+    }
 }
 
 /// Runs one projection's part of an operation; `progress` is saved by `report` as it goes.

@@ -29,7 +29,7 @@ use crate::bus::{
     Handler, HandlerError,
 };
 use crate::outbox::{Outbox, Relay, RelayConfig, RelayHandle, RelayMetrics, STREAM_SUFFIX};
-use crate::projection::{ChangeOf, Projection, Projector, Source};
+use crate::projection::{ChangeOf, Installed, Projection, Projector, Source};
 use crate::{Error, Result, Stores};
 
 pub use admin::SyncAdmin;
@@ -146,8 +146,13 @@ impl SyncSetup {
         let mysql = self.stores.mysql()?.clone();
         let redis = self.stores.redis()?.clone();
         Outbox::install(&mysql).await?;
+        // Projections whose install found records marked stale: repaired once the consumers
+        // run, not left for the next scheduled check (which may be minutes away, or off).
+        let mut to_repair: Vec<String> = Vec::new();
         for (p, _) in &self.projections {
-            p.install().await?;
+            if p.install().await? == Installed::NeedsRepair {
+                to_repair.push(p.name().to_string());
+            }
         }
         let own_stream = redis.key(STREAM_SUFFIX);
         let dead_letters = DeadLetters::new(redis.clone());
@@ -232,6 +237,12 @@ impl SyncSetup {
             settle: self.settle,
         });
         let mut tasks = vec![tokio::spawn(status::sample_forever(Arc::clone(&inner)))];
+        if !to_repair.is_empty() {
+            tasks.push(tokio::spawn(check::repair_at_start(
+                Arc::clone(&inner),
+                to_repair,
+            )));
+        }
         if let Some(every) = self.check_every {
             let kind = if self.auto_repair {
                 OperationKind::Repair
