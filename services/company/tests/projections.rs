@@ -276,28 +276,7 @@ async fn search_filters_and_finds_chinese_and_english_names() {
         .await;
     t.create(&owner, "Shenzhen Robotics", "manufacturing", "440300")
         .await;
-    let list = |query: &str, industry: &str, city: &str| {
-        let mut c = t.companies.clone();
-        let r = pb::ListCompaniesRequest {
-            query: query.into(),
-            industry: industry.into(),
-            city_code: city.into(),
-            ..Default::default()
-        };
-        async move {
-            let mut names: Vec<String> = c
-                .list_companies(tonic::Request::new(r))
-                .await
-                .unwrap()
-                .into_inner()
-                .companies
-                .into_iter()
-                .map(|c| c.display_name)
-                .collect();
-            names.sort();
-            names
-        }
-    };
+    let list = |query: &str, industry: &str, city: &str| t.list_names(query, industry, city);
     let all = eventually(PATIENCE, || async { list("", "", "").await.len() == 3 }).await;
     assert!(all, "three companies indexed");
     assert_eq!(list("星河", "", "").await, ["深圳星河科技有限公司"]);

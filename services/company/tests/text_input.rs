@@ -26,26 +26,7 @@ async fn full_width_traditional_and_one_character_queries_find_companies() {
     t.create(&owner, "臺灣資訊網路", "software", "440300").await;
     t.create(&owner, "ＡＣＭＥ Robotics", "software", "440300")
         .await;
-    let list = |query: &str| {
-        let mut c = t.companies.clone();
-        let r = pb::ListCompaniesRequest {
-            query: query.into(),
-            ..Default::default()
-        };
-        async move {
-            let mut names: Vec<String> = c
-                .list_companies(tonic::Request::new(r))
-                .await
-                .unwrap()
-                .into_inner()
-                .companies
-                .into_iter()
-                .map(|c| c.display_name)
-                .collect();
-            names.sort();
-            names
-        }
-    };
+    let list = |query: &str| t.list_names(query, "", "");
     assert!(
         eventually(PATIENCE, || async { list("").await.len() == 3 }).await,
         "three companies indexed"

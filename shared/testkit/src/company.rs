@@ -162,6 +162,37 @@ impl Companies {
             .expect("a decision")
     }
 
+    /// The display names ListCompanies answers for `query` in `industry` and `city` (empty for
+    /// any), sorted; anonymous, like a visitor's search. The future owns what it needs, so a
+    /// test can make one per poll.
+    pub fn list_names(
+        &self,
+        query: &str,
+        industry: &str,
+        city: &str,
+    ) -> impl std::future::Future<Output = Vec<String>> + Send + 'static {
+        let mut companies = self.companies.clone();
+        let request = pb::ListCompaniesRequest {
+            query: query.into(),
+            industry: industry.into(),
+            city_code: city.into(),
+            ..Default::default()
+        };
+        async move {
+            let mut names: Vec<String> = companies
+                .list_companies(tonic::Request::new(request))
+                .await
+                .expect("list companies")
+                .into_inner()
+                .companies
+                .into_iter()
+                .map(|c| c.display_name)
+                .collect();
+            names.sort();
+            names
+        }
+    }
+
     /// The audit events of `company` whose action starts with `prefix`, read by `who`.
     pub async fn audit(&self, who: &User, company: &str, prefix: &str) -> Vec<pb::AuditEvent> {
         self.members

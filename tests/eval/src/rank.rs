@@ -1,0 +1,61 @@
+//! Cosine similarity between embeddings and the rank of the relevant item in a scored corpus.
+
+/// Cosine similarity of two vectors of the same length; 0.0 when either has zero norm (an
+/// embedder that found nothing in a text must not look like a perfect match).
+///
+/// Vectors of different lengths are compared over their common prefix.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut dot, mut na, mut nb) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(*x), f64::from(*y));
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na == 0.0 || nb == 0.0 {
+        return 0.0;
+    }
+    (dot / (na.sqrt() * nb.sqrt())) as f32
+}
+
+/// The 1-based rank of `scores[relevant]` when the corpus is sorted by descending score.
+///
+/// Ties are broken against the relevant item (every other item with an equal score ranks before
+/// it), so a degenerate embedder that gives all items the same score gets the worst rank, not the
+/// best. A NaN score of the relevant item ranks it last. Returns `None` when `relevant` is out of
+/// range.
+pub fn rank_of(scores: &[f32], relevant: usize) -> Option<usize> {
+    let target = *scores.get(relevant)?;
+    if target.is_nan() {
+        return Some(scores.len());
+    }
+    let ahead = scores
+        .iter()
+        .enumerate()
+        .filter(|&(i, s)| i != relevant && *s >= target)
+        .count();
+    Some(ahead + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_of_parallel_orthogonal_and_zero_vectors() {
+        assert!((cosine(&[1.0, 2.0], &[2.0, 4.0]) - 1.0).abs() < 1e-6);
+        assert!(cosine(&[1.0, 0.0], &[0.0, 3.0]).abs() < 1e-6);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 1.0]), 0.0);
+    }
+
+    #[test]
+    fn rank_counts_items_scored_at_least_as_high() {
+        let scores = [0.2, 0.9, 0.5, 0.9];
+        assert_eq!(rank_of(&scores, 1), Some(2)); // tie with index 3 counts against it
+        assert_eq!(rank_of(&scores, 2), Some(3));
+        assert_eq!(rank_of(&scores, 0), Some(4));
+        assert_eq!(rank_of(&[0.1, 0.7, 0.3], 1), Some(1));
+        assert_eq!(rank_of(&scores, 4), None);
+        assert_eq!(rank_of(&[f32::NAN, 0.1], 0), Some(2));
+    }
+}
