@@ -201,7 +201,12 @@ async fn shutdown_lets_requests_in_flight_finish_on_every_worker() {
     };
     let first = slow(reqwest::Client::new());
     let second = slow(reqwest::Client::new());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both requests must have reached the backend before shutdown starts.
+    let started = common::eventually(Duration::from_secs(5), || {
+        common::SLOW_CALLS_STARTED.load(std::sync::atomic::Ordering::SeqCst) >= 2
+    })
+    .await;
+    assert!(started, "both slow requests reach the backend");
     assert_eq!((handed_to(&app, 1), handed_to(&app, 2)), (1, 1));
 
     app.shut_down().await.expect("workers stop cleanly");

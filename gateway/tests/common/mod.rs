@@ -94,6 +94,25 @@ fn without_method(set: &[u8], method: &str) -> Vec<u8> {
 }
 
 /// A backend and a gateway in front of it.
+/// How many `fail:slow` calls the backend has begun (per test binary), so a test knows when
+/// its slow requests are in flight instead of sleeping and hoping.
+pub static SLOW_CALLS_STARTED: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; whether it held.
+pub async fn eventually(timeout: Duration, condition: impl Fn() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub struct App {
     pub base: String,
     pub backend: SocketAddr,
@@ -368,7 +387,10 @@ async fn echo(
                 status.encode_to_vec().into(),
             ));
         }
-        "fail:slow" => tokio::time::sleep(Duration::from_secs(3)).await,
+        "fail:slow" => {
+            SLOW_CALLS_STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(3)).await
+        }
         other => return Err(Status::internal(format!("unknown trigger {other}"))),
     }
     let mut response = tonic::Response::new(bytes);

@@ -90,7 +90,9 @@ async fn a_retry_within_the_window_gets_the_same_tokens_and_the_session_goes_on(
 async fn reuse_after_the_window_revokes_the_family() {
     let (app, mut client, first) = logged_in("1s").await;
     let answer = refresh(&mut client, &first.refresh_token).await.unwrap();
-    // The window itself is what is waited for: past it, the old token is plain reuse.
+    // A quiet period on purpose: the behaviour under test is what happens once the 1 s retry
+    // window has passed, and no event marks its end to poll for (asking early would be a
+    // retry inside the window and change the outcome).
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let err = refresh(&mut client, &first.refresh_token)
         .await

@@ -44,8 +44,12 @@ struct StandIn;
 
 type Reply<T> = Result<Response<T>, Status>;
 
+/// The resume service calls only `CheckPermission`; any other call is a bug of the test,
+/// reported as such.
 fn offered_elsewhere<T>() -> Reply<T> {
-    Err(Status::unimplemented("not offered by the stand-in"))
+    Err(Status::internal(
+        "the stand-in answers CheckPermission only: the resume service called something else",
+    ))
 }
 
 #[tonic::async_trait]
