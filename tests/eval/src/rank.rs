@@ -1,22 +1,8 @@
-//! Cosine similarity between embeddings and the rank of the relevant item in a scored corpus.
+//! Cosine similarity between embeddings (the shared one) and the rank of the relevant item in a scored corpus.
 
-/// Cosine similarity of two vectors of the same length; 0.0 when either has zero norm (an
-/// embedder that found nothing in a text must not look like a perfect match).
-///
-/// Vectors of different lengths are compared over their common prefix.
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let (mut dot, mut na, mut nb) = (0.0f64, 0.0f64, 0.0f64);
-    for (x, y) in a.iter().zip(b) {
-        let (x, y) = (f64::from(*x), f64::from(*y));
-        dot += x * y;
-        na += x * x;
-        nb += y * y;
-    }
-    if na == 0.0 || nb == 0.0 {
-        return 0.0;
-    }
-    (dot / (na.sqrt() * nb.sqrt())) as f32
-}
+/// Cosine similarity, the embedders' own (0.0 when either vector is all zeros, so a text an
+/// embedder found nothing in never looks like a perfect match).
+pub use talentmesh_embed::cosine;
 
 /// The 1-based rank of `scores[relevant]` when the corpus is sorted by descending score.
 ///
