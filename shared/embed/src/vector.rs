@@ -25,6 +25,18 @@ pub fn l2_normalise(v: &mut [f32]) {
     }
 }
 
+/// The blocks, each scaled by its weight, one after another, then L2-normalised: for unit
+/// blocks the cosine of two such vectors is the weighted mean (by squared weight) of the
+/// blocks' cosines. Length: the sum of the blocks' lengths.
+pub fn concat_weighted(blocks: &[(&[f32], f32)]) -> Vec<f32> {
+    let mut v: Vec<f32> = blocks
+        .iter()
+        .flat_map(|(block, w)| block.iter().map(move |x| x * w))
+        .collect();
+    l2_normalise(&mut v);
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +54,12 @@ mod tests {
         l2_normalise(&mut zero);
         assert_eq!(zero, [0.0; 3]);
         assert_eq!(cosine(&zero, &[1.0, 1.0, 1.0]), 0.0);
+    }
+
+    #[test]
+    fn weighted_concatenation() {
+        let v = concat_weighted(&[(&[1.0, 0.0], 3.0), (&[0.0, 1.0, 0.0], 4.0)]);
+        assert_eq!(v, [0.6, 0.0, 0.0, 0.8, 0.0]);
+        assert_eq!(concat_weighted(&[(&[0.0], 1.0), (&[0.0], 2.0)]), [0.0, 0.0]);
     }
 }

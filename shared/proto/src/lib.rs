@@ -43,6 +43,11 @@ pub mod talentmesh {
             tonic::include_proto!("talentmesh.job.v1");
         }
     }
+    pub mod matching {
+        pub mod v1 {
+            tonic::include_proto!("talentmesh.matching.v1");
+        }
+    }
     pub mod resume {
         pub mod v1 {
             tonic::include_proto!("talentmesh.resume.v1");
@@ -55,7 +60,7 @@ pub mod talentmesh {
     }
 }
 
-pub use talentmesh::{common, company, events, identity, job, resume, sync};
+pub use talentmesh::{common, company, events, identity, job, matching, resume, sync};
 
 /// A generated client or server whose message size limits can be set: every talentmesh
 /// service's (implemented from the descriptors at build time), and any other crate's through

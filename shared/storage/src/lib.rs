@@ -65,6 +65,10 @@ pub enum Error {
     /// A store acknowledged a write that reading back does not show; worth retrying.
     #[error("unconfirmed write: {0}")]
     Unconfirmed(String),
+    /// A server a projection needs besides its store (e.g. an embeddings model server) is down
+    /// or not answering; worth retrying, never a poison event.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -84,7 +88,9 @@ impl Error {
                         | sqlx::Error::Tls(_)
                 ) || is_transient_db_error(s)
             }
-            Error::Redis(_) | Error::Neo4j(_) | Error::Unconfirmed(_) => true,
+            Error::Redis(_) | Error::Neo4j(_) | Error::Unconfirmed(_) | Error::Unavailable(_) => {
+                true
+            }
             _ => false,
         }
     }

@@ -122,20 +122,7 @@ impl TestEnv {
     /// Removes entity `id` from each derived store behind the service's back (drift for the
     /// consistency checker to find): its PostgreSQL row, its Neo4j node, its Redis hash.
     pub async fn remove_projected(&self, id: &str, at: Projected<'_>) {
-        let pg = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect(POSTGRES_URL)
-            .await
-            .expect("connect to postgres");
-        let deleted = sqlx::query(&format!(
-            "DELETE FROM \"{}\".{} WHERE id = $1",
-            self.postgres_schema, at.pg_table
-        ))
-        .bind(id)
-        .execute(&pg)
-        .await
-        .expect("delete the postgres row");
-        assert_eq!(deleted.rows_affected(), 1, "no {} row {id}", at.pg_table);
+        self.remove_postgres_row(at.pg_table, id).await;
         let graph = neo4rs::Graph::new(NEO4J_URI, "neo4j", "talentmesh")
             .await
             .expect("connect to neo4j");
@@ -155,5 +142,24 @@ impl TestEnv {
             .await
             .expect("delete the redis hash");
         assert_eq!(removed, 1, "no {} hash {id}", at.redis_keyspace);
+    }
+
+    /// Removes the row `id` of `table` (in this test's schema) behind the service's back: drift
+    /// of a projection that lives in PostgreSQL only.
+    pub async fn remove_postgres_row(&self, table: &str, id: &str) {
+        let pg = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(POSTGRES_URL)
+            .await
+            .expect("connect to postgres");
+        let deleted = sqlx::query(&format!(
+            "DELETE FROM \"{}\".{table} WHERE id = $1",
+            self.postgres_schema
+        ))
+        .bind(id)
+        .execute(&pg)
+        .await
+        .expect("delete the postgres row");
+        assert_eq!(deleted.rows_affected(), 1, "no {table} row {id}");
     }
 }

@@ -44,6 +44,10 @@ pub struct Mesh {
     /// The resume service, started with the job service.
     pub resume: Option<Spawned>,
     pub resume_env: Option<TestEnv>,
+    /// The matching service, when started with [`Mesh::start_with_matching`] or
+    /// [`Mesh::start_all`].
+    pub matching: Option<Spawned>,
+    pub matching_env: Option<TestEnv>,
     pub env: TestEnv,
     /// The company service's stores, when it runs.
     pub company_env: Option<TestEnv>,
@@ -72,13 +76,19 @@ impl Mesh {
     /// Like [`Mesh::start_with`], plus the company service (stores of its own, registered in
     /// Consul under a name of the test's own, verifying tokens with this test's identity).
     pub async fn start_with_company(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
-        Mesh::start_parts(tweak, &|env| env, false, true, false).await
+        Mesh::start_parts(tweak, &|env| env, false, true, false, false).await
     }
 
     /// Like [`Mesh::start_with_company`], plus the job and resume services, which find the
     /// company service (and each other) through Consul like in production.
     pub async fn start_with_jobs(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
-        Mesh::start_parts(tweak, &|env| env, false, true, true).await
+        Mesh::start_parts(tweak, &|env| env, false, true, true, false).await
+    }
+
+    /// Like [`Mesh::start_with_jobs`], plus the matching service reading the company, job and
+    /// resume services' events, with the local embeddings model server.
+    pub async fn start_with_matching(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
+        Mesh::start_parts(tweak, &|env| env, false, true, true, true).await
     }
 
     /// Like [`Mesh::start_with_jobs`]; `services` adjusts the company, job and resume
@@ -87,13 +97,13 @@ impl Mesh {
         tweak: impl FnOnce(TestEnv) -> TestEnv,
         services: &dyn Fn(TestEnv) -> TestEnv,
     ) -> Mesh {
-        Mesh::start_parts(tweak, services, false, true, true).await
+        Mesh::start_parts(tweak, services, false, true, true, false).await
     }
 
     /// Every service of the mesh: identity, company, job, resume and the sync control plane,
     /// each registered in Consul under a name of the test's own, behind the gateway.
     pub async fn start_all() -> Mesh {
-        Mesh::start_parts(|env| env, &|env| env, true, true, true).await
+        Mesh::start_parts(|env| env, &|env| env, true, true, true, true).await
     }
 
     /// The running services by mesh name, for checks over all of them.
@@ -103,6 +113,7 @@ impl Mesh {
             ("company", &self.company),
             ("job", &self.job),
             ("resume", &self.resume),
+            ("matching", &self.matching),
             ("sync", &self.sync),
         ] {
             if let Some(s) = s {
@@ -113,7 +124,7 @@ impl Mesh {
     }
 
     async fn start_inner(tweak: impl FnOnce(TestEnv) -> TestEnv, with_sync: bool) -> Mesh {
-        Mesh::start_parts(tweak, &|env| env, with_sync, false, false).await
+        Mesh::start_parts(tweak, &|env| env, with_sync, false, false, false).await
     }
 
     async fn start_parts(
@@ -122,6 +133,7 @@ impl Mesh {
         with_sync: bool,
         with_company: bool,
         with_job: bool,
+        with_matching: bool,
     ) -> Mesh {
         let env = TestEnv::new("identity").with_consul();
         let consul_name = format!("identity-e2e-{}", env.id);
@@ -195,6 +207,8 @@ impl Mesh {
         let mut job_env = None;
         let mut resume = None;
         let mut resume_env = None;
+        let mut matching = None;
+        let mut matching_env = None;
         if with_company {
             let cenv = TestEnv::new("company").with_consul();
             let company_name = format!("company-e2e-{}", cenv.id);
@@ -284,6 +298,57 @@ impl Mesh {
                     "job never passed its consul check"
                 );
                 upstreams = upstreams.rename("job", &job_name);
+                if with_matching {
+                    let menv = services(TestEnv::new("matching"))
+                        .with_consul()
+                        .set(
+                            "TALENTMESH_SERVICE_NAME",
+                            format!("matching-e2e-{}", jenv.id),
+                        )
+                        .set(
+                            "TALENTMESH_MATCHING_JOB_EVENTS_STREAM",
+                            format!("{}events", jenv.redis_prefix),
+                        )
+                        .set(
+                            "TALENTMESH_MATCHING_COMPANY_EVENTS_STREAM",
+                            format!("{}events", cenv.redis_prefix),
+                        )
+                        .set(
+                            "TALENTMESH_MATCHING_SHARED_GRAPH_NAMESPACE",
+                            cenv.neo4j_namespace.clone(),
+                        );
+                    let menv = match &resume_env {
+                        Some(renv) => menv.set(
+                            "TALENTMESH_MATCHING_RESUME_EVENTS_STREAM",
+                            format!("{}events", renv.redis_prefix),
+                        ),
+                        None => menv,
+                    };
+                    let matching_name = format!("matching-e2e-{}", jenv.id);
+                    let mconfig =
+                        talentmesh_matching::Config::load(menv.env()).expect("matching config");
+                    let mupstreams = [
+                        ("identity", discovery.channel(&consul_name)),
+                        ("company", discovery.channel(&company_name)),
+                    ];
+                    let matching_mesh = mconfig.mesh.clone();
+                    matching = Some(
+                        Spawned::service(&matching_mesh, move |launch| {
+                            talentmesh_matching::run(mconfig, with_upstreams(launch, mupstreams))
+                        })
+                        .await,
+                    );
+                    let channel = discovery.channel(&matching_name);
+                    assert!(
+                        eventually(Duration::from_secs(20), || async {
+                            !channel.endpoints().is_empty()
+                        })
+                        .await,
+                        "matching never passed its consul check"
+                    );
+                    upstreams = upstreams.rename("matching", &matching_name);
+                    matching_env = Some(menv);
+                }
                 job_env = Some(jenv);
             }
             company_env = Some(cenv);
@@ -321,6 +386,8 @@ impl Mesh {
             job_env,
             resume,
             resume_env,
+            matching,
+            matching_env,
             env,
             http: reqwest::Client::new(),
             gateway_metrics,
@@ -333,6 +400,9 @@ impl Mesh {
     pub async fn stop(mut self) {
         if let Some(tx) = self.gateway.take() {
             let _ = tx.send(());
+        }
+        if let Some(matching) = self.matching.take() {
+            matching.stop().await;
         }
         if let Some(job) = self.job.take() {
             job.stop().await;

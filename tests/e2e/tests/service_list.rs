@@ -46,6 +46,7 @@ fn default_ports(name: &str) -> (u16, u16) {
         "company" => talentmesh_company::Config::load(empty()).unwrap().mesh,
         "job" => talentmesh_job::Config::load(empty()).unwrap().mesh,
         "resume" => talentmesh_resume::Config::load(empty()).unwrap().mesh,
+        "matching" => talentmesh_matching::Config::load(empty()).unwrap().mesh,
         "sync" => talentmesh_sync::Config::load(empty()).unwrap().mesh,
         "gateway" => {
             let mut env = empty();
@@ -121,7 +122,7 @@ fn the_domain_crates_have_the_same_module_set() {
     let expected = [
         "config", "domain", "error", "events", "grpc", "lib", "main", "service", "store",
     ];
-    for name in ["identity", "company", "job", "resume"] {
+    for name in ["identity", "company", "job", "resume", "matching"] {
         let mut modules: Vec<String> =
             std::fs::read_dir(root.join("services").join(name).join("src"))
                 .unwrap()

@@ -1,0 +1,100 @@
+//! The matching service's configuration.
+
+use std::time::Duration;
+
+use talentmesh_mesh::config::{ConfigError, Env, MeshConfig};
+use talentmesh_storage::config::namespace;
+use talentmesh_storage::{Needs, StorageConfig};
+
+/// The service's name in the mesh, its stores and its events.
+pub const SERVICE: &str = "matching";
+/// The gRPC port unless `TALENTMESH_GRPC_ADDR` says otherwise.
+pub const DEFAULT_PORT: u16 = 50057;
+
+/// Everything the service reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mesh: MeshConfig,
+    pub storage: StorageConfig,
+    /// The OpenAI-compatible embeddings server (`TALENTMESH_MATCHING_EMBEDDINGS_URL`, e.g.
+    /// `http://127.0.0.1:18090`); `None` (the variable set to `builtin`) uses the built-in
+    /// embedder, which needs no server.
+    pub embeddings_url: Option<String>,
+    /// The model name sent to the embeddings server.
+    pub embeddings_model: String,
+    /// How long an in-process permission answer is reused.
+    pub permission_cache: Duration,
+    /// How often the consistency checker runs (`None`: only when asked).
+    pub check_every: Option<Duration>,
+    /// How often the in-memory index reads new embeddings from PostgreSQL.
+    pub index_refresh: Duration,
+    /// How often related skills are learned again from co-occurrence.
+    pub related_skills_every: Duration,
+    /// The other services' event streams (full Redis keys).
+    pub job_events: String,
+    pub resume_events: String,
+    pub company_events: String,
+    /// The Neo4j namespace of the shared skill nodes (the company graph's, as the resume
+    /// service's `HAS_SKILL` edges use).
+    pub shared_graph_namespace: String,
+}
+
+impl Config {
+    /// Reads the configuration; every problem is reported at once.
+    pub fn load(mut env: Env) -> Result<Config, ConfigError> {
+        let mesh = MeshConfig::load(&mut env, SERVICE, DEFAULT_PORT);
+        let storage = StorageConfig::load(
+            &mut env,
+            SERVICE,
+            Needs {
+                mysql: true,
+                postgres: true,
+                neo4j: true,
+                redis: true,
+            },
+        );
+        let url = env.string(
+            "TALENTMESH_MATCHING_EMBEDDINGS_URL",
+            "http://127.0.0.1:18090",
+        );
+        let check_every = env.duration(
+            "TALENTMESH_MATCHING_CHECK_EVERY",
+            Duration::from_secs(15 * 60),
+        );
+        let config = Config {
+            mesh,
+            storage,
+            embeddings_url: (url != "builtin").then_some(url),
+            embeddings_model: env.string(
+                "TALENTMESH_MATCHING_EMBEDDINGS_MODEL",
+                "multilingual-e5-small",
+            ),
+            permission_cache: env.duration(
+                "TALENTMESH_MATCHING_PERMISSION_CACHE",
+                Duration::from_secs(1),
+            ),
+            check_every: (!check_every.is_zero()).then_some(check_every),
+            index_refresh: env.duration(
+                "TALENTMESH_MATCHING_INDEX_REFRESH",
+                Duration::from_millis(100),
+            ),
+            related_skills_every: env.duration(
+                "TALENTMESH_MATCHING_RELATED_SKILLS_EVERY",
+                Duration::from_secs(600),
+            ),
+            job_events: env.string("TALENTMESH_MATCHING_JOB_EVENTS_STREAM", "job:events"),
+            resume_events: env.string("TALENTMESH_MATCHING_RESUME_EVENTS_STREAM", "resume:events"),
+            company_events: env.string(
+                "TALENTMESH_MATCHING_COMPANY_EVENTS_STREAM",
+                "company:events",
+            ),
+            shared_graph_namespace: namespace(
+                &mut env,
+                "TALENTMESH_MATCHING_SHARED_GRAPH_NAMESPACE",
+                "company",
+            ),
+        };
+        env.finish()?;
+        Ok(config)
+    }
+}
