@@ -111,6 +111,10 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
         authz: PermissionClient::new(kit.upstream("company")?, config.permission_cache),
         related: Arc::new(RwLock::new(Arc::new(domain::RelatedSkills::default()))),
         weights: Arc::new(RwLock::new(service::WeightsInUse::default())),
+        calibration: service::Calibration {
+            floor: config.semantic_floor,
+            ceiling: config.semantic_ceiling,
+        },
         queries: Mutex::new(HashMap::new()),
     });
     matching.load_weights().await?;

@@ -214,6 +214,19 @@ async fn jobs_for_resumes_and_candidates_for_jobs_explained_with_access_rules() 
         std::slice::from_ref(&java)
     );
 
+    // A job published now is recommended within moments (through the job service's events,
+    // matching's documents and the embedding); the time is printed for the record.
+    let published = std::time::Instant::now();
+    let fresh = w.job(json!({"title": "Rust数据库内核工程师", "requiredSkills": ["Rust"], "cityCode": "440300"}), true).await;
+    w.until(&path, &mei, "matches", |l| {
+        names(l, "/job/name").contains(&fresh)
+    })
+    .await;
+    eprintln!(
+        "published → recommended in {} ms",
+        published.elapsed().as_millis()
+    );
+
     // Another candidate cannot ask for mei's matches; nobody without a token can.
     let (s, _) = mesh.get(&path, Some(&lei)).await;
     assert_eq!(s, 404);
@@ -317,14 +330,14 @@ async fn jobs_for_resumes_and_candidates_for_jobs_explained_with_access_rules() 
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["matches"][0]["company"], w.company.as_str());
-    assert_eq!(b["matches"][0]["matchingJobs"], 3);
+    assert_eq!(b["matches"][0]["matchingJobs"], 4);
     let (s, b) = mesh
         .get(&format!("/v1/{rust}:similarJobs"), Some(&lei))
         .await;
     assert_eq!(s, 200, "{b}");
     let similar = names(b["matches"].as_array().unwrap(), "/job/name");
     assert!(
-        !similar.contains(&rust) && !similar.contains(&draft) && similar.len() == 2,
+        !similar.contains(&rust) && !similar.contains(&draft) && similar.len() == 3,
         "{b}"
     );
     let _ = react;
@@ -465,5 +478,129 @@ async fn name_gender_and_age_never_change_a_score_and_discriminating_jobs_are_fl
         .get(&format!("/v1/{job}:analyze"), Some(&w.other_boss))
         .await;
     assert_eq!(s, 403);
+    w.mesh.stop().await;
+}
+
+#[tokio::test]
+async fn application_outcomes_tune_the_weights_on_held_back_feedback() {
+    let w = world().await;
+    let mesh = &w.mesh;
+    let roles = [
+        (
+            "Rust后端工程师",
+            vec!["Rust", "Kubernetes"],
+            "五年Rust和k8s经验，写过存储引擎。",
+        ),
+        (
+            "Java开发工程师",
+            vec!["Java", "Spring"],
+            "Java and Spring Boot developer, 4 years.",
+        ),
+        (
+            "Frontend Engineer",
+            vec!["React", "TypeScript"],
+            "三年React和TypeScript前端开发。",
+        ),
+    ];
+    let mut jobs = Vec::new();
+    for (title, skills, _) in &roles {
+        jobs.push(
+            w.job(
+                json!({"title": title, "requiredSkills": skills, "cityCode": "440300"}),
+                true,
+            )
+            .await,
+        );
+    }
+    // Each candidate applies to every job; their own role's job interviews them, the others
+    // reject them: outcomes that follow the skills.
+    let mut expected = 0;
+    for (i, (title, skills, summary)) in roles.iter().enumerate() {
+        let token = mesh
+            .login(
+                &format!("c{i}@example.com"),
+                PASSWORD,
+                Some("ROLE_CANDIDATE"),
+            )
+            .await
+            .token;
+        let skills: Vec<Value> = skills.iter().map(|s| json!({"name": s})).collect();
+        let resume = w
+            .resume(
+                &token,
+                json!({"title": title, "summary": summary, "skills": skills}),
+            )
+            .await;
+        for (j, job) in jobs.iter().enumerate() {
+            let (s, app) = call(
+                mesh,
+                Method::POST,
+                &format!("/v1/{job}/applications"),
+                &token,
+                Some(json!({"resume": resume})),
+            )
+            .await;
+            assert_eq!(s, 200, "{app}");
+            let app = app["name"].as_str().unwrap().to_string();
+            let moves: Vec<Value> = if i == j {
+                vec![
+                    json!({"stage": "STAGE_SCREENING"}),
+                    json!({"stage": "STAGE_INTERVIEW"}),
+                ]
+            } else {
+                vec![json!({"stage": "STAGE_REJECTED", "reason": "skills do not fit"})]
+            };
+            for m in moves {
+                let (s, b) = call(
+                    mesh,
+                    Method::POST,
+                    &format!("/v1/{app}:move"),
+                    &w.boss,
+                    Some(m),
+                )
+                .await;
+                assert_eq!(s, 200, "{b}");
+            }
+            expected += 1;
+        }
+    }
+    assert_eq!(expected, 9);
+
+    // Once matching has the outcomes: two jobs tune, one is held back and replayed.
+    let tuned = eventually_value(FRESH, || async {
+        let (s, b) = call(
+            mesh,
+            Method::POST,
+            "/v1/matching/weights:tune",
+            &w.admin,
+            Some(json!({"apply": true})),
+        )
+        .await;
+        (s == 200 && b["heldBackQueries"] == 1).then_some(b)
+    })
+    .await
+    .expect("the feedback reaches matching");
+    eprintln!("tuning: {tuned}");
+    assert_eq!(tuned["trainingQueries"], 2, "{tuned}");
+    let (current, best) = (
+        tuned["currentNdcg"].as_f64().unwrap(),
+        tuned["tunedNdcg"].as_f64().unwrap(),
+    );
+    assert!(
+        (0.0..=1.0).contains(&current) && (0.0..=1.0).contains(&best),
+        "{tuned}"
+    );
+    let sum: f64 = tuned["tuned"]["weights"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-6, "{tuned}");
+    assert_eq!(tuned["applied"], best > current, "{tuned}");
+    let (s, b) = mesh.get("/v1/matching/weights", Some(&w.boss)).await;
+    assert_eq!(s, 200);
+    let origin = if best > current { "tuned" } else { "default" };
+    assert_eq!(b["weights"]["origin"], origin, "{b}");
     w.mesh.stop().await;
 }

@@ -200,7 +200,7 @@ impl Matching {
                 let semantic = self
                     .index
                     .vector(&other.name)
-                    .map(|v| talentmesh_embed::cosine(&query, &v));
+                    .map(|v| self.calibration.value(talentmesh_embed::cosine(&query, &v)));
                 let m = job_similarity(&profile, &other, semantic, &related, &weights);
                 (other, m)
             })

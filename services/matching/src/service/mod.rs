@@ -50,9 +50,28 @@ pub struct Matching {
     pub related: Arc<RwLock<Arc<RelatedSkills>>>,
     /// The weights in use (replaced when tuned).
     pub weights: Arc<RwLock<WeightsInUse>>,
+    /// How the embedder's cosines map to the semantic component's 0..1.
+    pub calibration: Calibration,
     /// Query vectors by (document, version): a document searching again is not embedded
     /// again. Emptied when full (a simple bound, not an LRU).
     pub queries: Mutex<HashMap<(String, i64), Vec<f32>>>,
+}
+
+/// The cosine band of an embedder: `floor`, a typical unrelated pair, scores 0; `ceiling`, a
+/// typical good match, scores 1 (`domain::rescale_cosine`). Models differ widely: E5's
+/// cosines sit between about 0.83 (another role) and 0.92 (the right job) on average, the
+/// built-in hashing embedder's between about 0.05 and 0.42.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    pub floor: f32,
+    pub ceiling: f32,
+}
+
+impl Calibration {
+    /// The semantic value of a cosine.
+    pub fn value(self, cosine: f32) -> f32 {
+        domain::rescale_cosine(cosine, self.floor, self.ceiling)
+    }
 }
 
 /// The most query vectors kept (about 1.5 KiB each at 384 dimensions).
@@ -264,7 +283,7 @@ impl Matching {
         prefs: &domain::Preferences,
     ) -> domain::Match {
         let semantic = match (job_vector, candidate.vector.as_deref()) {
-            (Some(a), Some(b)) => Some(talentmesh_embed::cosine(a, b)),
+            (Some(a), Some(b)) => Some(self.calibration.value(talentmesh_embed::cosine(a, b))),
             _ => None,
         };
         domain::score(

@@ -97,7 +97,7 @@ impl Matching {
                 let semantic = candidate
                     .vector
                     .as_deref()
-                    .map(|v| talentmesh_embed::cosine(&job_vector, v));
+                    .map(|v| self.calibration.value(talentmesh_embed::cosine(&job_vector, v)));
                 let m = domain::score(
                     &profile,
                     &candidate.profile,
