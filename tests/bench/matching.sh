@@ -5,7 +5,7 @@
 # recall@20 against the exact scan, ingest, memory. Prints the numbers and writes them to
 # tests/bench/MATCHING-RESULTS.md.
 #
-#   tests/bench/matching.sh [JOBS=100000] [QUERIES=1000] [EF_LIST=16,32,48,64,96] [CHOSEN_EF=64]
+#   tests/bench/matching.sh [JOBS=100000] [QUERIES=1000] [EF_LIST=64,96,128,160,192] [CHOSEN_EF=160]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -14,8 +14,8 @@ source "$repo/dev/lib.sh"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$TALENTMESH_CACHE/target}"
 jobs=${1:-100000}
 queries=${2:-1000}
-efs=${3:-16,32,48,64,96}
-chosen=${4:-64}
+efs=${3:-64,96,128,160,192}
+chosen=${4:-160}
 
 (cd "$repo" && cargo build --release --locked -p talentmesh-bench --bin matching-bench)
 out="$("$CARGO_TARGET_DIR/release/matching-bench" "$jobs" "$queries" "$efs" "$chosen")"

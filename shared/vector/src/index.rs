@@ -489,10 +489,14 @@ impl VectorIndex {
     /// The best `k` keys for `query` among those `filter` accepts, best first (score
     /// descending, equal scores by key ascending). Fewer than `k` only if fewer keys pass.
     ///
-    /// Exact below `exact_below` vectors or while no graph is built yet, approximate (HNSW
-    /// with `max(ef_search, k)` candidates, re-scored exactly) above, falling back to the exact
-    /// scan when the graph finds fewer than `k` passing keys. `filter` is called with keys,
-    /// possibly more than once per key, and must not call back into this index.
+    /// Exact below `exact_below` vectors or while no graph is built yet. Above, the filter's
+    /// pass rate is estimated from 256 sampled keys: if at most `exact_filter_below` keys
+    /// would pass, or the graph would need more than 4 × `ef_search` candidates to keep about
+    /// `ef_search` passing ones, the exact scan answers (it scores only passing keys);
+    /// otherwise HNSW gives `max(ef_search, k) / (pass rate × live share)` candidates, which
+    /// are filtered and re-scored from the arena, and the exact scan answers after all if
+    /// fewer than `k` survive. `filter` is called with keys, possibly more than once per key,
+    /// and must not call back into this index.
     ///
     /// Errors: [`VectorError::Dimension`], [`VectorError::NotFinite`] for a bad `query`.
     pub fn search(

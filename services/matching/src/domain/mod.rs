@@ -32,7 +32,9 @@ pub use fairness::{job_flags, FairnessFlag, FlagKind};
 pub use geo::haversine_km;
 pub use profile::*;
 pub use related::{RelatedSkills, RELATED_CREDIT};
-pub use score::{rescale_cosine, score, Component, ComponentKind, Match, Weights};
+pub use score::{
+    rescale_cosine, score, score_prepared, Component, ComponentKind, Match, Prepared, Weights,
+};
 pub use scrub::scrub;
 pub use text::{candidate_text, job_text, TEXT_BUDGET};
 pub use tuning::{evaluate, ndcg_at, tune, FeedbackSample, NDCG_CUTOFF};

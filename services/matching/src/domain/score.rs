@@ -201,8 +201,43 @@ pub fn score(
     prefs: &Preferences,
     weights: &Weights,
 ) -> Match {
-    let resume = ResumeText::of(candidate);
-    let assessed = assess(job, &resume, related);
+    score_prepared(
+        job,
+        &Prepared::new(candidate),
+        semantic_cosine,
+        related,
+        prefs,
+        weights,
+    )
+}
+
+/// A candidate with their resume text normalised and masked once, to be scored against many
+/// jobs ([`score_prepared`]): preparing is most of the cost of a score.
+pub struct Prepared<'a> {
+    candidate: &'a CandidateProfile,
+    resume: ResumeText,
+}
+
+impl<'a> Prepared<'a> {
+    pub fn new(candidate: &'a CandidateProfile) -> Prepared<'a> {
+        Prepared {
+            candidate,
+            resume: ResumeText::of(candidate),
+        }
+    }
+}
+
+/// [`score`] of a prepared candidate: the same result, bit for bit.
+pub fn score_prepared(
+    job: &JobProfile,
+    prepared: &Prepared<'_>,
+    semantic_cosine: Option<f32>,
+    related: &RelatedSkills,
+    prefs: &Preferences,
+    weights: &Weights,
+) -> Match {
+    let (candidate, resume) = (prepared.candidate, &prepared.resume);
+    let assessed = assess(job, resume, related);
     let outcomes = [
         semantic(semantic_cosine),
         skills_component(&assessed, true),

@@ -184,6 +184,24 @@ fn components_add_up_to_the_score_over_many_generated_pairs() {
     }
 }
 
+#[test]
+fn a_candidate_prepared_once_scores_every_job_as_scoring_afresh_does() {
+    let mut r = Rng(7);
+    let related = related();
+    let c = candidate(&mut r);
+    let prepared = Prepared::new(&c);
+    for _ in 0..100 {
+        let j = job(&mut r);
+        let cosine = r.maybe(|r| r.unit() as f32);
+        let prefs = Preferences::default();
+        let w = Weights::default();
+        assert_eq!(
+            score_prepared(&j, &prepared, cosine, &related, &prefs, &w),
+            score(&j, &c, cosine, &related, &prefs, &w)
+        );
+    }
+}
+
 fn value(m: &Match, kind: ComponentKind) -> Option<f64> {
     m.components[kind.index()].value
 }

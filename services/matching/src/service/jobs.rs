@@ -94,11 +94,18 @@ impl Matching {
             .collect();
         let jobs = self.job_profiles(live).await?;
         let prefs = filter.preferences();
+        let prepared = domain::Prepared::new(&candidate.profile);
         let mut scored: Vec<(JobProfile, domain::Match)> = jobs
             .into_iter()
             .map(|job| {
                 let v = self.index.vector(&job.name);
-                let m = self.score(&job, v.as_deref(), candidate, &prefs);
+                let m = self.score_prepared(
+                    &job,
+                    v.as_deref(),
+                    &prepared,
+                    candidate.vector.as_deref(),
+                    &prefs,
+                );
                 (job, m)
             })
             .collect();

@@ -282,13 +282,32 @@ impl Matching {
         candidate: &CandidateAt,
         prefs: &domain::Preferences,
     ) -> domain::Match {
-        let semantic = match (job_vector, candidate.vector.as_deref()) {
+        let prepared = domain::Prepared::new(&candidate.profile);
+        self.score_prepared(
+            job,
+            job_vector,
+            &prepared,
+            candidate.vector.as_deref(),
+            prefs,
+        )
+    }
+
+    /// [`Self::score`] of a candidate prepared once for many jobs.
+    fn score_prepared(
+        &self,
+        job: &JobProfile,
+        job_vector: Option<&[f32]>,
+        candidate: &domain::Prepared<'_>,
+        candidate_vector: Option<&[f32]>,
+        prefs: &domain::Preferences,
+    ) -> domain::Match {
+        let semantic = match (job_vector, candidate_vector) {
             (Some(a), Some(b)) => Some(self.calibration.value(talentmesh_embed::cosine(a, b))),
             _ => None,
         };
-        domain::score(
+        domain::score_prepared(
             job,
-            &candidate.profile,
+            candidate,
             semantic,
             &self.related(),
             prefs,

@@ -94,10 +94,10 @@ impl Matching {
                 let Some(candidate) = self.resume_version(&resume, version).await? else {
                     continue;
                 };
-                let semantic = candidate
-                    .vector
-                    .as_deref()
-                    .map(|v| self.calibration.value(talentmesh_embed::cosine(&job_vector, v)));
+                let semantic = candidate.vector.as_deref().map(|v| {
+                    self.calibration
+                        .value(talentmesh_embed::cosine(&job_vector, v))
+                });
                 let m = domain::score(
                     &profile,
                     &candidate.profile,

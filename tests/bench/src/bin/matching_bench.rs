@@ -10,7 +10,7 @@
 //! comparison; ingest (upserts/s after the build) and searches while ingesting; memory.
 //!
 //!   matching-bench [JOBS] [QUERIES] [EF_LIST] [CHOSEN_EF]     (defaults 100000, 1000,
-//!                                                              "16,32,48,64,96", 64)
+//!                                                              "64,96,128,160,192", 160)
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -275,11 +275,11 @@ fn main() -> anyhow::Result<()> {
     let nq: usize = args.get(2).map_or(Ok(1_000), |s| s.parse())?;
     let efs: Vec<usize> = args
         .get(3)
-        .map_or("16,32,48,64,96", |s| s.as_str())
+        .map_or("64,96,128,160,192", |s| s.as_str())
         .split(',')
         .map(str::parse)
         .collect::<Result<_, _>>()?;
-    let chosen_ef: usize = args.get(4).map_or(Ok(64), |s| s.parse())?;
+    let chosen_ef: usize = args.get(4).map_or(Ok(160), |s| s.parse())?;
     let config = IndexConfig {
         ef_search: chosen_ef,
         ..IndexConfig::default()
