@@ -89,6 +89,8 @@ async fn embeddings_are_searchable_checked_repaired_and_rebuilt_at_start() {
     let env = TestEnv::new("matching")
         .set("TALENTMESH_MATCHING_CHECK_EVERY", "0s")
         .set("TALENTMESH_MATCHING_EMBEDDINGS_URL", "builtin");
+    let ns = env.neo4j_namespace.clone();
+    let env = env.set("TALENTMESH_MATCHING_SHARED_GRAPH_NAMESPACE", ns.clone());
     let service = start(&env, &keys).await;
 
     // Documents as the reactions store them (the job and resume services are not needed).
@@ -223,5 +225,31 @@ async fn embeddings_are_searchable_checked_repaired_and_rebuilt_at_start() {
         .unwrap();
     assert_eq!(jobs.len(), 3, "{jobs:?}");
     assert_eq!(jobs[0], "companies/c1/jobs/rust");
+
+    // Related skills were learned at start from the documents' co-occurrence: Rust and
+    // Kubernetes appear together in the Rust job and in the resume.
+    let graph = neo4rs::Graph::new(talentmesh_testkit::NEO4J_URI, "neo4j", "talentmesh")
+        .await
+        .unwrap();
+    let strength = eventually_value(Duration::from_secs(20), || {
+        let graph = graph.clone();
+        let ns = ns.clone();
+        async move {
+            let mut rows = graph
+                .execute(
+                    neo4rs::query(
+                        "MATCH (:Skill {ns: $ns, name: 'rust'})-[r:RELATED_TO]->(:Skill {ns: $ns, name: 'kubernetes'}) \
+                         RETURN r.strength AS strength",
+                    )
+                    .param("ns", ns),
+                )
+                .await
+                .ok()?;
+            rows.next().await.ok()??.get::<f64>("strength").ok()
+        }
+    })
+    .await
+    .expect("related skills learned");
+    assert!((strength - 1.0).abs() < 1e-9, "{strength}");
     service.stop().await;
 }

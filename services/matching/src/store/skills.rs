@@ -48,19 +48,24 @@ pub fn learn(documents: &[BTreeSet<String>]) -> BTreeMap<(String, String), (f64,
     pairs
 }
 
-/// The pairs as the domain's map (both directions, strongest first), at most
-/// [`MAX_RELATED`] per skill.
+/// The pairs as the domain's map (both directions, strongest first): a pair is kept when each
+/// skill is among the other's [`MAX_RELATED`] strongest relations.
 pub fn related(pairs: &BTreeMap<(String, String), (f64, usize)>) -> RelatedSkills {
     let mut by_skill: HashMap<&str, Vec<(&str, f64)>> = HashMap::new();
     for ((a, b), (strength, _)) in pairs {
         by_skill.entry(a).or_default().push((b, *strength));
         by_skill.entry(b).or_default().push((a, *strength));
     }
-    let mut related = RelatedSkills::new();
-    for (skill, mut list) in by_skill {
+    let mut top: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for (skill, list) in &mut by_skill {
         list.sort_by(|x, y| y.1.total_cmp(&x.1).then_with(|| x.0.cmp(y.0)));
-        for (other, strength) in list.into_iter().take(MAX_RELATED) {
-            related.insert(skill, other, strength);
+        top.insert(skill, list.iter().take(MAX_RELATED).map(|(s, _)| *s).collect());
+    }
+    let mut related = RelatedSkills::new();
+    for ((a, b), (strength, _)) in pairs {
+        let kept = |x: &str, y: &str| top.get(x).is_some_and(|t| t.contains(y));
+        if kept(a, b) && kept(b, a) {
+            related.insert(a, b, *strength);
         }
     }
     related
@@ -157,4 +162,55 @@ pub async fn load(
         pairs.insert((a, b), (strength, usize::try_from(together).unwrap_or(0)));
     }
     Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn docs(sets: &[&[&str]]) -> Vec<BTreeSet<String>> {
+        sets.iter()
+            .map(|s| s.iter().map(|x| (*x).to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn skills_seen_together_often_enough_are_related_by_their_ochiai_coefficient() {
+        let learned = learn(&docs(&[
+            &["go", "rust", "kubernetes"],
+            &["go", "rust"],
+            &["rust", "kubernetes"],
+            &["java", "spring"],
+            &["java", "spring", "go"],
+            &["react"],
+        ]));
+        // go: 3 documents, rust: 3, together 2 → 2/√9.
+        let (strength, together) = learned[&("go".to_string(), "rust".to_string())];
+        assert_eq!(together, 2);
+        assert!((strength - 2.0 / 3.0).abs() < 1e-12);
+        // Seen together once: noise.
+        assert!(!learned.contains_key(&("go".to_string(), "kubernetes".to_string())));
+        assert!(learned.contains_key(&("java".to_string(), "spring".to_string())));
+        let related = related(&learned);
+        assert!((related.strength("rust", "go") - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(related.strength("react", "go"), 0.0);
+    }
+
+    #[test]
+    fn each_skill_keeps_its_strongest_relations_only() {
+        let mut sets: Vec<Vec<String>> = Vec::new();
+        for i in 0..(MAX_RELATED + 4) {
+            for _ in 0..(2 + i) {
+                sets.push(vec!["hub".to_string(), format!("s{i:02}")]);
+            }
+        }
+        let learned = learn(
+            &sets
+                .into_iter()
+                .map(|s| s.into_iter().collect())
+                .collect::<Vec<_>>(),
+        );
+        let related = related(&learned);
+        assert_eq!(related.related("hub").len(), MAX_RELATED);
+    }
 }
