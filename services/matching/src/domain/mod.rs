@@ -22,6 +22,7 @@ pub mod profile;
 mod related;
 mod score;
 mod scrub;
+mod similar;
 mod text;
 mod tuning;
 
@@ -36,5 +37,6 @@ pub use score::{
     rescale_cosine, score, score_prepared, Component, ComponentKind, Match, Prepared, Weights,
 };
 pub use scrub::scrub;
+pub use similar::job_similarity;
 pub use text::{candidate_text, job_text, TEXT_BUDGET};
 pub use tuning::{evaluate, ndcg_at, tune, FeedbackSample, NDCG_CUTOFF};

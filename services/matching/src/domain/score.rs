@@ -248,24 +248,33 @@ pub fn score_prepared(
         distance(job, candidate, prefs),
         recruit_type(job, candidate, prefs),
     ];
-    let components: Vec<Component> = ComponentKind::ALL
-        .into_iter()
-        .zip(outcomes)
-        .map(|(kind, (value, detail))| {
-            let w = weights.get(kind);
-            let weight = if w.is_finite() { w.max(0.0) } else { 0.0 };
-            let value = value.map(|v| v.clamp(0.0, 1.0));
-            Component {
-                kind,
-                weight,
-                value,
-                contribution: value.map_or(0.0, |v| weight * v),
-                detail,
-            }
-        })
-        .collect();
-    let score = components.iter().map(|c| c.contribution).sum();
-    Match { score, components }
+    Match::of(outcomes, weights)
+}
+
+impl Match {
+    /// The match made of each component's (value, detail), in [`ComponentKind::ALL`] order:
+    /// values clamped to 0..=1, weights taken as they are (not finite or negative → 0), each
+    /// contribution `weight × value` (0 when the value is unknown), the score their sum.
+    pub fn of(outcomes: [(Option<f64>, String); 8], weights: &Weights) -> Match {
+        let components: Vec<Component> = ComponentKind::ALL
+            .into_iter()
+            .zip(outcomes)
+            .map(|(kind, (value, detail))| {
+                let w = weights.get(kind);
+                let weight = if w.is_finite() { w.max(0.0) } else { 0.0 };
+                let value = value.map(|v| v.clamp(0.0, 1.0));
+                Component {
+                    kind,
+                    weight,
+                    value,
+                    contribution: value.map_or(0.0, |v| weight * v),
+                    detail,
+                }
+            })
+            .collect();
+        let score = components.iter().map(|c| c.contribution).sum();
+        Match { score, components }
+    }
 }
 
 #[cfg(test)]

@@ -200,7 +200,6 @@ impl Matching {
             .collect();
         let others = self.job_profiles(live).await?;
         let weights = self.weights_in_use().weights;
-        let related = self.related();
         let mut scored: Vec<(JobProfile, domain::Match)> = others
             .into_iter()
             .map(|other| {
@@ -208,7 +207,7 @@ impl Matching {
                     .index
                     .vector(&other.name)
                     .map(|v| self.calibration.value(talentmesh_embed::cosine(&query, &v)));
-                let m = job_similarity(&profile, &other, semantic, &related, &weights);
+                let m = domain::job_similarity(&profile, &other, semantic, &weights);
                 (other, m)
             })
             .collect();
@@ -218,93 +217,5 @@ impl Matching {
             .into_iter()
             .map(|(job, score)| JobMatch { job, score })
             .collect())
-    }
-}
-
-/// The canonical skills of a job: required, preferred and those its text mentions.
-fn skills_of(job: &JobProfile) -> (Vec<String>, Vec<String>) {
-    let canonical = |list: &[String]| -> Vec<String> {
-        let mut out: Vec<String> = list
-            .iter()
-            .map(|s| talentmesh_embed::skills::canonical(s))
-            .collect();
-        out.sort();
-        out.dedup();
-        out
-    };
-    (
-        canonical(&job.required_skills),
-        canonical(&job.preferred_skills),
-    )
-}
-
-/// Jaccard similarity of two skill sets (`None` when both are empty).
-fn overlap(a: &[String], b: &[String]) -> Option<(f64, usize, usize)> {
-    let union = a
-        .iter()
-        .chain(b)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    if union == 0 {
-        return None;
-    }
-    let shared = a.iter().filter(|s| b.contains(s)).count();
-    Some((shared as f64 / union as f64, shared, union))
-}
-
-/// How alike two jobs are, as a score of the same eight components: the text similarity and
-/// the overlap (Jaccard) of required and of preferred skills; the others compare a candidate
-/// with a job and are unknown between two jobs.
-pub fn job_similarity(
-    a: &JobProfile,
-    b: &JobProfile,
-    semantic: Option<f32>,
-    _related: &domain::RelatedSkills,
-    weights: &domain::Weights,
-) -> domain::Match {
-    let (a_required, a_preferred) = skills_of(a);
-    let (b_required, b_preferred) = skills_of(b);
-    let skills = |x: &[String], y: &[String], what: &str| match overlap(x, y) {
-        Some((v, shared, union)) => (Some(v), format!("{shared} of {union} {what} skills shared")),
-        None => (None, format!("unknown: neither job lists {what} skills")),
-    };
-    let components: Vec<domain::Component> = domain::ComponentKind::ALL
-        .into_iter()
-        .map(|kind| {
-            let (value, detail) = match kind {
-                domain::ComponentKind::Semantic => match semantic.filter(|c| !c.is_nan()) {
-                    Some(c) => {
-                        let v = f64::from(c).clamp(0.0, 1.0);
-                        (Some(v), format!("text similarity {v:.2}"))
-                    }
-                    None => (
-                        None,
-                        "unknown: no embedding for one of the jobs".to_string(),
-                    ),
-                },
-                domain::ComponentKind::RequiredSkills => {
-                    skills(&a_required, &b_required, "required")
-                }
-                domain::ComponentKind::PreferredSkills => {
-                    skills(&a_preferred, &b_preferred, "preferred")
-                }
-                _ => (
-                    None,
-                    "unknown: compares a candidate with a job, not two jobs".to_string(),
-                ),
-            };
-            let weight = weights.get(kind);
-            domain::Component {
-                kind,
-                weight,
-                value,
-                contribution: value.map_or(0.0, |v| weight * v),
-                detail,
-            }
-        })
-        .collect();
-    domain::Match {
-        score: components.iter().map(|c| c.contribution).sum(),
-        components,
     }
 }

@@ -12,7 +12,9 @@ use prost::Message;
 use sqlx::PgPool;
 use talentmesh_embed::{AnyEmbedder, EmbedRole, Embedder};
 use talentmesh_proto::matching::v1 as pb;
-use talentmesh_storage::projection::{Change, Installed, Projection, Stamp, StoreKind};
+use talentmesh_storage::projection::{
+    table_live_ids, table_stamps, Change, Installed, Projection, Stamp, StoreKind,
+};
 use talentmesh_storage::{Error as StoreError, Result as StoreResult};
 
 use super::documents::ENTITY;
@@ -206,22 +208,7 @@ impl Projection for Embeddings {
     }
 
     async fn stamps(&self, ids: &[String]) -> StoreResult<Vec<Stamp>> {
-        let rows: Vec<(String, i64, bool, String)> = sqlx::query_as(
-            "SELECT id, version, deleted, content_hash FROM embeddings WHERE id = ANY($1)",
-        )
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(pg)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, version, deleted, hash)| Stamp {
-                id,
-                version,
-                deleted,
-                hash,
-            })
-            .collect())
+        table_stamps(&self.pool, "embeddings", ids).await
     }
 
     async fn live_ids(
@@ -229,17 +216,7 @@ impl Projection for Embeddings {
         after: Option<String>,
         limit: usize,
     ) -> StoreResult<(Vec<String>, Option<String>)> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM embeddings WHERE NOT deleted AND ($1::text IS NULL OR id > $1)
-             ORDER BY id LIMIT $2",
-        )
-        .bind(after)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(pg)?;
-        let next = (ids.len() >= limit).then(|| ids.last().cloned()).flatten();
-        Ok((ids, next))
+        table_live_ids(&self.pool, "embeddings", after, limit).await
     }
 
     async fn remove(&self, ids: &[String]) -> StoreResult<()> {

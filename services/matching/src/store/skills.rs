@@ -59,7 +59,10 @@ pub fn related(pairs: &BTreeMap<(String, String), (f64, usize)>) -> RelatedSkill
     let mut top: HashMap<&str, BTreeSet<&str>> = HashMap::new();
     for (skill, list) in &mut by_skill {
         list.sort_by(|x, y| y.1.total_cmp(&x.1).then_with(|| x.0.cmp(y.0)));
-        top.insert(skill, list.iter().take(MAX_RELATED).map(|(s, _)| *s).collect());
+        top.insert(
+            skill,
+            list.iter().take(MAX_RELATED).map(|(s, _)| *s).collect(),
+        );
     }
     let mut related = RelatedSkills::new();
     for ((a, b), (strength, _)) in pairs {

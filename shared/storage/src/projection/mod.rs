@@ -31,7 +31,7 @@ use crate::Result;
 
 pub use mysql_source::{LoadChanges, MySqlSource, RowLoader};
 pub use neo4j::Neo4jNodes;
-pub use postgres::PgDocuments;
+pub use postgres::{table_live_ids, table_stamps, PgDocuments};
 pub use redis_hash::{hash_live_ids, hash_stamps, run_scripted, RedisHashes};
 
 /// The state of one entity at one version.

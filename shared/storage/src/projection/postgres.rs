@@ -165,23 +165,7 @@ impl Projection for PgDocuments {
     }
 
     async fn stamps(&self, ids: &[String]) -> Result<Vec<Stamp>> {
-        let rows: Vec<(String, i64, bool, String)> = sqlx::query_as(&format!(
-            "SELECT id, version, deleted, content_hash FROM {} WHERE id = ANY($1)",
-            self.table
-        ))
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(pg)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, version, deleted, hash)| Stamp {
-                id,
-                version,
-                deleted,
-                hash,
-            })
-            .collect())
+        table_stamps(&self.pool, &self.table, ids).await
     }
 
     async fn live_ids(
@@ -189,18 +173,7 @@ impl Projection for PgDocuments {
         after: Option<String>,
         limit: usize,
     ) -> Result<(Vec<String>, Option<String>)> {
-        let ids: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT id FROM {} WHERE NOT deleted AND ($1::text IS NULL OR id > $1)
-             ORDER BY id LIMIT $2",
-            self.table
-        ))
-        .bind(after)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(pg)?;
-        let next = (ids.len() >= limit).then(|| ids.last().cloned()).flatten();
-        Ok((ids, next))
+        table_live_ids(&self.pool, &self.table, after, limit).await
     }
 
     async fn remove(&self, ids: &[String]) -> Result<()> {
@@ -211,4 +184,47 @@ impl Projection for PgDocuments {
             .map_err(pg)?;
         Ok(())
     }
+}
+
+/// The stamps of `ids` in a projection table with the framework's columns (`id`, `version`,
+/// `deleted`, `content_hash`): [`Projection::stamps`] for any PostgreSQL projection. `table`
+/// is a plain identifier of the service (spliced into SQL).
+pub async fn table_stamps(pool: &PgPool, table: &str, ids: &[String]) -> Result<Vec<Stamp>> {
+    let rows: Vec<(String, i64, bool, String)> = sqlx::query_as(&format!(
+        "SELECT id, version, deleted, content_hash FROM {table} WHERE id = ANY($1)"
+    ))
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+    .map_err(pg)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, version, deleted, hash)| Stamp {
+            id,
+            version,
+            deleted,
+            hash,
+        })
+        .collect())
+}
+
+/// Live ids of a projection table after `after`, in id order, and the next cursor:
+/// [`Projection::live_ids`] for any PostgreSQL projection.
+pub async fn table_live_ids(
+    pool: &PgPool,
+    table: &str,
+    after: Option<String>,
+    limit: usize,
+) -> Result<(Vec<String>, Option<String>)> {
+    let ids: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM {table} WHERE NOT deleted AND ($1::text IS NULL OR id > $1)
+         ORDER BY id LIMIT $2"
+    ))
+    .bind(after)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await
+    .map_err(pg)?;
+    let next = (ids.len() >= limit).then(|| ids.last().cloned()).flatten();
+    Ok((ids, next))
 }
