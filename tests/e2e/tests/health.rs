@@ -11,7 +11,11 @@ use talentmesh_testkit::{health_status, reflected_services, SERVING};
 async fn every_reflected_service_of_every_service_is_serving() {
     let mesh = Mesh::start_all().await;
     let services = mesh.services();
-    assert_eq!(services.len(), 5, "identity, company, job, resume and sync");
+    assert_eq!(
+        services.len(),
+        6,
+        "identity, company, job, resume, matching and sync"
+    );
     for (name, spawned) in services {
         let reflected = reflected_services(spawned.addr).await;
         assert!(
