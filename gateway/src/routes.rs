@@ -425,6 +425,7 @@ mod tests {
                 Arc::<str>::from("identity"),
                 Arc::<str>::from("job"),
                 Arc::<str>::from("resume"),
+                Arc::<str>::from("matching"),
                 Arc::<str>::from("sync")
             ]
         );
