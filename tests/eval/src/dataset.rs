@@ -86,6 +86,20 @@ impl Pair {
             job: self.job.lang,
         }
     }
+
+    /// The number in the pair id (`p017` → 17); an error names an id without one.
+    pub fn number(&self) -> anyhow::Result<u32> {
+        self.id
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .with_context(|| format!("pair id {} has no number", self.id))
+    }
+
+    /// Whether the pair is in the tuning half (even ids); the odd ids are held out: no weight
+    /// is chosen on them.
+    pub fn is_tuning(&self) -> anyhow::Result<bool> {
+        Ok(self.number()? % 2 == 0)
+    }
 }
 
 /// Resume language → job language.

