@@ -25,7 +25,7 @@ pub const METHOD: &str = "\
 `scorer:<embedder>` ranks every resume against all jobs with `talentmesh_matching::domain::score`, \
 the score the matching service returns, with `Weights::default()`, no preferences and no learned \
 skill relations. The semantic component is the embedder's cosine of the vectors of its own row \
-(not embedded again) mapped by the service's default band (`domain::rescale_cosine`; floor and \
+(not embedded again) mapped by the service's calibration (a logistic curve over its band; floor and \
 ceiling read from the service's configuration loader: {bands}). Jobs enter as title, description \
 and their skills as required skills, with no city code (the set names cities); resumes as \
 summary, experience lines as undated position descriptions, and skills. The pairs' role and \
@@ -356,8 +356,10 @@ mod tests {
         assert_ne!(all[1], all[2]);
         for c in all {
             assert!(c.ceiling > c.floor, "{c:?}");
-            assert_eq!(c.value(c.floor), 0.0);
-            assert_eq!(c.value(c.ceiling), 1.0);
+            assert!((c.value(c.floor) - 0.05).abs() < 1e-4, "{c:?}");
+            assert!((c.value(c.ceiling) - 0.95).abs() < 1e-4, "{c:?}");
+            let mid = (c.floor + c.ceiling) / 2.0;
+            assert!(c.value(mid - 0.001) < c.value(mid) && c.value(mid) < c.value(mid + 0.001));
         }
     }
 

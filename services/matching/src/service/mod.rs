@@ -68,9 +68,16 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    /// The semantic value of a cosine.
+    /// The semantic value of a cosine: a logistic curve through 0.05 at the floor, 0.5 midway
+    /// and 0.95 at the ceiling. Strictly increasing, so two cosines never become one value (a
+    /// clipped linear map gave every pair above the ceiling 1, and those ties hid the best
+    /// match in the evaluation, `tests/eval/RESULTS.md`).
     pub fn value(self, cosine: f32) -> f32 {
-        domain::rescale_cosine(cosine, self.floor, self.ceiling)
+        let width = (self.ceiling - self.floor).max(f32::EPSILON);
+        let mid = (self.floor + self.ceiling) / 2.0;
+        // ln(19) on each side of the midpoint maps the band onto 0.05..0.95.
+        let steepness = 2.0 * 19f32.ln() / width;
+        1.0 / (1.0 + (-steepness * (cosine - mid)).exp())
     }
 }
 
