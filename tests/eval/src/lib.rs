@@ -15,6 +15,7 @@
 //! The `eval` binary embeds the set with each available embedder and writes `tests/eval/RESULTS.md`.
 
 pub mod cache;
+pub mod corpus;
 pub mod dataset;
 pub mod feedback;
 pub mod metrics;
