@@ -248,6 +248,14 @@ fn bad_vectors_and_settings_are_errors_not_panics() {
             rebuild_tombstone_fraction: 0.0,
             ..IndexConfig::default()
         },
+        IndexConfig {
+            filter_widening: 1.5,
+            ..IndexConfig::default()
+        },
+        IndexConfig {
+            filter_widening: f64::NAN,
+            ..IndexConfig::default()
+        },
     ] {
         assert!(matches!(
             VectorIndex::new(4, config),
@@ -302,9 +310,11 @@ fn graph_mode_recall_and_filters() {
 
     let queries: Vec<Vec<f32>> = (0..200).map(|_| clusters.sample(&mut rng)).collect();
     let half = |key: u64| (key / 2).is_multiple_of(2);
+    let third = |key: u64| (key / 2).is_multiple_of(3);
     for (name, filter) in [
         ("none", &everything as &dyn Fn(u64) -> bool),
         ("a half", &half),
+        ("a third", &third),
     ] {
         let mut total = 0.0;
         for q in &queries {
@@ -494,4 +504,38 @@ fn searches_run_concurrently_with_writes() {
         !s.rebuilding && s.len > 1_000 && s.graph_nodes >= s.len
     });
     assert!(graph, "no graph after the writes: {:?}", index.stats());
+}
+
+#[test]
+fn bfloat16_rounds_to_nearest_and_keeps_dot_products_close() {
+    use crate::graph::{bf16_vector, dot_bf16, to_bf16};
+    // Exactly representable values survive; halfway cases round to the even neighbour.
+    assert_eq!(to_bf16(1.0), 0x3f80);
+    assert_eq!(to_bf16(-0.5), 0xbf00);
+    assert_eq!(to_bf16(f32::from_bits(0x3f80_8000)), 0x3f80);
+    assert_eq!(to_bf16(f32::from_bits(0x3f81_8000)), 0x3f82);
+    assert_eq!(to_bf16(f32::from_bits(0x3f80_8001)), 0x3f81);
+    let mut rng = StdRng::seed_from_u64(16);
+    for dim in [3, 8, 512] {
+        for _ in 0..50 {
+            let (a, b) = (unit(&mut rng, dim), unit(&mut rng, dim));
+            let exact: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            let approx = dot_bf16(&bf16_vector(&a), &bf16_vector(&b));
+            assert!((exact - approx).abs() < 4e-3, "{dim}: {exact} vs {approx}");
+        }
+    }
+}
+
+#[test]
+fn filter_widening_is_tunable_and_clamped() {
+    let index = VectorIndex::new(4, IndexConfig::default()).unwrap();
+    assert_eq!(index.filter_widening(), 0.35);
+    index.set_filter_widening(0.25);
+    assert_eq!(index.filter_widening(), 0.25);
+    index.set_filter_widening(3.0);
+    assert_eq!(index.filter_widening(), 1.0);
+    index.set_filter_widening(-1.0);
+    assert_eq!(index.filter_widening(), 0.0);
+    index.set_filter_widening(f64::NAN);
+    assert_eq!(index.filter_widening(), 1.0);
 }
