@@ -33,6 +33,9 @@ const FILTER_SAMPLE: usize = 256;
 /// scan with a filter costs 3–14 ms, a graph search at this share about 5 ms.
 const MIN_GRAPH_PASS_RATE: f64 = 0.25;
 
+/// How many times k passing candidates a filtered graph search walks at least.
+const FILTER_SURPLUS: f64 = 1.5;
+
 /// An in-memory index of unit vectors keyed by `u64`, answering top-k by cosine under a filter.
 ///
 /// Shapes: every vector has [`dim`](Self::dim) `f32` values. Vectors are L2-normalised on the
@@ -549,7 +552,11 @@ impl VectorIndex {
             let usable = st.pass_rate(filter) * live;
             let passing = usable * n as f64;
             if passing > config.exact_filter_below as f64 && usable >= MIN_GRAPH_PASS_RATE {
-                let wide = (ef as f64 / usable.powf(self.filter_widening())).ceil();
+                // Never fewer than would leave about 1.5 × k passing candidates: with a large
+                // k the widened list alone would come back short and fall to the exact scan.
+                let wide = (ef as f64 / usable.powf(self.filter_widening()))
+                    .max(FILTER_SURPLUS * k as f64 / usable)
+                    .ceil();
                 let hits = st.search_graph(g, dim, &q, k, wide as usize, filter);
                 if hits.len() >= k {
                     return Ok(hits);
