@@ -237,7 +237,7 @@ pub fn section(replays: &[(String, Replay)]) -> String {
          What the numbers mean: only the semantic and required-skill components vary on this \
          set, so of the eight weights only their ratio changes a ranking (the weights of unknown \
          components scale every score alike) — {}. Gains of a few thousandths on 112 held-out \
-         queries are within noise. The grades are made from the labels, and a job's grade-1 \
+         queries are within noise; a few hundredths (the centered model's) are not. The grades are made from the labels, and a job's grade-1 \
          resumes share its stack by construction, so required skills separate grade 0 from the \
          rest while only the semantic value can separate 3 from 1. The replay shows the loop \
          (feedback → `tune` → comparison on held-back jobs) working on the service's own code; \

@@ -150,14 +150,17 @@ Caveats: the stage words were written knowing how this set names levels (titles 
 实习生 / Intern / 高级 / Senior, 应届 / Graduating in requirements), and the set is built from \
 templates, so the seniority gain is optimistic for real postings, which name levels more \
 variously (years of experience, grades); the held-out split guards the weights, not that \
-choice. The language means must come from the deployment's own texts: estimated from a handful \
-of texts they help much less (means of 10 jobs per language gave less than half of the gain \
-in a trial outside this harness).
+choice. Language means estimated from a handful of texts help much less (means of 10 jobs per \
+language gave less than half of the gain in a trial outside this harness).
 
-For the matching service: `talentmesh_embed::matching_embedder` builds the best row's embedder \
-(centered model + seniority at `SENIORITY_WEIGHT`) from an `HttpEmbedder` and `LanguageMeans` \
-estimated once from stored jobs and resumes (`LanguageMeans::estimate`); its name holds the \
-means' fingerprint, so vectors stored under other means are stale.
+For the matching service: it embeds with the model centered on the means that ship in \
+`talentmesh_embed` (`LanguageMeans::multilingual_e5_small`, estimated from this set's 448 texts \
+in both roles by `cargo run -p talentmesh-eval --bin language-means --release`; the embedder's \
+name holds their fingerprint, so vectors stored under other means are re-embedded). It does not \
+add the seniority block: its weight makes the career-stage words outweigh the content (a senior \
+Java posting would come before a Rust one without a stage word for a senior Rust resume), which \
+this set, where every text names its level, rewards and real postings would not; the service \
+scores level through its experience and recruit-type components instead.
 ";
 
 /// One markdown table row per (ranker, split), with the header.

@@ -54,11 +54,13 @@ pub fn section(bands: &str, scorer_reports: &[Report]) -> String {
          score alone (0.30 × semantic + 0.25 × share of required skills shown, by default). \
          The skill share crosses languages (the vocabulary knows both names), so the scorer \
          lifts the raw model's cross-language rows; but it says which of a stack a posting \
-         lists, not the level, and the band spreads small cosine differences less than a skill \
-         step, so among a role's levels it reorders the near misses and same-language top-1 \
-         drops. The band also saturates: pairs above the ceiling all score semantic 1, and a tie \
-         counts against the relevant job (top-1 misses that are ties: {}). Real postings carry the conditions the set lacks, which these \
-         rows cannot measure.\n",
+         lists, not the level, so among a role's levels it can reorder the near misses. The \
+         semantic value is a logistic curve over the band, strictly increasing, so no two \
+         cosines tie (top-1 misses that are ties, which would count against the relevant job: \
+         {}); an earlier clipped linear map gave every pair above the ceiling 1 and lost the \
+         centered model's scorer about a third of its top-1 to ties. Real postings carry the \
+         conditions the set lacks (years, degree, recruit type), which these rows cannot \
+         measure.\n",
         METHOD.replace("{bands}", bands),
         ties.join("; ")
     )
