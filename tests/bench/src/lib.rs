@@ -8,6 +8,43 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 
+/// Nearest-rank percentiles of a sample (in the sample's own unit).
+#[derive(Debug, Clone, Copy)]
+pub struct Latency {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Latency {
+    /// The percentiles of `samples` (nearest rank; all 0 for an empty sample).
+    pub fn of(mut samples: Vec<f64>) -> Latency {
+        samples.sort_by(f64::total_cmp);
+        let n = samples.len();
+        let at = |p: f64| {
+            if n == 0 {
+                return 0.0;
+            }
+            samples[((n as f64 * p).ceil() as usize).clamp(1, n) - 1]
+        };
+        Latency {
+            p50: at(0.50),
+            p95: at(0.95),
+            p99: at(0.99),
+            max: at(1.0),
+        }
+    }
+
+    /// `p50 | p95 | **p99** | max`, two decimals, for a markdown table row.
+    pub fn cells(&self) -> String {
+        format!(
+            "{:.2} | {:.2} | **{:.2}** | {:.2}",
+            self.p50, self.p95, self.p99, self.max
+        )
+    }
+}
+
 /// What one measurement saw.
 pub struct Outcome {
     pub latencies_us: Vec<u32>,

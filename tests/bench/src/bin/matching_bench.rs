@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use talentmesh_bench::Latency;
 use talentmesh_embed::{BuiltinEmbedder, BUILTIN_DIMENSIONS};
 use talentmesh_vector::{Hit, IndexConfig, VectorIndex};
 
@@ -190,29 +191,13 @@ fn resume(rng: &mut StdRng) -> String {
     }
 }
 
-struct Latency {
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    max: f64,
-}
-
-fn latency(mut us: Vec<f64>) -> Latency {
-    us.sort_by(f64::total_cmp);
-    let at = |p: f64| us[((us.len() as f64 * p).ceil() as usize).clamp(1, us.len()) - 1] / 1e3;
-    Latency {
-        p50: at(0.50),
-        p95: at(0.95),
-        p99: at(0.99),
-        max: at(1.0),
-    }
+/// Percentiles in ms of latencies in µs.
+fn latency(us: Vec<f64>) -> Latency {
+    Latency::of(us.into_iter().map(|u| u / 1e3).collect())
 }
 
 fn ms(l: &Latency) -> String {
-    format!(
-        "{:.2} | {:.2} | **{:.2}** | {:.2}",
-        l.p50, l.p95, l.p99, l.max
-    )
+    l.cells()
 }
 
 /// Recall@K of `got` against the exact answer, counting a hit whose score ties the exact K-th

@@ -27,6 +27,7 @@ use prost::Message;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::{MySqlPool, PgPool};
+use talentmesh_bench::Latency;
 use talentmesh_embed::{AnyEmbedder, BuiltinEmbedder};
 use talentmesh_matching::events;
 use talentmesh_matching::store::{Documents, Embeddings, Kind};
@@ -295,22 +296,8 @@ where
     }
 }
 
-struct Latency {
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    max: f64,
-}
-
-fn latency(mut ms: Vec<f64>) -> Latency {
-    ms.sort_by(f64::total_cmp);
-    let at = |p: f64| ms[((ms.len() as f64 * p).ceil() as usize).clamp(1, ms.len()) - 1];
-    Latency {
-        p50: at(0.50),
-        p95: at(0.95),
-        p99: at(0.99),
-        max: at(1.0),
-    }
+fn latency(ms: Vec<f64>) -> Latency {
+    Latency::of(ms)
 }
 
 /// `queries` RecommendJobs calls, one at a time, resumes in turn; latencies in ms and the
