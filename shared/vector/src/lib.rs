@@ -31,6 +31,7 @@ mod error;
 mod exact;
 mod graph;
 mod index;
+mod state;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
