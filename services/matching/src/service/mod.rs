@@ -152,7 +152,7 @@ impl Matching {
     }
 
     /// The query vector of a document at a version (the side that searches), from the cache
-    /// or embedded now.
+    /// or embedded now; when the model server fails, the document's indexed passage vector.
     async fn query_of(&self, name: &str, version: i64, text: &str) -> Result<Vec<f32>> {
         let key = (name.to_string(), version);
         if let Some(v) = self
@@ -163,7 +163,18 @@ impl Matching {
         {
             return Ok(v.clone());
         }
-        let v = self.embed(text, EmbedRole::Query).await?;
+        let v = match self.embed(text, EmbedRole::Query).await {
+            Ok(v) => v,
+            // The model server is down: the document's indexed passage vector still finds
+            // what is near it (a little less precisely), so matching keeps answering.
+            Err(e) => match self.index.vector(name) {
+                Some(passage) => {
+                    tracing::warn!(error = %e, document = name, "query embedding failed; searching with the stored passage vector");
+                    return Ok(passage);
+                }
+                None => return Err(e),
+            },
+        };
         let mut cache = self.queries.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= QUERY_CACHE {
             cache.clear();
