@@ -109,6 +109,7 @@ pub async fn eventually(timeout: Duration, condition: impl Fn() -> bool) -> bool
         if tokio::time::Instant::now() >= deadline {
             return false;
         }
+        // The pause between probes of a bounded poll (the deadline above ends it).
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -389,6 +390,8 @@ async fn echo(
         }
         "fail:slow" => {
             SLOW_CALLS_STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Not a wait for a condition: the stand-in backend's slow answer, which the
+            // shutdown and deadline tests need in flight (they poll SLOW_CALLS_STARTED).
             tokio::time::sleep(Duration::from_secs(3)).await
         }
         other => return Err(Status::internal(format!("unknown trigger {other}"))),

@@ -106,6 +106,7 @@ fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
         if Instant::now() > deadline {
             return false;
         }
+        // The pause between probes of a bounded poll (the deadline above ends it).
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -292,6 +292,7 @@ where
             return Ok(Instant::now());
         }
         anyhow::ensure!(Instant::now() < deadline, "not reached within {limit:?}");
+        // The pause between probes of a bounded poll (the deadline above ends it).
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
