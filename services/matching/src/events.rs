@@ -163,6 +163,11 @@ impl Handler for JobEvents {
     }
 }
 
+/// The company of a job name: "companies/{company}" of "companies/{company}/jobs/{job}".
+pub fn company_of(job: &str) -> String {
+    job.split('/').take(2).collect::<Vec<_>>().join("/")
+}
+
 /// Whether `name` is "companies/{company}/jobs/{job}".
 pub fn is_job_name(name: &str) -> bool {
     let parts: Vec<&str> = name.split('/').collect();
@@ -268,7 +273,7 @@ impl Handler for CompanyEvents {
 
 /// A job as the domain scores it (company display name and office point filled in later).
 pub fn domain_job(job: &jpb::Job) -> domain::JobProfile {
-    let company = job.name.split('/').take(2).collect::<Vec<_>>().join("/");
+    let company = company_of(&job.name);
     domain::JobProfile {
         name: job.name.clone(),
         company,

@@ -6,11 +6,10 @@ use prost::Message;
 use talentmesh_mesh::CallContext;
 use talentmesh_proto::resume::v1 as rpb;
 
-use super::{
-    job_name, neighbours, open_to, page_size, rank, CandidateAt, Matching, RANK_PERMISSION,
-};
+use super::{job_name, neighbours, open_to, page_size, rank, Matching, RANK_PERMISSION};
 use crate::domain::{self, Preferences};
 use crate::error::{Error, Result};
+use crate::events;
 
 /// A candidate and their score for a job.
 #[derive(Debug, Clone)]
@@ -42,7 +41,7 @@ impl Matching {
     ) -> Result<Vec<CandidateMatch>> {
         job_name("job", job)?;
         let n = page_size(asked, 20, super::MAX_RESULTS)?;
-        let company = job.split('/').take(2).collect::<Vec<_>>().join("/");
+        let company = events::company_of(job);
         self.may_rank(ctx, &company).await?;
         let (stored, profile) = self.job(job).await?;
         let d = &stored.document;
@@ -87,7 +86,6 @@ impl Matching {
             else {
                 continue;
             };
-            let candidate = with_vector(self, name, candidate).await?;
             let m = self.score(&profile, Some(&job_vector), &candidate, &prefs);
             scored.push((
                 CandidateMatch {
@@ -101,13 +99,4 @@ impl Matching {
         rank(&mut scored, |c| c.candidate.name.as_str());
         Ok(scored.into_iter().take(n).map(|(c, _)| c).collect())
     }
-}
-
-/// A candidate whose vector is not indexed yet gets one now.
-async fn with_vector(m: &Matching, name: &str, mut c: CandidateAt) -> Result<CandidateAt> {
-    if c.vector.is_none() {
-        let text = domain::candidate_text(&c.profile);
-        c.vector = Some(m.passage_of(name, &text).await?);
-    }
-    Ok(c)
 }

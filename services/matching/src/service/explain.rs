@@ -65,14 +65,10 @@ impl Matching {
             .await?
             .get(resume)
             .copied();
-        let mut candidate = self
+        let candidate = self
             .resume_for_company(&stored_resume, &source, &company, applied)
             .await?
             .ok_or(Error::NotFound("resume"))?;
-        if candidate.vector.is_none() {
-            let text = domain::candidate_text(&candidate.profile);
-            candidate.vector = Some(self.passage_of(resume, &text).await?);
-        }
         Ok(Pair {
             job: profile,
             job_vector,
@@ -109,7 +105,7 @@ impl Matching {
     /// The analysis of `job` for a member of its company holding job.write.
     pub async fn analyze_job(&self, ctx: &CallContext, job: &str) -> Result<JobAnalysis> {
         job_name("job", job)?;
-        let company = job.split('/').take(2).collect::<Vec<_>>().join("/");
+        let company = events::company_of(job);
         if !self.holds(ctx, &company, JOB_ANALYSIS_PERMISSION).await? {
             return Err(Error::PermissionDenied(
                 "a job's analysis needs job.write in its company",

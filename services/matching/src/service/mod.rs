@@ -253,8 +253,9 @@ impl Matching {
             .await?)
     }
 
-    /// The resume as `company` may see it: the newest version when public or shared with the
-    /// company, else the newest version applied with to one of its jobs, else nothing.
+    /// The resume as `company` may see it, with its passage vector: the newest version when
+    /// public or shared with the company, else the newest version applied with to one of its
+    /// jobs, else nothing.
     async fn resume_for_company(
         &self,
         stored: &Stored,
@@ -263,10 +264,11 @@ impl Matching {
         applied: Option<i64>,
     ) -> Result<Option<CandidateAt>> {
         if open_to(&stored.document, company) {
-            let vector = self.index.vector(&stored.document.name);
+            let d = &stored.document;
+            let vector = self.passage_of(&d.name, &d.text).await?;
             return Ok(Some(CandidateAt {
                 profile: events::domain_candidate(resume),
-                vector,
+                vector: Some(vector),
             }));
         }
         let Some(version) = applied else {

@@ -77,6 +77,7 @@ impl Matching {
             }
         }
         let weights = Weights::default();
+        let related = self.related();
         let mut samples = Vec::new();
         for (job, apps) in by_job {
             let mut grades: Vec<u8> = apps.iter().map(|a| a.2).collect();
@@ -102,7 +103,7 @@ impl Matching {
                     &profile,
                     &candidate.profile,
                     semantic,
-                    &self.related(),
+                    &related,
                     &Preferences::default(),
                     &weights,
                 );
