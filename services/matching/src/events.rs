@@ -168,14 +168,24 @@ pub fn company_of(job: &str) -> String {
     job.split('/').take(2).collect::<Vec<_>>().join("/")
 }
 
-/// Whether `name` is "companies/{company}/jobs/{job}".
+/// Whether `s` is a resource id of the mesh: a UUID in its 36-character hyphenated form.
+pub fn is_id(s: &str) -> bool {
+    s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
+}
+
+/// Whether `name` is "companies/{company}/jobs/{job}" with ids.
 pub fn is_job_name(name: &str) -> bool {
     let parts: Vec<&str> = name.split('/').collect();
     parts.len() == 4
         && parts[0] == "companies"
         && parts[2] == "jobs"
-        && !parts[1].is_empty()
-        && !parts[3].is_empty()
+        && is_id(parts[1])
+        && is_id(parts[3])
+}
+
+/// Whether `name` is "resumes/{resume}" with an id.
+pub fn is_resume_name(name: &str) -> bool {
+    name.strip_prefix("resumes/").is_some_and(is_id)
 }
 
 /// "companies/{c}/jobs/{j}/applications/{a}" → the row matching keeps.
@@ -225,7 +235,7 @@ impl Handler for ResumeEvents {
             let resume = event
                 .resume
                 .ok_or_else(|| HandlerError::Permanent("ResumeChanged without a resume".into()))?;
-            if !resume.name.starts_with("resumes/") {
+            if !is_resume_name(&resume.name) {
                 return Err(HandlerError::Permanent(format!(
                     "bad resume name {}",
                     resume.name

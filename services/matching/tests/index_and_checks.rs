@@ -23,6 +23,18 @@ use tonic::Code;
 
 const PROJECTIONS: [&str; 1] = ["embeddings"];
 
+// Names as the job and resume services give them: ids are UUIDs.
+const COMPANY: &str = "companies/00000000-0000-4000-8000-0000000000c1";
+const RUST_ID: &str = "00000000-0000-4000-8000-000000000001";
+const JAVA_ID: &str = "00000000-0000-4000-8000-000000000002";
+const REACT_ID: &str = "00000000-0000-4000-8000-000000000003";
+const RUST_JOB: &str =
+    "companies/00000000-0000-4000-8000-0000000000c1/jobs/00000000-0000-4000-8000-000000000001";
+const JAVA_JOB: &str =
+    "companies/00000000-0000-4000-8000-0000000000c1/jobs/00000000-0000-4000-8000-000000000002";
+const RESUME: &str = "resumes/00000000-0000-4000-8000-0000000000a1";
+const MISSING_RESUME: &str = "resumes/00000000-0000-4000-8000-0000000000ff";
+
 async fn start(env: &TestEnv, keys: &std::sync::Arc<TestKeys>) -> Spawned {
     let config = talentmesh_matching::Config::load(env.env()).unwrap();
     let mesh = config.mesh.clone();
@@ -51,7 +63,7 @@ fn request<T>(message: T, token: &str) -> tonic::Request<T> {
 
 fn job(id: &str, title: &str, skills: &[&str]) -> jpb::Job {
     jpb::Job {
-        name: format!("companies/c1/jobs/{id}"),
+        name: format!("{COMPANY}/jobs/{id}"),
         title: title.into(),
         required_skills: skills.iter().map(|s| (*s).to_string()).collect(),
         state: jpb::JobState::Published as i32,
@@ -96,9 +108,9 @@ async fn embeddings_are_searchable_checked_repaired_and_rebuilt_at_start() {
     // Documents as the reactions store them (the job and resume services are not needed).
     let docs = Documents::new(env.mysql().await, Outbox::new("matching"));
     for j in [
-        job("rust", "Rust后端工程师", &["Rust", "Kubernetes"]),
-        job("java", "Java开发工程师", &["Java", "Spring"]),
-        job("react", "Frontend Engineer", &["React", "TypeScript"]),
+        job(RUST_ID, "Rust后端工程师", &["Rust", "Kubernetes"]),
+        job(JAVA_ID, "Java开发工程师", &["Java", "Spring"]),
+        job(REACT_ID, "Frontend Engineer", &["React", "TypeScript"]),
     ] {
         assert!(docs
             .upsert(
@@ -110,7 +122,7 @@ async fn embeddings_are_searchable_checked_repaired_and_rebuilt_at_start() {
             .unwrap());
     }
     let resume = rpb::Resume {
-        name: "resumes/r1".into(),
+        name: RESUME.into(),
         owner: "users/cand".into(),
         title: "Rust工程师".into(),
         full_name: "韩梅梅".into(),
@@ -128,7 +140,7 @@ async fn embeddings_are_searchable_checked_repaired_and_rebuilt_at_start() {
     .await
     .unwrap();
     // An older version arriving late changes nothing.
-    let mut old = job("rust", "旧标题", &["Go"]);
+    let mut old = job(RUST_ID, "旧标题", &["Go"]);
     old.version = 0;
     assert!(!docs
         .upsert(
@@ -145,15 +157,13 @@ async fn embeddings_are_searchable_checked_repaired_and_rebuilt_at_start() {
         let mut client = client.clone();
         let candidate = candidate.clone();
         async move {
-            let jobs = recommend(&mut client, "resumes/r1", &candidate)
-                .await
-                .ok()?;
+            let jobs = recommend(&mut client, RESUME, &candidate).await.ok()?;
             (jobs.len() == 3).then(|| jobs[0].clone())
         }
     })
     .await
     .expect("the jobs are embedded and indexed");
-    assert_eq!(first, "companies/c1/jobs/rust");
+    assert_eq!(first, RUST_JOB);
 
     // The checker covers the embeddings.
     let admin = keys.token("ops", &["admin"]);
@@ -161,15 +171,14 @@ async fn embeddings_are_searchable_checked_repaired_and_rebuilt_at_start() {
         in_sync_soon(&service.url(), &admin, &PROJECTIONS).await,
         "embeddings never caught up"
     );
-    env.remove_postgres_row("embeddings", "companies/c1/jobs/java")
-        .await;
+    env.remove_postgres_row("embeddings", JAVA_JOB).await;
     assert_one_drift_each_found_and_repaired(&service.url(), &admin, &PROJECTIONS).await;
 
     // Bad requests: the field named; someone else's resume looks missing.
     let status = client
         .recommend_jobs(request(
             pb::RecommendJobsRequest {
-                resume: "resumes/r1".into(),
+                resume: RESUME.into(),
                 page_size: 101,
                 ..Default::default()
             },
@@ -185,17 +194,15 @@ async fn embeddings_are_searchable_checked_repaired_and_rebuilt_at_start() {
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(field_violations_of(&status)[0].field, "resume");
     let other = keys.token("other", &["candidate"]);
-    let status = recommend(&mut client, "resumes/r1", &other)
-        .await
-        .unwrap_err();
+    let status = recommend(&mut client, RESUME, &other).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-    let status = recommend(&mut client, "resumes/none", &candidate)
+    let status = recommend(&mut client, MISSING_RESUME, &candidate)
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     let status = client
         .recommend_jobs(tonic::Request::new(pb::RecommendJobsRequest {
-            resume: "resumes/r1".into(),
+            resume: RESUME.into(),
             ..Default::default()
         }))
         .await
@@ -204,8 +211,8 @@ async fn embeddings_are_searchable_checked_repaired_and_rebuilt_at_start() {
     let status = client
         .match_job(request(
             pb::MatchJobRequest {
-                resume: "resumes/r1".into(),
-                job: "companies/c1/jobs/rust".into(),
+                resume: RESUME.into(),
+                job: RUST_JOB.into(),
                 salary_min: -5,
                 ..Default::default()
             },
@@ -220,11 +227,9 @@ async fn embeddings_are_searchable_checked_repaired_and_rebuilt_at_start() {
     service.stop().await;
     let service = start(&env, &keys).await;
     let mut client = MatchingServiceClient::connect(service.url()).await.unwrap();
-    let jobs = recommend(&mut client, "resumes/r1", &candidate)
-        .await
-        .unwrap();
+    let jobs = recommend(&mut client, RESUME, &candidate).await.unwrap();
     assert_eq!(jobs.len(), 3, "{jobs:?}");
-    assert_eq!(jobs[0], "companies/c1/jobs/rust");
+    assert_eq!(jobs[0], RUST_JOB);
 
     // Related skills were learned at start from the documents' co-occurrence: Rust and
     // Kubernetes appear together in the Rust job and in the resume.

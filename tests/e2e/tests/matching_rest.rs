@@ -87,11 +87,24 @@ async fn jobs_for_resumes_and_candidates_for_jobs_explained_with_access_rules() 
     let top = names(&list, "/job/name")[0].clone();
     assert!(top == rust || top == fresh, "{list:?}");
 
-    // Another candidate cannot ask for mei's matches; nobody without a token can.
+    // Another candidate cannot ask for mei's matches, nor can a platform admin; nobody
+    // without a token can. Another candidate asking for one of her pairs hears of no resume,
+    // exactly as for one that does not exist.
     let (s, _) = mesh.get(&path, Some(&lei)).await;
+    assert_eq!(s, 404);
+    let (s, _) = mesh.get(&path, Some(&w.admin)).await;
     assert_eq!(s, 404);
     let (s, _) = mesh.get(&path, None).await;
     assert_eq!(s, 401);
+    let (s, b) = mesh
+        .get(&format!("/v1/{mei_resume}:matchJob?job={rust}"), Some(&lei))
+        .await;
+    assert_eq!(s, 404, "{b}");
+    let missing = "resumes/01a22783-0000-7000-8000-000000000000";
+    let (s_missing, b_missing) = mesh
+        .get(&format!("/v1/{missing}:matchJob?job={rust}"), Some(&lei))
+        .await;
+    assert_eq!((s_missing, &b_missing["message"]), (404, &b["message"]));
 
     // The explanation of one pair, and the analysis with the text that matched each skill.
     let (s, b) = mesh
@@ -233,8 +246,24 @@ async fn jobs_for_resumes_and_candidates_for_jobs_explained_with_access_rules() 
         )
         .await;
     assert_eq!(s, 400);
+    for bad in [
+        "no-such-resume",
+        "%00",
+        "%0A",
+        "a%2Fb",
+        "%E7%AE%80%E5%8E%86",
+    ] {
+        let (s, b) = mesh
+            .get(&format!("/v1/resumes/{bad}:recommendJobs"), Some(&mei))
+            .await;
+        assert_eq!(s, 400, "{bad}: {b}");
+        assert!(b.to_string().contains("\"resume\""), "{bad}: {b}");
+    }
     let (s, _) = mesh
-        .get("/v1/resumes/no-such-resume:recommendJobs", Some(&mei))
+        .get(
+            "/v1/resumes/01a22783-0000-7000-8000-000000000000:recommendJobs",
+            Some(&mei),
+        )
         .await;
     assert_eq!(s, 404);
     let (s, _) = mesh

@@ -21,7 +21,7 @@ pub struct CandidateMatch {
 
 impl Matching {
     /// The company members' check for `job`: holds [`RANK_PERMISSION`] in its company.
-    pub(super) async fn may_rank(&self, ctx: &CallContext, company: &str) -> Result<()> {
+    async fn may_rank(&self, ctx: &CallContext, company: &str) -> Result<()> {
         if !self.holds(ctx, company, RANK_PERMISSION).await? {
             return Err(Error::PermissionDenied(
                 "ranking candidates needs application.read in the job's company",

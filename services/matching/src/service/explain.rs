@@ -3,7 +3,10 @@
 
 use talentmesh_mesh::CallContext;
 
-use super::{caller, job_name, owns, resume_name, CandidateAt, Matching, JOB_ANALYSIS_PERMISSION};
+use super::{
+    caller, job_name, owns, resume_name, CandidateAt, Matching, JOB_ANALYSIS_PERMISSION,
+    RANK_PERMISSION,
+};
 use crate::domain::{self, JobProfile, Preferences};
 use crate::error::{Error, Result};
 use crate::events;
@@ -54,9 +57,13 @@ impl Matching {
                 },
             });
         }
-        // The company's side searches: the job is the query, the resume the passage.
+        // The company's side searches: the job is the query, the resume the passage. Anyone
+        // else (another candidate, a member without the permission) is told the resume does
+        // not exist, whether it does or not.
         let company = profile.company.clone();
-        self.may_rank(ctx, &company).await?;
+        if !self.holds(ctx, &company, RANK_PERMISSION).await? {
+            return Err(Error::NotFound("resume"));
+        }
         let d = &stored_job.document;
         let job_vector = self.query_of(job, d.version, &d.text).await?;
         let applied = self

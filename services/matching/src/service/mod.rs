@@ -345,10 +345,11 @@ pub fn open_to(resume: &pb::MatchDocument, company: &str) -> bool {
     }
 }
 
-/// The owner check: only the resume's owner (or a platform admin) asks for its matches. Any
-/// other caller is told the resume does not exist, as the resume service tells them.
+/// The owner check: only the resume's owner asks for its matches (a platform admin too: a
+/// candidate's matches are theirs). Any other caller is told the resume does not exist, as the
+/// resume service tells them.
 fn owns(caller: &Caller, resume: &pb::MatchDocument) -> bool {
-    resume.owner == format!("users/{}", caller.user_id) || caller.is_admin()
+    resume.owner == format!("users/{}", caller.user_id)
 }
 
 /// A request's page size: 0 → `default`, 1 to `max`, else a violation.
@@ -364,8 +365,7 @@ fn neighbours(n: usize) -> usize {
 
 /// Checks a resume name ("resumes/{id}").
 fn resume_name(field: &str, name: &str) -> Result<()> {
-    let id = name.strip_prefix("resumes/").unwrap_or("");
-    if id.is_empty() || id.contains('/') || id.len() > 64 {
+    if !events::is_resume_name(name) {
         return Err(Error::invalid(field, "must be resumes/{resume}"));
     }
     Ok(())
@@ -373,7 +373,7 @@ fn resume_name(field: &str, name: &str) -> Result<()> {
 
 /// Checks a job name ("companies/{company}/jobs/{job}").
 fn job_name(field: &str, name: &str) -> Result<()> {
-    if !events::is_job_name(name) || name.len() > 200 {
+    if !events::is_job_name(name) {
         return Err(Error::invalid(
             field,
             "must be companies/{company}/jobs/{job}",

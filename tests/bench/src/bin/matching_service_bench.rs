@@ -102,6 +102,11 @@ const PHRASES: [&str; 6] = [
     "Ship features weekly with a small, senior team.",
 ];
 
+/// A UUID-shaped id made from `n` (names in the mesh carry UUIDs; matching checks them).
+fn id(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
 fn pick<'a>(rng: &mut StdRng, from: &[&'a str]) -> &'a str {
     from[rng.gen_range(0..from.len())]
 }
@@ -126,7 +131,11 @@ fn job(i: u64, rng: &mut StdRng) -> jpb::Job {
     let salary_min = rng.gen_range(8..40) * 1000;
     let n = rng.gen_range(2..6);
     jpb::Job {
-        name: format!("companies/c{}/jobs/j{i}", rng.gen_range(0..500)),
+        name: format!(
+            "companies/{}/jobs/{}",
+            id(rng.gen_range(0..500)),
+            id(1_000_000 + i)
+        ),
         title: pick(rng, &TITLES).to_owned(),
         description: format!("{} {}", pick(rng, &PHRASES), pick(rng, &PHRASES)),
         required_skills: skills(rng, n),
@@ -146,7 +155,7 @@ fn resume(i: usize, rng: &mut StdRng) -> rpb::Resume {
     let n = rng.gen_range(3..7);
     let s = skills(rng, n);
     rpb::Resume {
-        name: format!("resumes/r{i}"),
+        name: format!("resumes/{}", id(i as u64)),
         owner: format!("users/cand{i}"),
         title: pick(rng, &TITLES).to_owned(),
         summary: format!(
@@ -315,7 +324,7 @@ async fn recommend_loop(
     for q in 0..queries {
         let r = q % tokens.len();
         let mut request = tonic::Request::new(pb::RecommendJobsRequest {
-            resume: format!("resumes/r{r}"),
+            resume: format!("resumes/{}", id(r as u64)),
             page_size: K,
             city_code: city.to_owned(),
             ..Default::default()
