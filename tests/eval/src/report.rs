@@ -159,8 +159,10 @@ in both roles by `cargo run -p talentmesh-eval --bin language-means --release`; 
 name holds their fingerprint, so vectors stored under other means are re-embedded). It does not \
 add the seniority block: its weight makes the career-stage words outweigh the content (a senior \
 Java posting would come before a Rust one without a stage word for a senior Rust resume), which \
-this set, where every text names its level, rewards and real postings would not; the service \
-scores level through its experience and recruit-type components instead.
+this set, where every text names its level, rewards and real postings would not. The service \
+scores level in its experience component instead, from the fields or, when they are empty, from \
+the stage and years the texts state (`domain::job_level`, `domain::candidate_level`): a weighed, \
+explained part of the score, unknown (adding nothing) when neither side says.
 ";
 
 /// One markdown table row per (ranker, split), with the header.

@@ -48,19 +48,29 @@ pub fn section(bands: &str, scorer_reports: &[Report]) -> String {
         .collect();
     format!(
         "## The service's full score (`scorer:` rows)\n\n{}\n\n\
-         What the numbers mean: the set states no conditions, so six of the eight components \
-         (preferred skills, experience, education, salary, distance, recruit type) are unknown \
-         and add 0 to every pair; these rows measure the text and required-skill part of the \
-         score alone (0.30 × semantic + 0.25 × share of required skills shown, by default). \
-         The skill share crosses languages (the vocabulary knows both names), so the scorer \
-         lifts the raw model's cross-language rows; but it says which of a stack a posting \
-         lists, not the level, so among a role's levels it can reorder the near misses. The \
-         semantic value is a logistic curve over the band, strictly increasing, so no two \
-         cosines tie (top-1 misses that are ties, which would count against the relevant job: \
-         {}); an earlier clipped linear map gave every pair above the ceiling 1 and lost the \
-         centered model's scorer about a third of its top-1 to ties. Real postings carry the \
-         conditions the set lacks (years, degree, recruit type), which these rows cannot \
-         measure.\n",
+         What the numbers mean: the set's postings and resumes state their conditions in \
+         text only (no structured field is filled), so four components (preferred skills, \
+         education, salary, distance) are unknown and add 0 to every pair, and so is the recruit \
+         type (no type set, no school dates). The experience component is known: the service \
+         reads a posting's level and years from its title and requirements (`高级…`, \
+         `Graduate …`, `8年以上…经验`, `3+ years`) and a resume's stage and years from its \
+         wording (`大三在读`, `2026届应届毕业生`, `9年…经验`, `leading a team of 6`) when the \
+         fields are empty (`domain::job_level`, `domain::candidate_level`), and scores the \
+         lesser of the years met and the stage fit. These rows measure semantic + required \
+         skills + experience (0.28 / 0.20 / 0.20 by default). The skill share crosses \
+         languages (the vocabulary knows both names) but says which stack a posting lists, not \
+         its level; the level now comes from the experience component, so the remaining misses \
+         are near misses of level across languages (see the misses lines: a miss for another \
+         role would show content outweighed by level, and stays at 0–1 of 224 in the centered \
+         rows). The semantic value is a logistic curve over the band, strictly increasing, so \
+         no two cosines tie (top-1 misses that are ties, which would count against the \
+         relevant job: {}); an earlier clipped linear map gave every pair above the ceiling 1 \
+         and lost the centered model's scorer about a third of its top-1 to ties. The default \
+         weights were set once, before this run, when experience began to carry the level \
+         (0.12 → 0.20, taken from required skills 0.25 → 0.20 and the semantic 0.30 → 0.28); \
+         they were not searched on this set. The `scorer-tuned:` rows use the weights learned \
+         from the replayed outcomes of the even pair ids (below); their odd-id rows are held \
+         out.\n",
         METHOD.replace("{bands}", bands),
         ties.join("; ")
     )

@@ -4,6 +4,7 @@
 use super::education::highest_degree;
 use super::geo::{haversine_km, region, Region};
 use super::profile::{CandidateProfile, JobProfile, Preferences, RecruitType, YearMonth};
+use super::stage::{stage_fit, CandidateLevel, JobLevel, YEARS_ASKED_WHY, YEARS_HELD_WHY};
 
 /// Distance at which the distance component is worth one half: 30 km, a long commute.
 pub const HALF_VALUE_KM: f64 = 30.0;
@@ -57,21 +58,51 @@ pub(crate) fn candidate_years(c: &CandidateProfile) -> Option<f64> {
     Some(months as f64 / 12.0)
 }
 
-/// Candidate years against the job's: 1 when met, else the fraction met (3 of 5 years is
-/// 0.6). More years than asked are never marked down: that would stand in for age.
+/// Experience and level: the candidate's years against the years the job asks (1 when met,
+/// else the fraction met: 3 of 5 years is 0.6; more years than asked are never marked down,
+/// which would stand in for age), and the candidate's career stage against the job's
+/// ([`stage_fit`]). Both read the structured fields first and the texts when those are empty
+/// ([`job_level`], [`candidate_level`]). When both parts are known the value is the lesser;
+/// the stage part is left out when both stages come from years alone (it would repeat the
+/// years part). Scoring calls [`experience_of`] with the candidate's level read once.
+#[cfg(test)]
 pub(crate) fn experience(job: &JobProfile, c: &CandidateProfile) -> Outcome {
-    let Some(asked) = job.experience_years else {
-        return unknown("the job states no experience requirement");
+    experience_of(
+        &super::stage::job_level(job),
+        &super::stage::candidate_level(c),
+    )
+}
+
+/// [`experience`] of levels already read (a prepared candidate reads theirs once).
+pub(crate) fn experience_of(job: &JobLevel, c: &CandidateLevel) -> Outcome {
+    let years_part = match job.years {
+        None => None,
+        Some(0) => Some((1.0, "the job asks for no experience".to_string())),
+        Some(asked) => c.years.map(|has| {
+            let detail = format!("{} of {asked} years of experience asked", years(has));
+            ((has / f64::from(asked)).min(1.0), detail)
+        }),
     };
-    if asked == 0 {
-        return (Some(1.0), "the job asks for no experience".into());
+    let stage_part = match (job.stage, c.stage) {
+        (Some((_, YEARS_ASKED_WHY)), Some((_, YEARS_HELD_WHY))) => None,
+        (Some((asked, job_why)), Some((has, why))) => Some((
+            stage_fit(asked, has),
+            format!(
+                "the job hires at {} level (from {job_why}); the resume reads as {} (from {why})",
+                asked.label(),
+                has.label()
+            ),
+        )),
+        _ => None,
+    };
+    match (years_part, stage_part) {
+        (Some((y, yd)), Some((s, sd))) => (Some(y.min(s)), format!("{yd}; {sd}")),
+        (Some((y, d)), None) | (None, Some((y, d))) => (Some(y), d),
+        (None, None) if job.years.is_none() && job.stage.is_none() => {
+            unknown("the job states no experience requirement or level")
+        }
+        (None, None) => unknown("the resume states no years of experience or career stage"),
     }
-    let Some(has) = candidate_years(c) else {
-        return unknown("the resume states no years of experience");
-    };
-    let asked_f = f64::from(asked);
-    let detail = format!("{} of {asked} years of experience asked", years(has));
-    (Some((has / asked_f).min(1.0)), detail)
 }
 
 /// The candidate's highest degree against the job's: 1 when met, halved per level short.

@@ -23,6 +23,7 @@ mod related;
 mod score;
 mod scrub;
 mod similar;
+mod stage;
 mod text;
 mod tuning;
 
@@ -38,5 +39,6 @@ pub use score::{
 };
 pub use scrub::scrub;
 pub use similar::job_similarity;
+pub use stage::{candidate_level, job_level, stage_fit, CandidateLevel, CareerStage, JobLevel};
 pub use text::{candidate_text, job_text, TEXT_BUDGET};
 pub use tuning::{evaluate, ndcg_at, tune, FeedbackSample, NDCG_CUTOFF};

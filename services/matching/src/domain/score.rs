@@ -3,11 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::components::{distance, education, experience, recruit_type, salary_fit};
+use super::components::{distance, education, experience_of, recruit_type, salary_fit};
 use super::coverage::{assess, skills_component};
 use super::evidence::ResumeText;
 use super::profile::{CandidateProfile, JobProfile, Preferences};
 use super::related::RelatedSkills;
+use super::stage::{candidate_level, job_level, CandidateLevel};
 
 /// The parts of a match score, in the fixed order of [`Match::components`] and
 /// [`Weights::to_array`].
@@ -20,7 +21,7 @@ pub enum ComponentKind {
     RequiredSkills,
     /// The same over preferred skills.
     PreferredSkills,
-    /// Years of work against the years asked.
+    /// Years of work against the years asked, and career stage against the job's level.
     Experience,
     /// Highest degree against the degree asked.
     Education,
@@ -69,10 +70,11 @@ impl ComponentKind {
 /// default. Weights are meant to be ≥ 0 and sum to 1 (so a score is in 0..=1);
 /// [`score`] counts a negative or non-finite weight as 0.
 ///
-/// Defaults (sum 1): semantic 0.30, required skills 0.25, preferred skills 0.08, experience
-/// 0.12, education 0.08, salary fit 0.07, distance 0.05, recruit type 0.05 — the text and the
-/// required skills carry most of a match, the conditions of the job the rest; tuning on
-/// outcomes ([`super::tune`]) replaces them.
+/// Defaults (sum 1): semantic 0.28, required skills 0.20, preferred skills 0.07, experience
+/// 0.20, education 0.07, salary fit 0.07, distance 0.06, recruit type 0.05 — the text, the
+/// required skills and the level (years and career stage) carry most of a match, the other
+/// conditions of the job the rest; tuning on outcomes ([`super::tune`]) replaces them. The
+/// evaluation set's results with these and with tuned weights are in `tests/eval/RESULTS.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Weights {
@@ -88,7 +90,7 @@ pub struct Weights {
 
 impl Default for Weights {
     fn default() -> Self {
-        Self::from_array([0.30, 0.25, 0.08, 0.12, 0.08, 0.07, 0.05, 0.05])
+        Self::from_array([0.28, 0.20, 0.07, 0.20, 0.07, 0.07, 0.06, 0.05])
     }
 }
 
@@ -216,6 +218,7 @@ pub fn score(
 pub struct Prepared<'a> {
     candidate: &'a CandidateProfile,
     resume: ResumeText,
+    level: CandidateLevel,
 }
 
 impl<'a> Prepared<'a> {
@@ -223,6 +226,7 @@ impl<'a> Prepared<'a> {
         Prepared {
             candidate,
             resume: ResumeText::of(candidate),
+            level: candidate_level(candidate),
         }
     }
 }
@@ -242,7 +246,7 @@ pub fn score_prepared(
         semantic(semantic_cosine),
         skills_component(&assessed, true),
         skills_component(&assessed, false),
-        experience(job, candidate),
+        experience_of(&job_level(job), &prepared.level),
         education(job, candidate),
         salary_fit(job, prefs),
         distance(job, candidate, prefs),

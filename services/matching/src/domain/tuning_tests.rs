@@ -111,7 +111,7 @@ fn tuning_is_deterministic_and_safe_on_degenerate_input() {
 fn weights_round_trip_through_json_and_missing_fields_take_defaults() {
     let w = Weights::default();
     let json = serde_json::to_string(&w).unwrap();
-    assert!(json.contains("\"required_skills\":0.25"), "{json}");
+    assert!(json.contains("\"required_skills\":0.2"), "{json}");
     assert_eq!(serde_json::from_str::<Weights>(&json).unwrap(), w);
     let partial: Weights = serde_json::from_str(r#"{"semantic": 0.5}"#).unwrap();
     assert_eq!(partial.semantic, 0.5);
