@@ -47,6 +47,16 @@ admin_password() {
   cat "$file"
 }
 
+# The key identity seals its signing keys with at rest: 32 random bytes, base64, made once and
+# kept beside the mesh's other secrets (a deployment gives it from its secret store instead).
+key_encryption_key() {
+  local file="$MESH_DIR/identity-key-encryption-key"
+  if [[ ! -s $file ]]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 >"$file")
+  fi
+  cat "$file"
+}
+
 start_one() {
   local name=$1 bin=$2 pidfile="$MESH_DIR/$1.pid" logfile="$MESH_DIR/$1.log"
   if pid_alive "$pidfile"; then
@@ -58,6 +68,8 @@ start_one() {
   identity)
     TALENTMESH_IDENTITY_ADMIN_EMAIL="$ADMIN_EMAIL" \
       TALENTMESH_IDENTITY_ADMIN_PASSWORD="$(admin_password)" \
+      TALENTMESH_IDENTITY_KEY_ENCRYPTION_KEY="$(key_encryption_key)" \
+      TALENTMESH_IDENTITY_TRUSTED_PROXIES="${TALENTMESH_IDENTITY_TRUSTED_PROXIES:-127.0.0.1/32,::1/128}" \
       setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
     ;;
   gateway)

@@ -32,8 +32,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Identity seals its signing keys with a key-encryption key; the benchmark makes its own.
 common=(TALENTMESH_LOG_FORMAT=json RUST_LOG=warn TALENTMESH_MYSQL_DATABASE=talentmesh_bench
-  TALENTMESH_REDIS_PREFIX=bench: TALENTMESH_SERVICE_NAME="$service")
+  TALENTMESH_REDIS_PREFIX=bench: TALENTMESH_SERVICE_NAME="$service"
+  TALENTMESH_IDENTITY_KEY_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)")
 
 # Start-up time and idle memory, each measured on a fresh process of its own, with databases,
 # Redis prefixes and Consul names of the benchmark's own. Only sync registers in Consul (it

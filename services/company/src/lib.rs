@@ -69,7 +69,7 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
         .projection(geo.clone(), events::change_of());
     kit.start_sync(sync).await?;
 
-    let audit = store::AuditLog::spawn(mysql.clone());
+    let audit = store::AuditLog::spawn(mysql.clone(), kit.metrics());
     let companies = store::CompanyStore::new(mysql.clone(), config::SERVICE);
     let members = store::MemberStore::new(mysql.clone());
     let access = service::Access::new(service::Authz::new(

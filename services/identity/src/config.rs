@@ -1,11 +1,36 @@
-//! Identity's configuration: the mesh and store settings plus token lifetimes, throttling and the
-//! bootstrap admin.
+//! Identity's configuration: the mesh and store settings plus token lifetimes, throttling, the
+//! client address behind trusted proxies, the bound on password hashing, the key that encrypts
+//! signing keys at rest, and the bootstrap admin.
+//!
+//! Variables of identity's own (besides the mesh's and the stores'):
+//! - `TALENTMESH_IDENTITY_THROTTLE_PER_ACCOUNT` (5): failed logins to one account from one client
+//!   address within `TALENTMESH_IDENTITY_THROTTLE_WINDOW` (900s) before that pair must wait;
+//!   `TALENTMESH_IDENTITY_THROTTLE_PER_ADDRESS` (50): failed logins from one address.
+//! - `TALENTMESH_IDENTITY_TRUSTED_PROXIES` (empty): comma-separated networks (`10.0.0.0/8`, or a
+//!   single address) whose connections may name the client's address in the
+//!   `x-talentmesh-client-ip` metadata entry (the gateway sets it). From any other peer the entry
+//!   is ignored and the peer's own address counts.
+//! - `TALENTMESH_IDENTITY_HASH_MEMORY_BUDGET_MIB` (256): memory argon2 may hold at once; the
+//!   number of concurrent password hashes is this over 19 MiB (13 by default), unless
+//!   `TALENTMESH_IDENTITY_HASH_CONCURRENCY` names it. `TALENTMESH_IDENTITY_HASH_QUEUE_DEADLINE`
+//!   (2s): the longest a login or registration waits for its turn before RESOURCE_EXHAUSTED.
+//! - `TALENTMESH_IDENTITY_KEY_ENCRYPTION_KEY` (required): standard base64 of 32 random bytes
+//!   (`head -c 32 /dev/urandom | base64`), the AES-256-GCM key that encrypts the signing keys in
+//!   MySQL; `TALENTMESH_IDENTITY_KEY_ENCRYPTION_KEY_PREVIOUS` (empty): comma-separated earlier keys,
+//!   still read while rows sealed under them are re-sealed under the current one.
+//! - `TALENTMESH_IDENTITY_ADMIN_EMAIL`, `TALENTMESH_IDENTITY_ADMIN_PASSWORD`: the bootstrap admin,
+//!   created if no account has that email; `TALENTMESH_IDENTITY_ADMIN_PROMOTE_EXISTING` (false):
+//!   when true, an existing account with that email is made admin (keeping its own password).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use talentmesh_mesh::config::{ConfigError, Env, MeshConfig, Secret};
 use talentmesh_storage::{Needs, StorageConfig};
 
+use crate::service::hashing::HashLimits;
+use crate::store::key_cipher::KeyCipher;
 use crate::store::throttle::Limits;
 
 pub const SERVICE: &str = "identity";
@@ -25,10 +50,68 @@ pub struct Config {
     pub refresh_retry_window: Duration,
     pub key_rotation: Duration,
     pub throttle: Limits,
+    /// Peers whose `x-talentmesh-client-ip` names the client address (the gateway's networks).
+    pub trusted_proxies: Vec<IpNet>,
+    /// How many password hashes run at once and how long a caller waits for a turn.
+    pub hashing: HashLimits,
+    /// Seals the signing keys in MySQL (current key, and earlier ones still read).
+    pub key_cipher: KeyCipher,
     /// When both are set, an admin account with this email exists after start.
     pub admin_email: Option<String>,
     pub admin_password: Secret,
+    /// Whether an existing non-admin account with `admin_email` is made admin (false: left
+    /// alone, with a warning).
+    pub admin_promote_existing: bool,
 }
+
+/// Parses `TALENTMESH_IDENTITY_TRUSTED_PROXIES`: networks or single addresses, comma-separated.
+fn trusted_proxies(env: &mut Env) -> Vec<IpNet> {
+    let raw = env
+        .optional("TALENTMESH_IDENTITY_TRUSTED_PROXIES")
+        .unwrap_or_default();
+    let mut nets = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        match item.parse::<IpNet>() {
+            Ok(net) => nets.push(net),
+            Err(_) => match item.parse::<IpAddr>() {
+                Ok(ip) => nets.push(IpNet::from(ip)),
+                Err(_) => env.problem(format!(
+                    "TALENTMESH_IDENTITY_TRUSTED_PROXIES: `{item}` is not a network like 10.0.0.0/8 or an address"
+                )),
+            },
+        }
+    }
+    nets
+}
+
+/// Reads the key-encryption keys; a problem (the service does not start) when the current one
+/// is missing or malformed.
+fn key_cipher(env: &mut Env) -> KeyCipher {
+    let current = env.secret(KEY_ENCRYPTION_KEY, "");
+    let previous = env.secret(&format!("{KEY_ENCRYPTION_KEY}_PREVIOUS"), "");
+    let previous: Vec<&str> = previous
+        .expose()
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .collect();
+    if current.is_empty() {
+        env.problem(format!(
+            "{KEY_ENCRYPTION_KEY}: required (base64 of 32 random bytes, e.g. `head -c 32 /dev/urandom | base64`); it encrypts the signing keys at rest"
+        ));
+        return KeyCipher::unusable();
+    }
+    match KeyCipher::from_base64(current.expose(), &previous) {
+        Ok(cipher) => cipher,
+        Err(why) => {
+            env.problem(format!("{KEY_ENCRYPTION_KEY}: {why}"));
+            KeyCipher::unusable()
+        }
+    }
+}
+
+/// The variable holding the key that encrypts signing keys at rest: standard base64 of 32 bytes.
+pub const KEY_ENCRYPTION_KEY: &str = "TALENTMESH_IDENTITY_KEY_ENCRYPTION_KEY";
 
 impl Config {
     pub fn load(mut env: Env) -> Result<Config, ConfigError> {
@@ -67,11 +150,26 @@ impl Config {
                     "TALENTMESH_IDENTITY_THROTTLE_WINDOW",
                     Duration::from_secs(900),
                 ),
-                per_account: env.parse("TALENTMESH_IDENTITY_THROTTLE_PER_ACCOUNT", 5),
+                per_account_address: env.parse("TALENTMESH_IDENTITY_THROTTLE_PER_ACCOUNT", 5),
                 per_address: env.parse("TALENTMESH_IDENTITY_THROTTLE_PER_ADDRESS", 50),
             },
+            trusted_proxies: trusted_proxies(&mut env),
+            hashing: HashLimits {
+                concurrency: match env.parse("TALENTMESH_IDENTITY_HASH_CONCURRENCY", 0usize) {
+                    0 => HashLimits::concurrency_for_budget(
+                        env.parse("TALENTMESH_IDENTITY_HASH_MEMORY_BUDGET_MIB", 256u64),
+                    ),
+                    n => n,
+                },
+                queue_deadline: env.duration(
+                    "TALENTMESH_IDENTITY_HASH_QUEUE_DEADLINE",
+                    Duration::from_secs(2),
+                ),
+            },
+            key_cipher: key_cipher(&mut env),
             admin_email: env.optional("TALENTMESH_IDENTITY_ADMIN_EMAIL"),
             admin_password: env.secret("TALENTMESH_IDENTITY_ADMIN_PASSWORD", ""),
+            admin_promote_existing: env.parse("TALENTMESH_IDENTITY_ADMIN_PROMOTE_EXISTING", false),
         };
         if config.access_ttl < Duration::from_secs(1) {
             env.problem("TALENTMESH_IDENTITY_ACCESS_TTL: must be at least 1s");
@@ -83,7 +181,7 @@ impl Config {
                 "TALENTMESH_IDENTITY_REFRESH_RETRY_WINDOW: at most 60s, and shorter than the refresh TTL",
             );
         }
-        if config.throttle.per_account == 0 || config.throttle.per_address == 0 {
+        if config.throttle.per_account_address == 0 || config.throttle.per_address == 0 {
             env.problem("TALENTMESH_IDENTITY_THROTTLE_PER_*: must be at least 1");
         }
         if config.admin_email.is_some() && config.admin_password.is_empty() {

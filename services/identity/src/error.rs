@@ -24,6 +24,10 @@ pub enum Error {
     /// The account or the client address is locked out for the given time.
     #[error("too many failed logins")]
     Throttled(Duration),
+    /// Password hashing is at its bound and no turn came within the queue deadline; retry
+    /// after the given time.
+    #[error("too many password checks at once")]
+    Busy(Duration),
     /// Unknown, expired or revoked refresh token.
     #[error("refresh token is not valid")]
     RefreshInvalid,
@@ -85,6 +89,12 @@ impl From<Error> for ApiError {
                 "too many failed logins; try again later",
             )
             .with_reason("LOGIN_THROTTLED")
+            .with_retry_after(after),
+            Error::Busy(after) => ApiError::new(
+                ErrorCode::ResourceExhausted,
+                "the service is busy checking passwords; try again shortly",
+            )
+            .with_reason("PASSWORD_HASHING_BUSY")
             .with_retry_after(after),
             Error::RefreshInvalid => ApiError::unauthenticated("refresh token is not valid")
                 .with_reason("REFRESH_TOKEN_INVALID"),

@@ -17,7 +17,12 @@ use crate::service::{Identity, Tokens};
 pub struct IdentityGrpc {
     /// The service the RPCs call.
     pub identity: Arc<Identity>,
+    /// Peers allowed to name the client address in [`CLIENT_IP`] (the gateway's networks).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
+
+/// The metadata entry in which a trusted proxy (the gateway) names the client's address.
+pub const CLIENT_IP: &str = "x-talentmesh-client-ip";
 
 /// Methods callable without an access token.
 pub const PUBLIC_METHODS: [&str; 6] = [
@@ -89,17 +94,25 @@ fn name_id<'a>(name: &'a str, prefix: &str, shape: &str) -> Result<&'a str, Erro
         .ok_or_else(|| Invalid::new("name", format!("must look like {shape}")).into())
 }
 
-/// The client address for throttling: the first `x-forwarded-for` hop the gateway sets, else the
-/// peer address of the connection.
-fn client_address<T>(req: &Request<T>) -> String {
-    req.metadata()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .or_else(|| req.remote_addr().map(|a| a.ip().to_string()))
-        .unwrap_or_else(|| "unknown".to_string())
+/// The client address for throttling: the connection's peer, or, when the peer is a trusted
+/// proxy, the address it names in [`CLIENT_IP`]. Anything else a caller sends (its own
+/// `x-forwarded-for` or [`CLIENT_IP`] on the raw gRPC port) is ignored, so a caller cannot
+/// spread its failures over made-up addresses or pin them on someone else's.
+fn client_address<T>(req: &Request<T>, trusted: &[ipnet::IpNet]) -> String {
+    let Some(peer) = req.remote_addr().map(|a| a.ip().to_canonical()) else {
+        return "unknown".to_string();
+    };
+    if trusted.iter().any(|net| net.contains(&peer)) {
+        let named = req
+            .metadata()
+            .get(CLIENT_IP)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
+        if let Some(client) = named {
+            return client.to_canonical().to_string();
+        }
+    }
+    peer.to_string()
 }
 
 #[tonic::async_trait]
@@ -124,7 +137,7 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         &self,
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
-        let address = client_address(&request);
+        let address = client_address(&request, &self.trusted_proxies);
         let req = request.into_inner();
         let (user, tokens) = self
             .identity

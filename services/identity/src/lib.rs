@@ -5,10 +5,13 @@
 //! Module map (read a call from proto to SQL in this order):
 //! - `grpc`: the adapter: proto to domain, call `service`, domain to proto; `PUBLIC_METHODS`.
 //! - `service`: the logic: registration, login with throttling, token issue and refresh,
-//!   logout, reading accounts; `service::keys` is the key ring (rotation, signing, JWKS).
-//! - `domain`: email, password and role, parsed once; the `User` aggregate.
-//! - `store`: all queries: `users` (MySQL accounts + outbox), `keys` (MySQL `signing_keys`),
-//!   `sessions` (refresh tokens in Redis), `throttle` (failed-login windows in Redis).
+//!   logout, reading accounts; `service::keys` is the key ring (rotation, signing, JWKS);
+//!   `service::hashing` bounds how many argon2 runs happen at once.
+//! - `domain`: email (NFKC, look-alikes refused), password and role, parsed once; the `User`
+//!   aggregate.
+//! - `store`: all queries: `users` (MySQL accounts + outbox), `keys` (MySQL `signing_keys`,
+//!   private halves sealed by `key_cipher`), `sessions` (refresh tokens in Redis), `throttle`
+//!   (failed-login windows per account and address in Redis).
 //! - `events`: the `UserRegistered` event identity emits (it consumes none).
 //! - `error`: the crate `Error`, and its mapping to `ApiError` and `tonic::Status`.
 //! - `config`: typed settings from the environment.
@@ -45,8 +48,10 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
     // UserRegistered) and serves the admin contract.
     kit.start_sync(kit.sync()?.checks(None, false)).await?;
 
+    let hashing = service::hashing::HashGate::new(config.hashing);
+    hashing.register_metrics(&mut kit.metrics().registry());
     let keys = service::keys::KeyRing::open(
-        store::KeyStore::new(mysql.clone()),
+        store::KeyStore::new(mysql.clone(), config.key_cipher.clone()),
         config.key_rotation,
         config.access_ttl,
     )
@@ -66,11 +71,16 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
             audience: config.mesh.jwt_audience.clone(),
             access_ttl: config.access_ttl,
         },
+        hashing,
     )
     .await?;
     if let Some(email) = &config.admin_email {
         identity
-            .ensure_admin(email, config.admin_password.expose())
+            .ensure_admin(
+                email,
+                config.admin_password.expose(),
+                config.admin_promote_existing,
+            )
             .await
             .map_err(|e| anyhow::anyhow!("bootstrap admin: {e}"))?;
     }
@@ -84,6 +94,7 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
     kit.public_methods(grpc::PUBLIC_METHODS);
     kit.serve(IdentityServiceServer::new(grpc::IdentityGrpc {
         identity: Arc::new(identity),
+        trusted_proxies: config.trusted_proxies.clone().into(),
     }));
     kit.run().await
 }

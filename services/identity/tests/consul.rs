@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -16,6 +18,10 @@ use tokio::process::{Child, Command};
 fn spawn(env: &TestEnv, instance: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_talentmesh-identity"))
         .envs(env.vars())
+        .env(
+            talentmesh_identity::config::KEY_ENCRYPTION_KEY,
+            common::TEST_KEY_ENCRYPTION_KEY,
+        )
         .env("TALENTMESH_INSTANCE_ID", instance)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

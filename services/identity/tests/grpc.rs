@@ -214,7 +214,9 @@ async fn forged_expired_and_missing_tokens_are_unauthenticated() {
 }
 
 #[tokio::test]
-async fn failed_logins_are_throttled_per_account_even_for_the_right_password() {
+async fn failed_logins_slow_down_their_address_even_for_the_right_password() {
+    // Every call comes from the test's own address: its failures slow down that address's
+    // logins to the account (other addresses: throttle.rs).
     let env = TestEnv::new("identity").set("TALENTMESH_IDENTITY_THROTTLE_PER_ACCOUNT", "3");
     let app = start(env).await;
     let mut client = app.client().await;

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -59,8 +61,12 @@ async fn not_serving_while_redis_is_down() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut redis = start_redis(port, &dir).await;
 
-    let env =
-        TestEnv::new("identity").set("TALENTMESH_REDIS_URL", format!("redis://127.0.0.1:{port}"));
+    let env = TestEnv::new("identity")
+        .set("TALENTMESH_REDIS_URL", format!("redis://127.0.0.1:{port}"))
+        .set(
+            talentmesh_identity::config::KEY_ENCRYPTION_KEY,
+            common::TEST_KEY_ENCRYPTION_KEY,
+        );
     let config = Config::load(env.env()).unwrap();
     let mesh = config.mesh.clone();
     let service =

@@ -17,6 +17,22 @@ use talentmesh_testkit::{eventually, Spawned, TestEnv, CONSUL_ADDR};
 const GATEWAY_WORKERS: usize = 2;
 
 /// `launch` calling each `(service, channel)` over that channel: the services of a test are
+/// The key-encryption key identity seals its signing keys with in these tests (base64 of 32
+/// bytes); identity refuses to start without one.
+pub const IDENTITY_TEST_KEY_ENCRYPTION_KEY: &str = "dGFsZW50bWVzaCBlMmUgdGVzdHMga2V5IDMyIGJ5dGU=";
+
+/// A fresh identity environment registered in Consul, with [`IDENTITY_TEST_KEY_ENCRYPTION_KEY`],
+/// trusting the client address the gateway forwards from loopback (as `dev/mesh.sh` does).
+pub fn identity_env() -> TestEnv {
+    TestEnv::new("identity")
+        .with_consul()
+        .set(
+            talentmesh_identity::config::KEY_ENCRYPTION_KEY,
+            IDENTITY_TEST_KEY_ENCRYPTION_KEY,
+        )
+        .set("TALENTMESH_IDENTITY_TRUSTED_PROXIES", "127.0.0.1/32,::1/128")
+}
+
 /// registered in Consul under names of the test's own.
 fn with_upstreams<const N: usize>(
     launch: talentmesh_mesh::server::Launch,
@@ -135,7 +151,7 @@ impl Mesh {
         with_job: bool,
         with_matching: bool,
     ) -> Mesh {
-        let env = TestEnv::new("identity").with_consul();
+        let env = identity_env();
         let consul_name = format!("identity-e2e-{}", env.id);
         let env = tweak(env.set("TALENTMESH_SERVICE_NAME", consul_name.clone()));
         let config = talentmesh_identity::Config::load(env.env()).expect("identity config");

@@ -24,7 +24,7 @@ fn pool_without_identity() -> prost_reflect::DescriptorPool {
 
 #[tokio::test]
 async fn routes_of_a_new_service_appear_when_it_registers() {
-    let env = TestEnv::new("identity").with_consul();
+    let env = talentmesh_e2e::identity_env();
     let consul_name = format!("identity-refresh-{}", env.id);
     let env = env.set("TALENTMESH_SERVICE_NAME", consul_name.clone());
 

@@ -138,11 +138,26 @@ async fn bad_tokens_get_401() {
         .trim_start_matches("users/")
         .to_string();
     let pool = mesh.env.mysql().await;
-    let (kid, pkcs8, public): (String, Vec<u8>, Vec<u8>) = sqlx::query_as(
-        "SELECT kid, private_pkcs8, public_key FROM signing_keys ORDER BY created_at DESC LIMIT 1",
+    let (kid, sealed, sealed_with, public): (String, Vec<u8>, String, Vec<u8>) = sqlx::query_as(
+        "SELECT kid, private_sealed, sealed_with, public_key FROM signing_keys \
+         ORDER BY created_at DESC LIMIT 1",
     )
     .fetch_one(&pool)
     .await
+    .unwrap();
+    // The private key is sealed at rest; the test holds the key-encryption key.
+    let pkcs8 = talentmesh_identity::store::KeyCipher::from_base64(
+        talentmesh_e2e::IDENTITY_TEST_KEY_ENCRYPTION_KEY,
+        &[],
+    )
+    .unwrap()
+    .open(
+        &kid,
+        &talentmesh_identity::store::key_cipher::Sealed {
+            key_id: sealed_with,
+            bytes: sealed,
+        },
+    )
     .unwrap();
     let now = chrono::Utc::now().timestamp();
     let claims = |aud: &str, exp: i64| Claims {

@@ -82,6 +82,24 @@ impl VerificationState {
         .find(|s| s.code() == code)
     }
 
+    /// Whether a change of the display name from `from` to `to` must go (back) to review.
+    ///
+    /// The names a verification vouches for are the legal name and the credit code (only
+    /// [`VerificationInput`] sets them, and only an unverified or rejected company may submit
+    /// one) and the display name the reviewer approved them under. A verified company that
+    /// renames itself loses its badge until an admin has looked again (pending); a pending one
+    /// starts its review again; unverified and rejected companies rename freely. This is what
+    /// badge-carrying platforms do (a verified X account or Google Business Profile that
+    /// changes its name goes back to review) and what Chinese recruiting sites ask of a company
+    /// name change (重新认证): refusing instead would leave a verified company no way to
+    /// rebrand.
+    pub fn rename_needs_review(self, from: &str, to: &str) -> bool {
+        matches!(
+            self,
+            VerificationState::Verified | VerificationState::Pending
+        ) && from != to
+    }
+
     /// The name the audit log records.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -432,6 +450,16 @@ mod tests {
         }
         assert_eq!(CompanySize::from_code(9), None);
         assert_eq!(VerificationState::from_code(0), None);
+    }
+
+    #[test]
+    fn renaming_a_vouched_company_goes_to_review() {
+        use VerificationState::*;
+        assert!(Verified.rename_needs_review("星河科技", "腾讯"));
+        assert!(Pending.rename_needs_review("星河科技", "腾讯"));
+        assert!(!Verified.rename_needs_review("星河科技", "星河科技"));
+        assert!(!Unverified.rename_needs_review("星河科技", "腾讯"));
+        assert!(!Rejected.rename_needs_review("星河科技", "腾讯"));
     }
 
     #[test]

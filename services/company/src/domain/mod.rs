@@ -47,6 +47,15 @@ pub fn text_problem(field: &str, value: &str, lines: talentmesh_text::Lines) -> 
     talentmesh_text::check_text(value, lines).map(|why| Invalid::new(field, why))
 }
 
+/// The longest page token this service accepts, in bytes: its own tokens are under 200, and
+/// nothing longer is decoded (raw gRPC takes up to the message limit).
+pub const MAX_PAGE_TOKEN: usize = 512;
+
+/// A `page_token` longer than any this service hands out, as a refusal.
+pub fn page_token_problem(token: &str) -> Option<Invalid> {
+    (token.len() > MAX_PAGE_TOKEN).then(|| Invalid::new("page_token", "not a token from this list"))
+}
+
 /// A page size: `default` when 0 (unset), at most `max`; negative sizes are refused.
 pub fn page_size(field: &str, asked: i32, default: i64, max: i64) -> Result<i64, Invalid> {
     match asked {

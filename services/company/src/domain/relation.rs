@@ -61,6 +61,19 @@ impl RelationKind {
         }
     }
 
+    /// Whether a company may declare a relation of this kind. The derived kinds (same industry
+    /// and city, shared skills) are computed from the companies' data and never declared: the
+    /// contract marks them so, and a declared one would pass for evidence it is not.
+    pub fn is_declarable(self) -> bool {
+        match self {
+            RelationKind::ParentOf
+            | RelationKind::SubsidiaryOf
+            | RelationKind::Partner
+            | RelationKind::Competitor => true,
+            RelationKind::SameIndustryAndCity | RelationKind::SharedSkills => false,
+        }
+    }
+
     /// The kind of a graph edge's name, `None` for a name this server does not know.
     pub fn from_name(name: &str) -> Option<RelationKind> {
         RelationKind::ALL.into_iter().find(|k| k.name() == name)
@@ -129,5 +142,14 @@ mod tests {
             assert_eq!(RelationKind::from_name(k.name()), Some(k));
         }
         assert_eq!(RelationKind::from_code(0), None);
+        let declarable: Vec<&str> = RelationKind::ALL
+            .into_iter()
+            .filter(|k| k.is_declarable())
+            .map(RelationKind::name)
+            .collect();
+        assert_eq!(
+            declarable,
+            ["parent_of", "subsidiary_of", "partner", "competitor"]
+        );
     }
 }

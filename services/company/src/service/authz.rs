@@ -53,7 +53,12 @@ impl Authz {
         Ok(m)
     }
 
-    /// A decision for `permission`; a denial for an existing company is audited.
+    /// A decision for `permission`. A member's denial is the company's business and goes to
+    /// its audit log (waiting for room in the writer's queue: see [`AuditLog::denied`]). A
+    /// non-member's denial is not: anyone may ask about any company, and writing those into
+    /// the company's log would let an outsider fill it (100 rows a batch). They are counted
+    /// and logged, throttled, as a security signal of the platform's instead
+    /// ([`AuditLog::outsider_denied`]).
     pub async fn check(
         &self,
         user: &str,
@@ -61,8 +66,12 @@ impl Authz {
         permission: Permission,
     ) -> Result<Membership> {
         let m = self.membership(user, company).await?;
-        if m.exists && !m.allows(permission) {
-            self.audit.denied(company, user, permission.as_str());
+        if m.exists && m.role.is_some() && !m.allows(permission) {
+            self.audit.denied(company, user, permission.as_str()).await;
+        } else if m.role.is_none() {
+            // Existing or not: the two look alike here as well.
+            self.audit
+                .outsider_denied(company, user, permission.as_str());
         }
         Ok(m)
     }

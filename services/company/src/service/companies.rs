@@ -7,13 +7,16 @@ use talentmesh_storage::paging::Pages;
 use super::{begin_change, caller, Access, Privacy};
 use crate::domain::names::{company_id, company_name};
 use crate::domain::{
-    page_size, CompanyAggregate, CompanyFilter, CompanyView, Invalid, Member, Permission,
-    ProfileField, ProfileInput, Role, VerificationInput, VerificationState,
+    page_size, page_token_problem, CompanyAggregate, CompanyFilter, CompanyView, Invalid, Member,
+    Permission, ProfileField, ProfileInput, Role, VerificationInput, VerificationState,
 };
 use crate::error::{Error, Result};
 use crate::store::audit::Record;
 use crate::store::companies::NewCompany;
 use crate::store::{now, AuditLog, CompanyStore, MemberStore, SearchIndex};
+
+/// The longest update-mask path echoed back in a refusal, in bytes.
+const MAX_MASK_PATH: usize = 64;
 
 /// A profile update as a client sent it: the company's name and the new values.
 #[derive(Debug, Clone)]
@@ -162,14 +165,20 @@ impl Companies {
             .bind(&filter.city_code)
             .bind(format_args!("{:?}", filter.verification_state))
             .bind(&filter.query);
-        let after = match pages.parse::<String>(page_token) {
+        let parsed = match page_token_problem(page_token) {
+            Some(problem) => Err(problem),
+            None => pages
+                .parse::<String>(page_token)
+                .map_err(|v| Invalid::new(v.field, v.description)),
+        };
+        let after = match parsed {
             Ok(Some(id)) if uuid::Uuid::parse_str(&id).is_err() => {
                 problems.push(Invalid::new("page_token", "not a token from this list"));
                 None
             }
             Ok(after) => after,
-            Err(v) => {
-                problems.push(Invalid::new(v.field, v.description));
+            Err(problem) => {
+                problems.push(problem);
                 None
             }
         };
@@ -215,11 +224,30 @@ impl Companies {
                 "name at least one field to change",
             ));
         }
+        // Raw gRPC takes up to the message limit: the mask is bounded before anything in it is
+        // read or echoed back.
+        if paths.len() > ProfileField::ALL.len() {
+            return Err(Error::invalid(
+                "update_mask",
+                format!(
+                    "at most {} paths (changeable: {})",
+                    ProfileField::ALL.len(),
+                    ProfileField::paths()
+                ),
+            ));
+        }
         let mut problems = Vec::new();
         let mut fields = Vec::new();
         for p in paths {
             match ProfileField::parse(p) {
                 Some(f) => fields.push(f),
+                None if p.len() > MAX_MASK_PATH => problems.push(Invalid::new(
+                    "update_mask",
+                    format!(
+                        "a path is at most {MAX_MASK_PATH} bytes (changeable: {})",
+                        ProfileField::paths()
+                    ),
+                )),
                 None => problems.push(Invalid::new(
                     "update_mask",
                     format!(
@@ -253,9 +281,38 @@ impl Companies {
                 .into());
             }
         }
+        // A name the verification vouches for changes only through review: a verified (or
+        // pending) company that renames itself goes (back) to pending, in this transaction.
+        let review = if fields.contains(&ProfileField::DisplayName) {
+            let (state, before) = self.store.vouched_name(&mut tx, &id).await?;
+            state
+                .rename_needs_review(&before, &profile.display_name)
+                .then_some((state, before))
+        } else {
+            None
+        };
         self.store
             .set_profile(&mut tx, &id, &profile, &fields)
             .await?;
+        if let Some((from, before)) = review {
+            self.store.reopen_verification(&mut tx, &id, now()).await?;
+            AuditLog::record(
+                &mut tx,
+                Record {
+                    company: &id,
+                    action: "verification.reopened",
+                    actor: &caller.user_id,
+                    target: &update.name,
+                    detail: serde_json::json!({
+                        "from": from.as_str(),
+                        "to": VerificationState::Pending.as_str(),
+                        "because": "display_name changed",
+                        "display_name": {"from": before, "to": profile.display_name},
+                    }),
+                },
+            )
+            .await?;
+        }
         let aggregate = self.store.finish_change(tx, &id).await?;
         Ok(CompanyView {
             company: aggregate.company,

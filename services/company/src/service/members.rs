@@ -14,13 +14,18 @@ use super::{begin_change, caller, Access, Privacy};
 use crate::domain::member::normal_email;
 use crate::domain::names::{child_id, company_id, company_name, user_id};
 use crate::domain::permissions::keeps_an_owner;
-use crate::domain::{page_size, AuditEntry, Decision, Invitation, Member, Permission, Role};
+use crate::domain::{
+    page_size, AuditEntry, Decision, Invitation, Member, Membership, Permission, Role,
+};
 use crate::error::{Error, Result};
 use crate::store::audit::Record;
 use crate::store::{now, AuditLog, CompanyStore, MemberStore, Tx};
 
 /// Checks per batch, at most.
 pub const MAX_BATCH: usize = 100;
+
+/// The longest permission name a check may carry, in bytes (the longest known is 22).
+const MAX_PERMISSION_NAME: usize = 64;
 
 /// A new invitation as a client sent it.
 #[derive(Debug, Clone)]
@@ -356,6 +361,13 @@ impl Members {
         let caller = caller(ctx)?;
         let user = user_id(&format!("{field}.subject"), &query.subject)?;
         let company = company_id(&format!("{field}.company"), &query.company)?;
+        if query.permission.len() > MAX_PERMISSION_NAME {
+            // Checked before parsing: the refusal of an unknown name echoes it.
+            return Err(Error::invalid(
+                format!("{field}.permission"),
+                format!("at most {MAX_PERMISSION_NAME} bytes, e.g. job.write"),
+            ));
+        }
         let permission: Permission =
             query
                 .permission
@@ -367,10 +379,18 @@ impl Members {
             return Err(Error::SubjectNotCaller);
         }
         let m = self.access.authz().check(user, company, permission).await?;
+        // A non-member learns nothing from a check: the answer about an existing company is the
+        // answer about a missing one. (Its permission version would say the company exists and
+        // how often its membership changes.) Platform admins see the version as it is.
+        let permission_version = if m.role.is_some() || caller.is_admin() {
+            m.version
+        } else {
+            Membership::NO_COMPANY.version
+        };
         Ok(Decision {
             allowed: m.allows(permission),
             role: m.role,
-            permission_version: m.version,
+            permission_version,
         })
     }
 
@@ -423,6 +443,9 @@ impl Members {
         let pages = Pages::of("company.audit")
             .bind(&company)
             .bind(action_prefix);
+        if let Some(problem) = crate::domain::page_token_problem(page_token) {
+            return Err(problem.into());
+        }
         let before: i64 = match pages.parse::<i64>(page_token) {
             Ok(None) => 0,
             Ok(Some(n)) if n > 0 => n,

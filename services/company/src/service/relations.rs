@@ -62,12 +62,19 @@ impl Relations {
                 "a company cannot relate to itself",
             ));
         }
-        let kind = input.kind.ok_or_else(|| {
-            Error::invalid(
+        const DECLARABLE: &str = "one of parent_of, subsidiary_of, partner, competitor";
+        let kind = input
+            .kind
+            .ok_or_else(|| Error::invalid("relation.kind", DECLARABLE))?;
+        if !kind.is_declarable() {
+            return Err(Error::invalid(
                 "relation.kind",
-                "one of parent_of, subsidiary_of, partner, competitor",
-            )
-        })?;
+                format!(
+                    "{} is derived by the platform, never declared; {DECLARABLE}",
+                    kind.name()
+                ),
+            ));
+        }
         self.access
             .require(caller, &source, Permission::CompanyUpdate, Privacy::Public)
             .await?;

@@ -1,23 +1,137 @@
 //! The audit log: permission changes and verification transitions are written in the same
-//! transaction as the change they record; denied checks, which happen on the hot path, go
-//! through a bounded queue that a background task writes in batches (under overload the queue
-//! drops the excess and counts it, rather than slowing every check).
+//! transaction as the change they record; members' denied checks, which happen on the hot
+//! path, go through a bounded queue that a background task writes in batches.
+//!
+//! Nothing is dropped silently. A full queue pushes back: the denied check waits for room (up
+//! to [`QueueLimits::wait`]); a batch the store refuses is retried with backoff (up to
+//! [`QueueLimits::attempts`]). What is lost beyond those bounds is counted in
+//! `talentmesh_company_audit_entries_lost_total{reason}` (`queue_full`, `store_error`,
+//! `writer_stopped`) and logged as an error (throttled; the counter has every one), so an alert
+//! can fire on `increase(...) > 0`. Non-members' denials never reach a company's log (anyone
+//! may ask about any company): they are counted in
+//! `talentmesh_company_outsider_denials_total` and logged, throttled, under the `security`
+//! target.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use sqlx::{MySqlConnection, MySqlPool};
+use talentmesh_mesh::metrics::Metrics;
+use talentmesh_mesh::retry::Backoff;
 use talentmesh_storage::time::datetime;
 use tokio::sync::mpsc;
 
 use crate::domain::AuditEntry;
 use crate::error::Result;
 
-/// Denials waiting to be written, at most.
-const QUEUE: usize = 10_000;
 /// Denials per INSERT, at most.
 const BATCH: usize = 500;
+/// At most one log line per this, for each kind of throttled line.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The bounds of the denial queue and its writer.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    /// Denials waiting to be written, at most.
+    pub capacity: usize,
+    /// How long a denied check waits for room in a full queue before its entry is counted
+    /// lost (wall-clock).
+    pub wait: Duration,
+    /// Tries to write one batch before its entries are counted lost (at least 1).
+    pub attempts: u32,
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        QueueLimits {
+            capacity: 10_000,
+            wait: Duration::from_secs(1),
+            attempts: 5,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LossLabels {
+    reason: String,
+}
+
+/// One log line per [`LOG_EVERY`]; the lines in between are only counted.
+#[derive(Default)]
+struct Throttle {
+    last: Mutex<Option<Instant>>,
+    skipped: AtomicU64,
+}
+
+impl Throttle {
+    /// `Some(lines skipped since the last one)` when a line may be logged now.
+    fn allow(&self) -> Option<u64> {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|at| at.elapsed() < LOG_EVERY) {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        *last = Some(Instant::now());
+        Some(self.skipped.swap(0, Ordering::Relaxed))
+    }
+}
+
+/// The audit log's counters (registered in the service's metrics) and throttled logs.
+struct Signals {
+    lost: Family<LossLabels, Counter>,
+    lost_total: AtomicU64,
+    outsiders: Counter,
+    lost_log: Throttle,
+    outsider_log: Throttle,
+}
+
+impl Signals {
+    fn new(metrics: &Metrics) -> Signals {
+        let lost = Family::<LossLabels, Counter>::default();
+        let outsiders = Counter::default();
+        let mut registry = metrics.registry();
+        registry.register(
+            "company_audit_entries_lost",
+            "Audit entries (denied checks) that could not be written, by reason",
+            lost.clone(),
+        );
+        registry.register(
+            "company_outsider_denials",
+            "Permission checks denied to non-members (kept out of the companies' audit logs)",
+            outsiders.clone(),
+        );
+        Signals {
+            lost,
+            lost_total: AtomicU64::new(0),
+            outsiders,
+            lost_log: Throttle::default(),
+            outsider_log: Throttle::default(),
+        }
+    }
+
+    fn lose(&self, reason: &str, entries: u64) {
+        self.lost
+            .get_or_create(&LossLabels {
+                reason: reason.to_string(),
+            })
+            .inc_by(entries);
+        let total = self.lost_total.fetch_add(entries, Ordering::Relaxed) + entries;
+        if let Some(skipped) = self.lost_log.allow() {
+            tracing::error!(
+                reason,
+                entries,
+                total,
+                skipped_lines = skipped,
+                "audit entries lost (talentmesh_company_audit_entries_lost_total counts them all)"
+            );
+        }
+    }
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct AuditRow {
@@ -53,18 +167,33 @@ struct Denial {
 pub struct AuditLog {
     pool: MySqlPool,
     denials: mpsc::Sender<Denial>,
-    dropped: Arc<AtomicU64>,
+    /// How long [`AuditLog::denied`] waits for room.
+    wait: Duration,
+    signals: Arc<Signals>,
 }
 
 impl AuditLog {
-    /// Starts the background writer of denials.
-    pub fn spawn(pool: MySqlPool) -> AuditLog {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write_denials(pool.clone(), rx));
+    /// Starts the background writer of denials with the default [`QueueLimits`], its counters
+    /// registered in `metrics`.
+    pub fn spawn(pool: MySqlPool, metrics: &Metrics) -> AuditLog {
+        AuditLog::spawn_with(pool, metrics, QueueLimits::default())
+    }
+
+    /// Starts the background writer of denials within `limits`.
+    pub fn spawn_with(pool: MySqlPool, metrics: &Metrics, limits: QueueLimits) -> AuditLog {
+        let (tx, rx) = mpsc::channel(limits.capacity.max(1));
+        let signals = Arc::new(Signals::new(metrics));
+        tokio::spawn(write_denials(
+            pool.clone(),
+            rx,
+            limits.attempts.max(1),
+            signals.clone(),
+        ));
         AuditLog {
             pool,
             denials: tx,
-            dropped: Arc::new(AtomicU64::new(0)),
+            wait: limits.wait,
+            signals,
         }
     }
 
@@ -85,22 +214,46 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Queues a denied check for the log.
-    pub fn denied(&self, company: &str, user: &str, permission: &str) {
+    /// Queues a member's denied check for the company's log, waiting for room when the queue
+    /// is full (backpressure on the denied caller); counted lost after [`QueueLimits::wait`].
+    pub async fn denied(&self, company: &str, user: &str, permission: &str) {
         let denial = Denial {
             company: company.to_string(),
             user: user.to_string(),
             permission: permission.to_string(),
             at: Utc::now(),
         };
-        if self.denials.try_send(denial).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(self.wait, self.denials.send(denial)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => self.signals.lose("writer_stopped", 1),
+            Err(_) => self.signals.lose("queue_full", 1),
         }
     }
 
-    /// Denials not logged because the queue was full.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+    /// A non-member's denied check: counted and logged (throttled) as a security signal,
+    /// never written to the company's log.
+    pub fn outsider_denied(&self, company: &str, user: &str, permission: &str) {
+        self.signals.outsiders.inc();
+        if let Some(skipped) = self.signals.outsider_log.allow() {
+            tracing::info!(
+                target: "security",
+                company,
+                user,
+                permission,
+                skipped_lines = skipped,
+                "permission check denied to a non-member"
+            );
+        }
+    }
+
+    /// Denials lost so far, whatever the reason (the sum of the metric's series).
+    pub fn lost(&self) -> u64 {
+        self.signals.lost_total.load(Ordering::Relaxed)
+    }
+
+    /// Non-members' denied checks so far.
+    pub fn outsider_denials(&self) -> u64 {
+        self.signals.outsiders.get()
     }
 
     /// Newest first, ids below `before` (0: from the newest), actions starting with `prefix`.
@@ -145,24 +298,97 @@ impl AuditLog {
     }
 }
 
-async fn write_denials(pool: MySqlPool, mut rx: mpsc::Receiver<Denial>) {
+async fn write_denials(
+    pool: MySqlPool,
+    mut rx: mpsc::Receiver<Denial>,
+    attempts: u32,
+    signals: Arc<Signals>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO company_audit (company_id, action, actor, target, detail, created_at) ",
-        );
-        q.push_values(batch.drain(..), |mut b, d| {
-            b.push_bind(d.company.clone())
-                .push_bind("permission.denied")
-                .push_bind(d.user.clone())
-                .push_bind(format!("companies/{}", d.company))
-                .push_bind(serde_json::json!({ "permission": d.permission }).to_string())
-                .push_bind(datetime(d.at));
-        });
-        // A store outage loses these entries (they are a record of refusals, not of anything a
-        // caller was told succeeded); the writer carries on with the next batch.
-        if let Err(e) = q.build().execute(&pool).await {
-            tracing::warn!(error = %e, "could not write denied checks to the audit log");
+        // While a batch is retried the queue fills, and denied checks wait for room.
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        for attempt in 1..=attempts {
+            match insert_denials(&pool, &batch).await {
+                Ok(()) => break,
+                Err(e) if attempt == attempts => {
+                    tracing::error!(error = %e, attempts, "could not write denied checks to the audit log");
+                    signals.lose("store_error", batch.len() as u64);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "writing denied checks failed; retrying");
+                    backoff.pause().await;
+                }
+            }
         }
+        batch.clear();
+    }
+}
+
+async fn insert_denials(pool: &MySqlPool, batch: &[Denial]) -> sqlx::Result<()> {
+    let mut q = sqlx::QueryBuilder::new(
+        "INSERT INTO company_audit (company_id, action, actor, target, detail, created_at) ",
+    );
+    q.push_values(batch, |mut b, d| {
+        b.push_bind(d.company.clone())
+            .push_bind("permission.denied")
+            .push_bind(d.user.clone())
+            .push_bind(format!("companies/{}", d.company))
+            .push_bind(serde_json::json!({ "permission": d.permission }).to_string())
+            .push_bind(datetime(d.at));
+    });
+    q.build().execute(pool).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use sqlx::mysql::MySqlPoolOptions;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn entries_the_store_cannot_take_are_counted_and_never_dropped_silently() {
+        // Nothing listens on the discard port: every write fails.
+        let pool = MySqlPoolOptions::new()
+            .acquire_timeout(Duration::from_millis(200))
+            .connect_lazy("mysql://nobody@127.0.0.1:9/none")
+            .unwrap();
+        let metrics = Metrics::new("company");
+        let log = AuditLog::spawn_with(
+            pool,
+            &metrics,
+            QueueLimits {
+                capacity: 1,
+                wait: Duration::from_millis(50),
+                attempts: 2,
+            },
+        );
+        // The writer holds the first entry while it retries (at least 100 ms between tries),
+        // and the second fills the queue of one: the third waits its 50 ms and is lost.
+        for _ in 0..5 {
+            log.denied("c1", "u1", "job.write").await;
+        }
+        let all_counted =
+            talentmesh_testkit::eventually(Duration::from_secs(20), || async { log.lost() == 5 })
+                .await;
+        assert!(all_counted, "lost {} of 5", log.lost());
+        let text = metrics.encode();
+        for reason in ["queue_full", "store_error"] {
+            let series = format!(
+                "talentmesh_company_audit_entries_lost_total{{service=\"company\",reason=\"{reason}\"}}"
+            );
+            assert!(text.contains(&series), "{series} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn throttled_lines_are_counted_until_the_next_one() {
+        let throttle = Throttle::default();
+        assert_eq!(throttle.allow(), Some(0));
+        assert_eq!(throttle.allow(), None);
+        assert_eq!(throttle.allow(), None);
+        assert_eq!(throttle.skipped.load(Ordering::Relaxed), 2);
     }
 }

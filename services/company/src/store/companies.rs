@@ -383,6 +383,38 @@ impl CompanyStore {
         Ok(state_of_code(id, code)?)
     }
 
+    /// The company's verification state and its display name, as they stand in `tx`.
+    pub async fn vouched_name(&self, tx: &mut Tx, id: &str) -> Result<(VerificationState, String)> {
+        let (code, name): (i8, String) =
+            sqlx::query_as("SELECT verification_state, display_name FROM companies WHERE id = ?")
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await?;
+        Ok((state_of_code(id, code)?, name))
+    }
+
+    /// Puts the company's verification back to review (pending, submitted `at`, the last
+    /// review forgotten), keeping its documents. The credit code stays held
+    /// (`verified_uscc`) while the review runs: a rename does not change the legal entity, and
+    /// nobody else may claim the code meanwhile; a rejection frees it.
+    pub async fn reopen_verification(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE companies SET verification_state = ?, reject_reason = '', submitted_at = ?, \
+             reviewed_at = NULL, reviewer = NULL WHERE id = ?",
+        )
+        .bind(code(VerificationState::Pending))
+        .bind(datetime(at))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Whether another company is verified with `uscc`.
     pub async fn verified_elsewhere(&self, tx: &mut Tx, uscc: &str, id: &str) -> Result<bool> {
         let taken: Option<String> =

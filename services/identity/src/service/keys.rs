@@ -3,7 +3,9 @@
 //! period a new one is made (under a MySQL named lock, so two instances do not both rotate). An
 //! old key keeps verifying, and stays in the JWKS, until every token it can have signed has
 //! expired. Each instance holds a snapshot in memory and reloads it periodically and whenever a
-//! token names a key it does not know. The SQL (and the named lock) is `store::keys`.
+//! token names a key it does not know. The SQL (and the named lock) is `store::keys`, which
+//! also keeps the private keys sealed at rest: at open and on each maintenance round, rows still
+//! in plain text or sealed under a previous key-encryption key are re-sealed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,7 +52,8 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// Loads the ring, creating the first key if there is none.
+    /// Loads the ring, creating the first key if there is none, after re-sealing stored keys
+    /// that are in plain text or under a previous key-encryption key.
     pub async fn open(
         store: KeyStore,
         rotate_every: Duration,
@@ -64,6 +67,7 @@ impl KeyRing {
             reload_lock: Mutex::new(()),
             last_miss_reload: std::sync::Mutex::new(None),
         });
+        ring.reseal().await?;
         ring.rotate_if_due().await?;
         ring.reload().await?;
         Ok(ring)
@@ -76,6 +80,9 @@ impl KeyRing {
             loop {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 let Some(ring) = ring.upgrade() else { return };
+                if let Err(e) = ring.reseal().await {
+                    tracing::warn!(error = %e, "re-sealing signing keys failed");
+                }
                 if let Err(e) = ring.rotate_if_due().await {
                     tracing::warn!(error = %e, "key rotation check failed");
                 }
@@ -101,6 +108,19 @@ impl KeyRing {
             .as_ref()
             .map(|s| s.published.clone())
             .unwrap_or_default()
+    }
+
+    /// Seals stored keys still in plain text, or under a previous key-encryption key, under the
+    /// current one.
+    async fn reseal(&self) -> Result<()> {
+        let done = self.store.reseal().await?;
+        if done > 0 {
+            tracing::info!(
+                keys = done,
+                "signing keys re-sealed under the current key-encryption key"
+            );
+        }
+        Ok(())
     }
 
     /// Makes a new signing key now, whatever the age of the current one (operators and tests).

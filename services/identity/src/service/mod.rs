@@ -2,6 +2,7 @@
 //! logout, reading accounts, and the key ring that signs tokens (`keys`). Takes and returns
 //! domain types and the crate `Result`; no transport types here: `grpc.rs` adapts.
 
+pub mod hashing;
 pub mod keys;
 
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use talentmesh_mesh::auth::{Caller, Claims};
 
 use crate::domain::{Email, Invalid, Password, Role, User};
 use crate::error::{Error, Result};
-use crate::store::{Answer, Sessions, Spend, Throttle, UserStore};
+use crate::store::{Answer, Bootstrap, Sessions, Spend, Throttle, UserStore};
+use hashing::HashGate;
 use keys::{KeyRing, PublishedKey};
 
 /// An access token and the refresh token that renews it.
@@ -44,38 +46,47 @@ pub struct Identity {
     sessions: Sessions,
     throttle: Throttle,
     settings: Settings,
+    /// Every argon2 run passes it: a bounded number at once, the rest wait or are refused.
+    hashing: Arc<HashGate>,
     /// A valid hash verified against when the email is unknown, so timing does not tell whether
     /// an account exists.
     decoy_hash: String,
 }
 
-async fn hash_password(password: Password) -> Result<String> {
-    tokio::task::spawn_blocking(move || password.hash())
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .map_err(|e| Error::Internal(e.to_string()))
-}
-
 impl Identity {
-    /// The service over its stores and key ring. Hashes a decoy password once (a blocking
-    /// Argon2 run) so logins for unknown emails take as long as real ones.
+    /// The service over its stores and key ring, hashing through `hashing`. Hashes a decoy
+    /// password once (a blocking Argon2 run) so logins for unknown emails take as long as real
+    /// ones.
     pub async fn new(
         users: UserStore,
         keys: Arc<KeyRing>,
         sessions: Sessions,
         throttle: Throttle,
         settings: Settings,
+        hashing: Arc<HashGate>,
     ) -> Result<Self> {
         let decoy = Password::attempt("decoy password 0")?;
-        let decoy_hash = hash_password(decoy).await?;
+        let decoy_hash = hashing
+            .run(move || decoy.hash())
+            .await?
+            .map_err(|e| Error::Internal(e.to_string()))?;
         Ok(Identity {
             users,
             keys,
             sessions,
             throttle,
             settings,
+            hashing,
             decoy_hash,
         })
+    }
+
+    /// Hashes a new password through the gate ([`Error::Busy`] when it is full).
+    async fn hash_password(&self, password: Password) -> Result<String> {
+        self.hashing
+            .run(move || password.hash())
+            .await?
+            .map_err(|e| Error::Internal(e.to_string()))
     }
 
     /// The key ring that signs this service's tokens.
@@ -119,7 +130,7 @@ impl Identity {
         else {
             return Err(Error::Invalid(problems));
         };
-        let hash = hash_password(password).await?;
+        let hash = self.hash_password(password).await?;
         let user = self
             .users
             .insert(&email, &hash, &[role])
@@ -129,9 +140,11 @@ impl Identity {
         Ok(user)
     }
 
-    /// Checks the password and starts a session. `address` is the client address, counted for
-    /// throttling with the email; locked out is [`Error::Throttled`], a wrong email or password
-    /// is [`Error::BadCredentials`] (and counts as a failure).
+    /// Checks the password and starts a session. `address` is the client address: failures
+    /// count against the (email, address) pair and the address, never the email alone, so
+    /// another address's failures cannot keep the owner out. Slowed down is
+    /// [`Error::Throttled`], a wrong email or password is [`Error::BadCredentials`] (and counts
+    /// as a failure), no free hashing turn is [`Error::Busy`] (not a failure).
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
@@ -140,7 +153,7 @@ impl Identity {
         address: &str,
     ) -> Result<(User, Tokens)> {
         let mut problems = Vec::new();
-        let email = Email::parse(email).map_err(|e| problems.push(e)).ok();
+        let email = Email::lookup(email).map_err(|e| problems.push(e)).ok();
         let password = Password::attempt(password)
             .map_err(|e| problems.push(e))
             .ok();
@@ -155,9 +168,7 @@ impl Identity {
             .as_ref()
             .map(|c| c.password_hash.clone())
             .unwrap_or_else(|| self.decoy_hash.clone());
-        let verified = tokio::task::spawn_blocking(move || password.verify(&hash))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let verified = self.hashing.run(move || password.verify(&hash)).await?;
         match found {
             Some(creds) if verified => {
                 let tokens = self.start_session(&creds.user).await?;
@@ -248,13 +259,40 @@ impl Identity {
             .ok_or_else(|| Error::KeyNotFound(kid.to_string()))
     }
 
-    /// Creates the configured admin, or grants the role to an existing account with that email.
-    pub async fn ensure_admin(&self, email: &str, password: &str) -> Result<()> {
+    /// Creates the configured admin account. An existing account with that email is never
+    /// taken over silently (whoever registered it first would become admin with their own
+    /// password): it is promoted only when `promote_existing` says so, otherwise left alone
+    /// with a warning in the log.
+    pub async fn ensure_admin(
+        &self,
+        email: &str,
+        password: &str,
+        promote_existing: bool,
+    ) -> Result<Bootstrap> {
         let email = Email::parse(email)?;
         let password = Password::new_for(password, Some(&email)).map_err(Error::Invalid)?;
-        let hash = hash_password(password).await?;
-        self.users.ensure_admin(&email, &hash).await?;
-        Ok(())
+        let hash = self.hash_password(password).await?;
+        let done = self
+            .users
+            .bootstrap_admin(&email, &hash, promote_existing)
+            .await?;
+        match &done {
+            Bootstrap::Created(id) => tracing::info!(user = %id, "bootstrap admin created"),
+            Bootstrap::AlreadyAdmin(id) => tracing::info!(user = %id, "bootstrap admin exists"),
+            Bootstrap::Promoted(id) => tracing::warn!(
+                user = %id,
+                "bootstrap admin: an existing account was promoted to admin and keeps its own \
+                 password (TALENTMESH_IDENTITY_ADMIN_PROMOTE_EXISTING is set)"
+            ),
+            Bootstrap::Declined(id) => tracing::warn!(
+                user = %id,
+                "bootstrap admin NOT created: an account with the configured admin email \
+                 already exists and is not an admin; it was left unchanged. Choose another \
+                 TALENTMESH_IDENTITY_ADMIN_EMAIL, or set \
+                 TALENTMESH_IDENTITY_ADMIN_PROMOTE_EXISTING=true to make that account admin"
+            ),
+        }
+        Ok(done)
     }
 
     async fn start_session(&self, user: &User) -> Result<Tokens> {

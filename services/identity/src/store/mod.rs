@@ -2,12 +2,14 @@
 //! `signing_keys` table, and the Redis refresh-token families and failed-login counters.
 //! Identity has no projections.
 
+pub mod key_cipher;
 pub mod keys;
 pub mod sessions;
 pub mod throttle;
 pub mod users;
 
+pub use key_cipher::KeyCipher;
 pub use keys::KeyStore;
 pub use sessions::{Answer, Sessions, Spend};
 pub use throttle::{Limits, Throttle};
-pub use users::{Credentials, UserStore};
+pub use users::{Bootstrap, Credentials, UserStore};

@@ -26,13 +26,13 @@ pub struct Credentials {
 
 type Row = (String, String, String, String, DateTime<Utc>);
 
-fn to_user((id, email, _hash, roles, created_at): &Row) -> Option<User> {
-    Some(User {
+fn to_user((id, email, _hash, roles, created_at): &Row) -> User {
+    User {
         id: id.clone(),
-        email: Email::parse(email).ok()?,
+        email: Email::stored(email.clone()),
         roles: roles.split(',').filter_map(Role::from_name).collect(),
         created_at: *created_at,
-    })
+    }
 }
 
 impl UserStore {
@@ -98,11 +98,9 @@ impl UserStore {
         .bind(email.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|r| {
-            to_user(&r).map(|user| Credentials {
-                user,
-                password_hash: r.2.clone(),
-            })
+        Ok(row.map(|r| Credentials {
+            user: to_user(&r),
+            password_hash: r.2.clone(),
         }))
     }
 
@@ -114,37 +112,59 @@ impl UserStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().and_then(to_user))
+        Ok(row.as_ref().map(to_user))
     }
 
-    /// Makes sure an admin with this email exists (bootstrap), adding the role if needed.
-    pub async fn ensure_admin(&self, email: &Email, password_hash: &str) -> Result<()> {
-        let now = Utc::now();
-        let id = uuid::Uuid::now_v7().to_string();
+    /// Bootstrap: creates an admin account with this email, announced with `UserRegistered`.
+    /// An account that already has the email is left alone unless `promote_existing` is set,
+    /// in which case it gets the admin role and keeps its own password.
+    pub async fn bootstrap_admin(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        promote_existing: bool,
+    ) -> Result<Bootstrap> {
+        if let Some(user) = self.insert(email, password_hash, &[Role::Admin]).await? {
+            return Ok(Bootstrap::Created(user.id));
+        }
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, roles, version, created_at, updated_at) \
-             VALUES (?, ?, ?, 'admin', 1, ?, ?) \
-             ON DUPLICATE KEY UPDATE \
-               roles = IF(FIND_IN_SET('admin', roles) > 0, roles, CONCAT(roles, ',admin')), \
-               version = version + IF(FIND_IN_SET('admin', roles) > 0, 0, 1), \
-               updated_at = IF(FIND_IN_SET('admin', roles) > 0, updated_at, VALUES(updated_at))",
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT id, roles FROM users WHERE email = ? FOR UPDATE")
+                .bind(email.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        // Deleted between the insert and the read: rare enough to report as nothing done.
+        let Some((id, roles)) = row else {
+            return Ok(Bootstrap::Declined(String::new()));
+        };
+        if roles.split(',').any(|r| r == Role::Admin.as_str()) {
+            return Ok(Bootstrap::AlreadyAdmin(id));
+        }
+        if !promote_existing {
+            return Ok(Bootstrap::Declined(id));
+        }
+        sqlx::query(
+            "UPDATE users SET roles = CONCAT(roles, ',admin'), version = version + 1, \
+             updated_at = ? WHERE id = ?",
         )
+        .bind(datetime(Utc::now()))
         .bind(&id)
-        .bind(email.as_str())
-        .bind(password_hash)
-        .bind(datetime(now))
-        .bind(datetime(now))
         .execute(&mut *tx)
         .await?;
-        // One row affected: a new account, announced like any other. (Two: an existing
-        // account got the admin role; zero: nothing changed.)
-        if done.rows_affected() == 1 {
-            self.outbox
-                .record(&mut tx, events::user_registered(&id, email, &[Role::Admin]))
-                .await?;
-        }
         tx.commit().await?;
-        Ok(())
+        Ok(Bootstrap::Promoted(id))
     }
+}
+
+/// What the bootstrap of the configured admin did; each carries the account id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// A new admin account with the configured password.
+    Created(String),
+    /// The account with that email is an admin already; nothing changed.
+    AlreadyAdmin(String),
+    /// An existing account got the admin role (explicitly allowed), keeping its password.
+    Promoted(String),
+    /// An existing non-admin account has that email and was left alone.
+    Declined(String),
 }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use talentmesh_identity::config::KEY_ENCRYPTION_KEY;
+use talentmesh_identity::store::key_cipher::Sealed;
+use talentmesh_identity::store::KeyCipher;
 use talentmesh_identity::{run, Config};
 use talentmesh_proto::identity::v1 as pb;
 use talentmesh_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -14,7 +17,17 @@ pub struct Running {
     pub env: TestEnv,
 }
 
+/// The key-encryption key of tests that do not set their own (base64 of 32 bytes); the
+/// service refuses to start without one.
+pub const TEST_KEY_ENCRYPTION_KEY: &str = "dGFsZW50bWVzaCBpZGVudGl0eSB0ZXN0IGtleSAzMmI=";
+
+/// Starts identity on `env`, with [`TEST_KEY_ENCRYPTION_KEY`] unless `env` names a key.
 pub async fn start(env: TestEnv) -> Running {
+    let env = if env.vars().contains_key(KEY_ENCRYPTION_KEY) {
+        env
+    } else {
+        env.set(KEY_ENCRYPTION_KEY, TEST_KEY_ENCRYPTION_KEY)
+    };
     let config = Config::load(env.env()).expect("config");
     let mesh = config.mesh.clone();
     let service = Spawned::service(&mesh, move |launch| run(config, launch)).await;
@@ -32,13 +45,35 @@ impl Running {
         self.service.stop().await;
     }
 
-    /// The current signing key straight from MySQL, to forge tokens the way an insider could.
+    /// The current signing key straight from MySQL, opened with the key-encryption key, to
+    /// forge tokens the way an insider holding both could: (kid, PKCS#8 DER, public key).
     pub async fn signing_key(&self) -> (String, Vec<u8>, Vec<u8>) {
         let pool = self.env.mysql().await;
-        sqlx::query_as("SELECT kid, private_pkcs8, public_key FROM signing_keys ORDER BY created_at DESC LIMIT 1")
+        let (kid, sealed, sealed_with, public): (String, Vec<u8>, String, Vec<u8>) =
+            sqlx::query_as(
+                "SELECT kid, private_sealed, sealed_with, public_key FROM signing_keys \
+                 ORDER BY created_at DESC LIMIT 1",
+            )
             .fetch_one(&pool)
             .await
+            .unwrap();
+        let key = self
+            .env
+            .vars()
+            .get(KEY_ENCRYPTION_KEY)
+            .cloned()
+            .unwrap_or_else(|| TEST_KEY_ENCRYPTION_KEY.to_string());
+        let pkcs8 = KeyCipher::from_base64(&key, &[])
             .unwrap()
+            .open(
+                &kid,
+                &Sealed {
+                    key_id: sealed_with,
+                    bytes: sealed,
+                },
+            )
+            .unwrap();
+        (kid, pkcs8, public)
     }
 
     pub async fn user_count(&self) -> i64 {

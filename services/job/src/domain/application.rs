@@ -15,6 +15,8 @@ pub const MAX_REASON: usize = 1000;
 pub const MAX_PLACE: usize = 500;
 /// The most interviewers of one interview.
 pub const MAX_INTERVIEWERS: usize = 10;
+/// The longest user id, in bytes (as the company service takes them).
+pub const MAX_USER_ID: usize = 64;
 
 /// Where an application is in the pipeline. The numbers are the wire's
 /// (`talentmesh.job.v1.Stage`) and the `applications.stage` column's.
@@ -154,13 +156,18 @@ impl InterviewRequest {
             .collect();
         if who.len() != self.interviewers.len()
             || who.len() > MAX_INTERVIEWERS
-            || who
-                .iter()
-                .any(|u| talentmesh_text::check_text(u, Lines::Single).is_some())
+            || who.iter().any(|u| {
+                u.is_empty()
+                    || u.len() > MAX_USER_ID
+                    || talentmesh_text::check_text(u, Lines::Single).is_some()
+            })
         {
             problems.push(FieldViolation::new(
                 "interview.interviewers",
-                format!("at most {MAX_INTERVIEWERS}, each users/{{user}}"),
+                format!(
+                    "at most {MAX_INTERVIEWERS}, each users/{{user}} with an id of at most \
+                     {MAX_USER_ID} bytes"
+                ),
             ));
         }
         match (time, problems.is_empty()) {

@@ -7,7 +7,7 @@ use talentmesh_text::Lines;
 use super::city::known_city;
 use super::salary::job_range_violation;
 use super::state::JobState;
-use super::text_violation;
+use super::{capped_text, text_violation};
 
 /// The longest title, in characters.
 pub const MAX_TITLE: usize = 100;
@@ -17,6 +17,14 @@ pub const MAX_DESCRIPTION: usize = 10_000;
 pub const MAX_SKILLS: usize = 30;
 /// The longest skill name, in characters.
 pub const MAX_SKILL_LEN: usize = 40;
+
+/// The longest office name, in characters (`companies/{uuid}/offices/{id}` with an id of at
+/// most 64).
+pub const MAX_OFFICE: usize = 200;
+/// The most paths an update mask names (each mutable field once).
+pub const MAX_MASK_PATHS: usize = MUTABLE.len();
+/// The longest update-mask path echoed back in a refusal, in bytes.
+pub const MAX_MASK_PATH: usize = 64;
 
 /// A job as stored: who owns it, where it is in its life, and what it offers.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,11 +206,19 @@ pub fn violations(job: &JobFields, paths: &[&str]) -> Vec<FieldViolation> {
         ("title", &job.title, Lines::Single),
         ("description", &job.description, Lines::Multi),
         ("city_code", &job.city_code, Lines::Single),
-        ("office", &job.office, Lines::Single),
     ] {
         if has(path) {
             out.extend(text_violation(&f(path), value, lines));
         }
+    }
+    // The office is matched against the company's offices later: capped here first.
+    if has("office") {
+        out.extend(capped_text(
+            &f("office"),
+            &job.office,
+            MAX_OFFICE,
+            Lines::Single,
+        ));
     }
     for (path, skills) in [
         ("required_skills", &job.required_skills),

@@ -29,5 +29,28 @@ use talentmesh_text::Lines;
 pub fn text_violation(field: &str, value: &str, lines: Lines) -> Option<FieldViolation> {
     talentmesh_text::check_text(value, lines).map(|why| FieldViolation::new(field, why))
 }
+/// The longest page token this service accepts, in bytes: its own tokens are under 200, and
+/// nothing longer is decoded.
+pub const MAX_PAGE_TOKEN: usize = 512;
+
+/// [`text_violation`] with a length cap: at most `max` characters. The cap is checked first,
+/// and past `4 × max` bytes without counting, so an oversized value sent on raw gRPC (up to
+/// the message limit) costs nothing to refuse.
+pub fn capped_text(field: &str, value: &str, max: usize, lines: Lines) -> Option<FieldViolation> {
+    if value.len() > max.saturating_mul(4) || value.chars().count() > max {
+        return Some(FieldViolation::new(
+            field,
+            format!("at most {max} characters"),
+        ));
+    }
+    text_violation(field, value, lines)
+}
+
+/// A `page_token` longer than any this service hands out, as a violation.
+pub fn page_token_violation(token: &str) -> Option<FieldViolation> {
+    (token.len() > MAX_PAGE_TOKEN)
+        .then(|| FieldViolation::new("page_token", "not a token from this list"))
+}
+
 pub use job::{Job, JobFields, MUTABLE};
 pub use state::JobState;

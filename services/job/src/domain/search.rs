@@ -5,9 +5,14 @@ use talentmesh_mesh::FieldViolation;
 use talentmesh_storage::paging::{Pages, SortKey};
 
 use super::city::known_city;
-use super::job::RecruitType;
+use super::job::{RecruitType, MAX_SKILL_LEN};
 use super::names::{company_of, is_id};
 use super::salary::search_range_ok;
+
+/// The longest search query, in characters.
+pub const MAX_QUERY: usize = 100;
+/// The longest `order_by`, in characters ("relevance" is 9).
+const MAX_ORDER_BY: usize = 16;
 
 /// A search as asked (the wire's fields, unchecked).
 #[derive(Debug, Clone, Default)]
@@ -103,13 +108,17 @@ impl SearchRequest {
     /// The query and page asked for, or every field that is wrong (paths are the request's).
     pub fn parse(self) -> Result<(Query, Page), Vec<FieldViolation>> {
         let mut problems = Vec::new();
-        if self.query.chars().count() > 100 {
-            problems.push(FieldViolation::new("query", "at most 100 characters"));
-        }
-        for (field, value) in [("query", &self.query), ("skill", &self.skill)] {
-            problems.extend(super::text_violation(
+        // Every string is capped here, not only at the gateway: raw gRPC takes up to the
+        // message limit (a 3 MiB skill once reached the index query).
+        for (field, value, max) in [
+            ("query", &self.query, MAX_QUERY),
+            ("skill", &self.skill, MAX_SKILL_LEN),
+            ("order_by", &self.order_by, MAX_ORDER_BY),
+        ] {
+            problems.extend(super::capped_text(
                 field,
                 value,
+                max,
                 talentmesh_text::Lines::Single,
             ));
         }
@@ -142,6 +151,8 @@ impl SearchRequest {
         let by_relevance = match self.order_by.as_str() {
             "" | "relevance" => true,
             "recency" => false,
+            // Already refused when too long.
+            o if o.len() > MAX_ORDER_BY => true,
             _ => {
                 problems.push(FieldViolation::new("order_by", "relevance or recency"));
                 true
@@ -156,10 +167,16 @@ impl SearchRequest {
             .bind(self.recruit_type)
             .bind(&self.company)
             .bind(by_relevance);
-        let after = pages.parse(&self.page_token).unwrap_or_else(|v| {
-            problems.push(v);
-            None
-        });
+        let after = match super::page_token_violation(&self.page_token) {
+            Some(v) => {
+                problems.push(v);
+                None
+            }
+            None => pages.parse(&self.page_token).unwrap_or_else(|v| {
+                problems.push(v);
+                None
+            }),
+        };
         let limit = match self.page_size {
             0 => 20,
             n if n < 0 => {

@@ -14,7 +14,7 @@ use talentmesh_storage::paging::{page_size, Pages};
 use super::{caller, Jobs};
 use crate::domain::application::{parse_move, InterviewRequest};
 use crate::domain::names::{application_name, is_id, job_name};
-use crate::domain::{Application, JobState, Stage};
+use crate::domain::{page_token_violation, Application, JobState, Stage};
 use crate::error::{Error, Result};
 use crate::store::applications::{ApplicationRow, NewApplication};
 
@@ -126,6 +126,9 @@ impl Jobs {
         let pages = Pages::of("job.applications")
             .bind(&req.parent)
             .bind(req.stage);
+        if let Some(v) = page_token_violation(&req.page_token) {
+            return Err(v.into());
+        }
         let after = pages.parse(&req.page_token)?;
         let d = self
             .holds(ctx, company, "application.read", Freshness::Cached)
@@ -151,6 +154,9 @@ impl Jobs {
         let caller = caller(ctx)?;
         // The caller's own list: another user's token is another list's.
         let pages = Pages::of("job.my_applications").bind(&caller.user_id);
+        if let Some(v) = page_token_violation(page_token) {
+            return Err(v.into());
+        }
         let before = pages.parse(page_token)?;
         self.applications
             .of_candidate(&caller.user_id, before, limit, &pages)

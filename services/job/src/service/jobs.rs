@@ -3,13 +3,14 @@
 
 use talentmesh_authz::Freshness;
 use talentmesh_mesh::{CallContext, FieldViolation};
+use talentmesh_proto::company::v1::MemberRole;
 use talentmesh_storage::paging::Pages;
 
 use super::Jobs;
-use crate::domain::job::{violations, JobUpdate};
+use crate::domain::job::{violations, JobUpdate, MAX_MASK_PATH, MAX_MASK_PATHS};
 use crate::domain::names::{company_of, is_id, job_name};
 use crate::domain::search::SearchRequest;
-use crate::domain::{Job, JobFields, JobState, MUTABLE};
+use crate::domain::{page_token_violation, Job, JobFields, JobState, MUTABLE};
 use crate::error::{Error, Result};
 use crate::store::now;
 
@@ -36,6 +37,26 @@ impl Jobs {
             Ok(())
         } else {
             Err(Error::JobWriteDenied)
+        }
+    }
+
+    /// Writes to an existing job need job.write, checked exactly. A caller refused who may not
+    /// see the job (someone outside its company, and it is a draft or closed) is answered as
+    /// for a job that does not exist: a 403 here against a 404 for a random id would tell
+    /// anyone which draft ids exist. A published job is public, so its refusal says why.
+    async fn require_write_on(&self, ctx: &CallContext, job: &Job) -> Result<()> {
+        let d = self
+            .holds(ctx, &job.company_id, "job.write", Freshness::Exact)
+            .await?;
+        if d.allowed {
+            return Ok(());
+        }
+        let sees_it =
+            job.state == JobState::Published || ctx.is_admin() || d.role != MemberRole::Unspecified;
+        if sees_it {
+            Err(Error::JobWriteDenied)
+        } else {
+            Err(Error::JobNotFound)
         }
     }
 
@@ -174,6 +195,9 @@ impl Jobs {
         let state = JobState::from_code(req.state)
             .ok_or_else(|| Error::invalid("state", "unknown state"))?;
         let pages = Pages::of("job.jobs").bind(&company).bind(req.state);
+        if let Some(v) = page_token_violation(&req.page_token) {
+            return Err(v.into());
+        }
         let after: Option<String> = pages.parse(&req.page_token)?;
         if after.as_deref().is_some_and(|id| !is_id(id)) {
             return Err(Error::invalid("page_token", "not a token from this list"));
@@ -211,17 +235,34 @@ impl Jobs {
                 "name at least one field to change",
             ));
         }
+        // Raw gRPC takes up to the message limit: the mask is bounded before anything in it
+        // is echoed back.
+        if update.paths.len() > MAX_MASK_PATHS {
+            return Err(Error::invalid(
+                "update_mask",
+                format!("at most {MAX_MASK_PATHS} paths"),
+            ));
+        }
         let bad: Vec<FieldViolation> = update
             .paths
             .iter()
             .filter(|p| !MUTABLE.contains(&p.as_str()))
-            .map(|p| FieldViolation::new("update_mask", format!("{p} cannot be changed")))
+            .map(|p| {
+                if p.len() > MAX_MASK_PATH {
+                    FieldViolation::new(
+                        "update_mask",
+                        format!("a path is at most {MAX_MASK_PATH} bytes"),
+                    )
+                } else {
+                    FieldViolation::new("update_mask", format!("{p} cannot be changed"))
+                }
+            })
             .collect();
         if !bad.is_empty() {
             return Err(Error::Invalid(bad));
         }
         let job = self.live(&update.name).await?;
-        self.require_write(ctx, &job.company_id).await?;
+        self.require_write_on(ctx, &job).await?;
         let mut fields = job.fields.clone();
         fields.apply(&update.patch, &update.paths);
         let problems = violations(&fields, &MUTABLE);
@@ -248,7 +289,7 @@ impl Jobs {
     /// Publish, close or reopen.
     pub async fn move_to(&self, ctx: &CallContext, name: &str, to: JobState) -> Result<Job> {
         let job = self.live(name).await?;
-        self.require_write(ctx, &job.company_id).await?;
+        self.require_write_on(ctx, &job).await?;
         if !job.state.may_move(to) {
             return Err(Error::BadStateChange {
                 from: job.state,
