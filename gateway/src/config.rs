@@ -2,9 +2,10 @@
 //! takes a map rather than reading `std::env` so tests pass their own values.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use talentmesh_mesh::config::Env;
 
 use crate::error::{Error, Result};
@@ -18,6 +19,23 @@ pub const DEFAULT_BODY_LIMIT: usize = 2 * 16 * 1024 * 1024 + 1024 * 1024;
 
 /// More worker threads than this is a typo, not a machine.
 const MAX_WORKERS: usize = 1024;
+
+/// The mesh's list of processes (name, binary, kind, ...), the one the dev scripts start.
+const SERVICES_TSV: &str = include_str!("../../services.tsv");
+
+/// The mesh services the gateway exposes by default: every `grpc` process of `services.tsv`.
+pub fn mesh_services() -> Vec<String> {
+    SERVICES_TSV
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let mut columns = line.split('\t');
+            let name = columns.next()?.trim();
+            let kind = columns.nth(1)?.trim();
+            (kind == "grpc" && !name.is_empty()).then(|| name.to_string())
+        })
+        .collect()
+}
 
 /// How the gateway listens, waits and answers.
 #[derive(Debug, Clone)]
@@ -48,6 +66,28 @@ pub struct GatewayConfig {
     /// `TALENTMESH_GATEWAY_WORKERS`, default the number of CPUs: worker threads serving HTTP,
     /// each a single-threaded runtime with its own upstream connections (see [`crate::workers`]).
     pub workers: usize,
+    /// `TALENTMESH_GATEWAY_SERVICES`, `identity,company,...`: the mesh services (route
+    /// upstream names) the gateway routes to; default every gRPC service of `services.tsv`
+    /// ([`mesh_services`]). Routes of any other service — one registered in Consul under
+    /// another name, or a package a service's reflection adds — are not served.
+    pub services: Vec<String>,
+    /// `TALENTMESH_GATEWAY_TRUSTED_PROXIES`, CIDRs or addresses (`10.0.0.0/8,192.0.2.7`),
+    /// default none: peers whose `X-Forwarded-For` is believed. From any other peer the header
+    /// is replaced by the peer's own address.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `TALENTMESH_GATEWAY_HEADER_TIMEOUT`, default 10 s: the longest wait for a complete
+    /// HTTP/1 request head (idle keep-alive time included); past it the connection closes.
+    pub header_timeout: Duration,
+    /// `TALENTMESH_GATEWAY_BODY_TIMEOUT`, default 15 s: the longest wait for the next piece of
+    /// a request body (nginx's `client_body_timeout`); past it the answer is 408 and the
+    /// connection closes.
+    pub body_timeout: Duration,
+    /// `TALENTMESH_GATEWAY_IDLE_TIMEOUT`, default 60 s: a connection with no request in flight
+    /// for this long is closed (HTTP/2 gets a GOAWAY).
+    pub idle_timeout: Duration,
+    /// `TALENTMESH_GATEWAY_MAX_CONNECTIONS`, default 4096: open client connections; one past it
+    /// is closed as soon as it is accepted.
+    pub max_connections: usize,
 }
 
 impl Default for GatewayConfig {
@@ -61,6 +101,12 @@ impl Default for GatewayConfig {
             upstreams: Vec::new(),
             service_names: Vec::new(),
             workers: std::thread::available_parallelism().map_or(1, usize::from),
+            services: mesh_services(),
+            trusted_proxies: Vec::new(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 4096,
         }
     }
 }
@@ -84,7 +130,40 @@ impl GatewayConfig {
             upstreams: Vec::new(),
             service_names: Vec::new(),
             workers: env.parse("TALENTMESH_GATEWAY_WORKERS", defaults.workers),
+            services: defaults.services,
+            trusted_proxies: Vec::new(),
+            header_timeout: env
+                .duration("TALENTMESH_GATEWAY_HEADER_TIMEOUT", defaults.header_timeout),
+            body_timeout: env.duration("TALENTMESH_GATEWAY_BODY_TIMEOUT", defaults.body_timeout),
+            idle_timeout: env.duration("TALENTMESH_GATEWAY_IDLE_TIMEOUT", defaults.idle_timeout),
+            max_connections: env.parse(
+                "TALENTMESH_GATEWAY_MAX_CONNECTIONS",
+                defaults.max_connections,
+            ),
         };
+        if let Some(services) = env.optional("TALENTMESH_GATEWAY_SERVICES") {
+            config.services = list(&services);
+        }
+        for entry in list(&env.string("TALENTMESH_GATEWAY_TRUSTED_PROXIES", "")) {
+            match parse_network(&entry) {
+                Some(net) => config.trusted_proxies.push(net),
+                None => env.problem(format!(
+                    "TALENTMESH_GATEWAY_TRUSTED_PROXIES: `{entry}` is not a CIDR or an IP address"
+                )),
+            }
+        }
+        for (key, value) in [
+            ("TALENTMESH_GATEWAY_HEADER_TIMEOUT", config.header_timeout),
+            ("TALENTMESH_GATEWAY_BODY_TIMEOUT", config.body_timeout),
+            ("TALENTMESH_GATEWAY_IDLE_TIMEOUT", config.idle_timeout),
+        ] {
+            if value.is_zero() {
+                env.problem(format!("{key}: must be positive"));
+            }
+        }
+        if config.max_connections == 0 {
+            env.problem("TALENTMESH_GATEWAY_MAX_CONNECTIONS: must be positive");
+        }
         config.upstreams = pairs(env, "TALENTMESH_GATEWAY_UPSTREAMS", "name=uri");
         config.service_names = pairs(
             env,
@@ -115,6 +194,22 @@ impl GatewayConfig {
         })?;
         Ok(config)
     }
+}
+
+/// The non-empty, trimmed entries of a comma-separated list.
+fn list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A network in CIDR notation, or one address (a /32 or /128).
+fn parse_network(text: &str) -> Option<IpNet> {
+    text.parse::<IpNet>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
 /// `a=b,c=d` entries of variable `key`; a malformed entry is recorded as a problem.
@@ -171,6 +266,50 @@ mod tests {
         )]
         .into();
         assert!(GatewayConfig::from_map(&bad).is_err());
+    }
+
+    #[test]
+    fn exposed_services_trusted_proxies_and_connection_bounds() {
+        let config = GatewayConfig::from_map(&HashMap::new()).unwrap();
+        // services.tsv's gRPC processes; not the gateway itself.
+        assert_eq!(
+            config.services,
+            ["identity", "company", "job", "resume", "matching", "sync"]
+        );
+        assert!(config.trusted_proxies.is_empty());
+        assert_eq!(config.header_timeout, Duration::from_secs(10));
+        assert_eq!(config.max_connections, 4096);
+
+        let vars: HashMap<String, String> = [
+            ("TALENTMESH_GATEWAY_SERVICES", "identity, job"),
+            (
+                "TALENTMESH_GATEWAY_TRUSTED_PROXIES",
+                "10.0.0.0/8, 192.0.2.7,::1",
+            ),
+            ("TALENTMESH_GATEWAY_IDLE_TIMEOUT", "2s"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let config = GatewayConfig::from_map(&vars).unwrap();
+        assert_eq!(config.services, ["identity", "job"]);
+        let proxies: Vec<String> = config
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "192.0.2.7/32", "::1/128"]);
+        assert_eq!(config.idle_timeout, Duration::from_secs(2));
+
+        for (key, value) in [
+            ("TALENTMESH_GATEWAY_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TALENTMESH_GATEWAY_HEADER_TIMEOUT", "0s"),
+            ("TALENTMESH_GATEWAY_MAX_CONNECTIONS", "0"),
+        ] {
+            let vars = HashMap::from([(key.to_string(), value.to_string())]);
+            let err = GatewayConfig::from_map(&vars).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 
     #[test]

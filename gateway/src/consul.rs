@@ -110,12 +110,16 @@ pub fn spawn_refresh(gateway: Gateway<DiscoveryUpstreams>) -> tokio::task::JoinH
             {
                 Ok(result) => {
                     index = next_index(index, result.index);
+                    // Only the services the gateway exposes: anything else registered in
+                    // Consul is not asked for routes, whatever it describes.
+                    let exposed = &gateway.config().services;
                     names.extend(
                         result
                             .value
                             .iter()
                             .filter(|n| n.as_str() != "consul")
-                            .map(|n| upstreams.service_name(n)),
+                            .map(|n| upstreams.service_name(n))
+                            .filter(|n| exposed.contains(n)),
                     );
                 }
                 Err(e) => {

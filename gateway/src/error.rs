@@ -9,6 +9,8 @@ pub enum Error {
     Descriptors(String),
     #[error("no upstream channel is known for service {0}")]
     NoUpstream(String),
+    #[error("service {0} is not exposed by the gateway (TALENTMESH_GATEWAY_SERVICES)")]
+    NotExposed(String),
     #[error("reflection of service {service} failed: {message}")]
     Reflection { service: String, message: String },
     #[error("invalid config {key}: {message}")]

@@ -8,9 +8,12 @@
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 use prost_reflect::{DescriptorPool, MessageDescriptor, SerializeOptions};
+use talentmesh_mesh::error::{ApiError, ErrorCode};
 
 use crate::config::GatewayConfig;
+use crate::conn::{AutomaticBodies, ConnLimits};
 use crate::descriptors::{self, RawFile};
 use crate::error::{Error, Result};
 use crate::routes::RouteTable;
@@ -45,6 +48,8 @@ pub(crate) struct Shared<U> {
     pub metrics: Arc<talentmesh_mesh::metrics::Metrics>,
     /// The series of requests that matched no route.
     pub unmatched: talentmesh_mesh::metrics::HttpRoute,
+    /// The bodies of the error responses hyper writes itself (see [`crate::conn`]).
+    pub automatic: Arc<AutomaticBodies>,
 }
 
 impl<U> Shared<U> {
@@ -88,7 +93,8 @@ impl<U: Upstreams> Gateway<U> {
                 Error::Descriptors("google.rpc.Status is not compiled in".to_string())
             })?;
         let serialize = SerializeOptions::new().skip_default_fields(!config.emit_unpopulated);
-        let table = RouteTable::compile(pool);
+        let automatic = Arc::new(automatic_bodies(&fallback_status, &serialize));
+        let table = RouteTable::compile(pool, &config.services);
         let metrics = talentmesh_mesh::metrics::Metrics::new("gateway");
         Ok(Gateway {
             shared: Arc::new(Shared {
@@ -100,12 +106,25 @@ impl<U: Upstreams> Gateway<U> {
                 update: Mutex::new(()),
                 unmatched: metrics.http_route("unmatched"),
                 metrics,
+                automatic,
             }),
         })
     }
 
     pub fn config(&self) -> &GatewayConfig {
         &self.shared.config
+    }
+
+    /// The bounds every client connection is served with.
+    pub fn conn_limits(&self) -> ConnLimits {
+        ConnLimits {
+            header_timeout: self.shared.config.header_timeout,
+            idle_timeout: self.shared.config.idle_timeout,
+        }
+    }
+
+    pub(crate) fn automatic_bodies(&self) -> Arc<AutomaticBodies> {
+        self.shared.automatic.clone()
     }
 
     pub fn upstreams(&self) -> &U {
@@ -139,7 +158,16 @@ impl<U: Upstreams> Gateway<U> {
     /// Fetches `service`'s descriptors from its gRPC reflection service, merges them over the
     /// current ones and rebuilds the routes, so RPCs the running service added (and annotated)
     /// are served without a gateway restart. Called when the service's instances change.
+    ///
+    /// A service speaks only for itself: of the files it describes, those declaring gRPC
+    /// services are taken only when they are in its own package (see
+    /// [`crate::upstream::service_name_of`]), and other files when they are in its own package
+    /// or the gateway has no file of that name yet. A service cannot rewrite another's routes or shared types.
+    /// Nothing is fetched from a service the gateway does not expose.
     pub async fn refresh_from_reflection(&self, service: &str) -> Result<RefreshReport> {
+        if !self.shared.config.services.iter().any(|s| s == service) {
+            return Err(Error::NotExposed(service.to_string()));
+        }
         let channel = self
             .shared
             .upstreams
@@ -150,6 +178,7 @@ impl<U: Upstreams> Gateway<U> {
             current.pool().get_file_by_name(name).is_some()
         })
         .await?;
+        let files = own_files(service, files, current.pool())?;
         let table = self.merge_files(&files)?;
         tracing::info!(
             service,
@@ -165,7 +194,7 @@ impl<U: Upstreams> Gateway<U> {
     }
 
     fn publish(&self, pool: DescriptorPool) -> Arc<RouteTable> {
-        let table = Arc::new(RouteTable::compile(pool));
+        let table = Arc::new(RouteTable::compile(pool, &self.shared.config.services));
         self.shared.routes.store(table.clone());
         table
     }
@@ -177,4 +206,66 @@ impl<U: Upstreams> Gateway<U> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// The `google.rpc.Status` bodies of the responses hyper sends on its own for requests it
+/// cannot parse, in the JSON every other gateway error has.
+fn automatic_bodies(status: &MessageDescriptor, options: &SerializeOptions) -> AutomaticBodies {
+    let render = |code, message: &str, reason: &'static str| {
+        let error = ApiError::new(code, message.to_string()).with_reason(reason);
+        Bytes::from(crate::status::render(
+            status,
+            &error.to_rpc_status(),
+            options,
+        ))
+    };
+    AutomaticBodies {
+        malformed: render(
+            ErrorCode::InvalidArgument,
+            "the request is not valid HTTP",
+            "MALFORMED_REQUEST",
+        ),
+        uri_too_long: render(
+            ErrorCode::ResourceExhausted,
+            "the request target is longer than 65534 bytes",
+            "URI_TOO_LONG",
+        ),
+        headers_too_large: render(
+            ErrorCode::ResourceExhausted,
+            "the request head is larger than the gateway accepts",
+            "HEADERS_TOO_LARGE",
+        ),
+    }
+}
+
+/// The files of `fetched` that `service` may contribute (see
+/// [`Gateway::refresh_from_reflection`]); the rest are left out with a log line.
+fn own_files(
+    service: &str,
+    fetched: Vec<RawFile>,
+    current: &DescriptorPool,
+) -> Result<Vec<RawFile>> {
+    let mut kept = Vec::with_capacity(fetched.len());
+    for file in fetched {
+        let proto =
+            <prost_types::FileDescriptorProto as prost::Message>::decode(file.bytes.clone())
+                .map_err(|e| Error::Descriptors(format!("undecodable file descriptor: {e}")))?;
+        let package = proto.package.as_deref().unwrap_or_default();
+        let own_package = crate::upstream::service_name_of(package) == service;
+        let allowed = if proto.service.is_empty() {
+            own_package || current.get_file_by_name(&file.name).is_none()
+        } else {
+            own_package
+        };
+        if allowed {
+            kept.push(file);
+        } else {
+            tracing::warn!(
+                service,
+                file = %file.name,
+                "ignored a file the service may not redefine"
+            );
+        }
+    }
+    Ok(kept)
 }

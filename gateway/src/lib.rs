@@ -9,6 +9,9 @@
 //!
 //! - [`workers`]: the binary serves on worker threads, each a single-threaded runtime that is
 //!   handed whole connections and keeps its own upstream connections.
+//! - [`conn`]: each connection is served by hyper within bounds: a header read timeout, an idle
+//!   timeout, HTTP/2 keep-alive and stream limits, a cap on open connections, and JSON bodies on
+//!   the errors hyper answers itself.
 //! - [`server`]: axum serves `/healthz`, `/readyz`, `/openapi.json`; every other path goes to
 //!   the proxy.
 //! - [`routes`] / [`router`] / [`template`]: the current [`RouteTable`] (compiled from the pool,
@@ -31,6 +34,7 @@
 
 pub mod codec;
 pub mod config;
+pub mod conn;
 pub mod consul;
 pub mod descriptors;
 pub mod error;

@@ -25,6 +25,31 @@ use crate::template::Segment;
 use crate::text;
 
 const STATUS: &str = "google.rpc.Status";
+/// The name of the bearer-token security scheme in the document.
+const BEARER: &str = "bearerAuth";
+
+/// The RPCs (`/package.Service/Method`) the services answer without an access token; a token,
+/// when sent, is still used. Every other operation requires one, which the document says
+/// with its top-level `security`. These are the `PUBLIC_METHODS` the services give the kit; the
+/// end-to-end suite checks that the two lists agree.
+pub const PUBLIC_METHODS: &[&str] = &[
+    "/talentmesh.identity.v1.IdentityService/Register",
+    "/talentmesh.identity.v1.IdentityService/Login",
+    "/talentmesh.identity.v1.IdentityService/Refresh",
+    "/talentmesh.identity.v1.IdentityService/Logout",
+    "/talentmesh.identity.v1.IdentityService/ListPublicKeys",
+    "/talentmesh.identity.v1.IdentityService/GetPublicKey",
+    "/talentmesh.company.v1.CompanyService/GetCompany",
+    "/talentmesh.company.v1.CompanyService/ListCompanies",
+    "/talentmesh.company.v1.CompanyService/ListOffices",
+    "/talentmesh.company.v1.CompanyService/SearchNearbyCompanies",
+    "/talentmesh.company.v1.CompanyService/ListRelations",
+    "/talentmesh.company.v1.CompanyService/GetCompanyNetwork",
+    "/talentmesh.company.v1.CompanyService/FindCompanyPath",
+    "/talentmesh.job.v1.JobService/GetJob",
+    "/talentmesh.job.v1.JobService/ListJobs",
+    "/talentmesh.job.v1.JobService/SearchJobs",
+];
 /// How deep query parameters follow nested messages (`a.b.c`); cycles stop earlier.
 const MAX_QUERY_DEPTH: usize = 4;
 
@@ -54,7 +79,20 @@ pub fn document(table: &RouteTable) -> Bytes {
                 google.api.http annotations. Errors are google.rpc.Status objects in JSON.",
         },
         "paths": paths,
-        "components": { "schemas": schemas },
+        // Every operation needs an access token unless it says otherwise.
+        "security": [{ BEARER: [] }],
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                BEARER: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "An access token from POST /v1/sessions:login (an EdDSA \
+                        JWT), sent as `Authorization: Bearer <token>`.",
+                },
+            },
+        },
     });
     Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
 }
@@ -216,6 +254,10 @@ impl<'p> Generator<'p> {
             "operationId": operation_id,
             "tags": [service.name()],
         });
+        if PUBLIC_METHODS.contains(&rpc.path.as_str()) {
+            // Anonymous, or with a token (which the service then uses).
+            operation["security"] = json!([{}, { BEARER: [] }]);
+        }
         if let Some(text) = self.comment(&rpc.method.parent_file(), rpc.method.path()) {
             let summary = text.lines().next().unwrap_or_default().to_string();
             operation["summary"] = Json::String(summary);
@@ -557,8 +599,40 @@ mod tests {
     }
 
     #[test]
+    fn declares_bearer_tokens_and_which_operations_go_without() {
+        let table = RouteTable::compile(
+            crate::descriptors::compiled_in().unwrap(),
+            &crate::config::mesh_services(),
+        );
+        let doc: Json = serde_json::from_slice(&table.openapi_json()).unwrap();
+        let scheme = &doc["components"]["securitySchemes"]["bearerAuth"];
+        assert_eq!(scheme["type"], "http");
+        assert_eq!(scheme["scheme"], "bearer");
+        assert_eq!(scheme["bearerFormat"], "JWT");
+        assert_eq!(doc["security"], json!([{ "bearerAuth": [] }]));
+        // Public: anonymous allowed, a token optional.
+        let login = &doc["paths"]["/v1/sessions:login"]["post"];
+        assert_eq!(login["security"], json!([{}, { "bearerAuth": [] }]));
+        // Not public: the document-wide requirement applies.
+        let me = &doc["paths"]["/v1/users/me"]["get"];
+        assert!(me.get("security").is_none(), "{me}");
+        let public = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|ops| ops.as_object().unwrap().values())
+            .filter(|op| op.get("security").is_some())
+            .count();
+        // Every public method has at least one binding (ListPublicKeys has two).
+        assert_eq!(public, PUBLIC_METHODS.len() + 1);
+    }
+
+    #[test]
     fn documents_the_compiled_in_routes() {
-        let table = RouteTable::compile(crate::descriptors::compiled_in().unwrap());
+        let table = RouteTable::compile(
+            crate::descriptors::compiled_in().unwrap(),
+            &crate::config::mesh_services(),
+        );
         let doc: Json = serde_json::from_slice(&table.openapi_json()).unwrap();
         assert_eq!(doc["openapi"], "3.1.0");
         let get_user = &doc["paths"]["/v1/users/{user}"]["get"];

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PRAGMA};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue};
 use http_body_util::{BodyExt as _, Limited};
@@ -30,6 +30,9 @@ use crate::routes::{BodyRule, Route, RouteMatch, RouteTable};
 use crate::status::{Rejection, APPLICATION_JSON};
 use crate::upstream::Upstreams;
 use crate::workers::ClientAddr;
+
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
 
 /// The fallback handler: every path that is not one of the gateway's own endpoints.
 pub(crate) async fn handle<U: Upstreams>(
@@ -91,18 +94,20 @@ async fn forward<'t, U: Upstreams>(
         }
     };
 
+    let limits = BodyLimits {
+        size: shared.config.body_limit,
+        pause: shared.config.body_timeout,
+    };
     let body = match route.body {
         // A body the route does not map is read (within the limit) and ignored, so the
         // connection stays usable for the client's next request.
         BodyRule::None => {
             if unread {
-                collect_body(&parts, body, shared.config.body_limit).await?;
+                collect_body(&parts, body, limits).await?;
             }
             Bytes::new()
         }
-        BodyRule::Whole | BodyRule::Field(_) => {
-            read_body(&parts, body, shared.config.body_limit).await?
-        }
+        BodyRule::Whole | BodyRule::Field(_) => read_body(&parts, body, limits).await?,
     };
     let message = crate::request::build(route, &segments, parts.uri.query(), &body)
         .map_err(|violations| Rejection::api(&ApiError::invalid(violations)))?;
@@ -125,9 +130,14 @@ async fn forward<'t, U: Upstreams>(
     let client = parts
         .extensions
         .get::<ConnectInfo<ClientAddr>>()
-        .and_then(|c| c.0.ip.as_ref());
+        .map(|c| &c.0);
     let mut call = tonic::Request::from_parts(
-        metadata::outgoing(&parts.headers, request_id, client),
+        metadata::outgoing(
+            &parts.headers,
+            request_id,
+            client,
+            &shared.config.trusted_proxies,
+        ),
         tonic::Extensions::default(),
         message,
     );
@@ -183,16 +193,30 @@ async fn forward<'t, U: Upstreams>(
     let json = render_response(route, &message, &shared.serialize)
         .map_err(|e| Rejection::api(&ApiError::internal(&e)))?;
     let mut response = Response::new(Body::from(json));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, APPLICATION_JSON);
-    metadata::incoming(metadata, response.headers_mut());
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, APPLICATION_JSON);
+    if route.rpc.no_store {
+        // Tokens must not be kept by any cache between the client and the gateway, nor by
+        // the client's own (RFC 6749 section 5.1); Pragma for HTTP/1.0 caches.
+        headers.insert(CACHE_CONTROL, NO_STORE);
+        headers.insert(PRAGMA, NO_CACHE);
+    }
+    metadata::incoming(metadata, headers);
     Ok(response)
 }
 
+/// How much of a request body the gateway reads, and how long it waits for each piece.
+#[derive(Clone, Copy)]
+struct BodyLimits {
+    /// Bytes; past it, 413.
+    size: usize,
+    /// The longest wait for the next piece; past it, 408 (nginx's `client_body_timeout`).
+    pause: std::time::Duration,
+}
+
 /// Reads the body up to the limit, checking its content type when there is one.
-async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, Rejection> {
-    let bytes = collect_body(parts, body, limit).await?;
+async fn read_body(parts: &Parts, body: Body, limits: BodyLimits) -> Result<Bytes, Rejection> {
+    let bytes = collect_body(parts, body, limits).await?;
     if !bytes.is_empty() {
         // A body without a content type is taken as JSON; a declared other type is refused.
         if let Some(content_type) = parts.headers.get(CONTENT_TYPE) {
@@ -205,23 +229,37 @@ async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, Rej
     Ok(bytes)
 }
 
-/// The whole body, refused with 413 past the limit.
-async fn collect_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, Rejection> {
-    if declared_length(&parts.headers).is_some_and(|n| n > limit as u64) {
-        return Err(Rejection::too_large(limit));
+/// The whole body, refused with 413 past the size limit and with 408 when the client pauses
+/// longer than the timeout between pieces.
+async fn collect_body(parts: &Parts, body: Body, limits: BodyLimits) -> Result<Bytes, Rejection> {
+    if declared_length(&parts.headers).is_some_and(|n| n > limits.size as u64) {
+        return Err(Rejection::too_large(limits.size));
     }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(Rejection::too_large(limit))
+    let mut body = Limited::new(body, limits.size);
+    let mut chunks: Vec<Bytes> = Vec::new();
+    loop {
+        let frame = match tokio::time::timeout(limits.pause, body.frame()).await {
+            Err(_) => return Err(Rejection::body_timeout(limits.pause)),
+            Ok(None) => break,
+            Ok(Some(Ok(frame))) => frame,
+            Ok(Some(Err(e))) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(Rejection::too_large(limits.size))
+            }
+            Ok(Some(Err(e))) => {
+                return Err(Rejection::api(&ApiError::invalid(vec![
+                    FieldViolation::new("body", format!("could not read the request body: {e}")),
+                ])))
+            }
+        };
+        if let Ok(data) = frame.into_data() {
+            chunks.push(data);
         }
-        Err(e) => {
-            return Err(Rejection::api(&ApiError::invalid(vec![
-                FieldViolation::new("body", format!("could not read the request body: {e}")),
-            ])))
-        }
-    };
-    Ok(bytes)
+    }
+    Ok(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.swap_remove(0),
+        _ => Bytes::from(chunks.concat()),
+    })
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {

@@ -35,6 +35,9 @@ pub struct Rpc {
     pub output: MessageDescriptor,
     /// The upstream (Consul) service name.
     pub upstream: Arc<str>,
+    /// The reply carries a credential (an access or refresh token): its response must not be
+    /// stored by any cache (`Cache-Control: no-store`).
+    pub no_store: bool,
 }
 
 /// A path variable resolved against the request message.
@@ -113,12 +116,22 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// Compiles the routes of every annotated unary method of `pool`.
-    pub fn compile(pool: DescriptorPool) -> RouteTable {
+    /// Compiles the routes of every annotated unary method of `pool` whose service (the
+    /// upstream name, see [`service_name_of`]) is one of `exposed`; the others get no route.
+    pub fn compile(pool: DescriptorPool, exposed: &[String]) -> RouteTable {
         let mut routes: Vec<Route> = Vec::new();
         let mut problems = Vec::new();
         if let Some(extension) = pool.get_extension_by_name(HTTP_EXTENSION) {
             for service in pool.services() {
+                let upstream = service_name_of(service.package_name());
+                if !exposed.iter().any(|e| e == upstream) {
+                    tracing::debug!(
+                        service = %service.full_name(),
+                        upstream,
+                        "not routed: the gateway does not expose this service"
+                    );
+                    continue;
+                }
                 for method in service.methods() {
                     let options = method.options();
                     if !options.has_extension(&extension) {
@@ -229,24 +242,53 @@ impl RouteTable {
         }
     }
 
-    /// The ways to read a path: with a `:verb` split off its last segment (tried first, as custom
-    /// methods are declared that way), then as plain segments.
+    /// The ways to read a path. A last segment with a `:verb` (a letter, then letters and
+    /// digits, as AIP-136 custom methods are named) is a custom method call and is read only
+    /// that way: an unknown verb is a 404, never a plain resource path whose id happens to end
+    /// in `:something`. Any other last segment is read as plain segments (a literal colon in an
+    /// id can be sent as `%3A`).
     fn interpretations<'p>(
         &self,
         segments: Vec<PathSegment<'p>>,
     ) -> Vec<(Vec<PathSegment<'p>>, Option<&'p str>)> {
-        let mut out = Vec::with_capacity(2);
         if let Some(last) = segments.last() {
             if let Some((head, verb)) = last.raw.rsplit_once(':') {
-                let mut with_verb = segments.clone();
-                let n = with_verb.len() - 1;
-                with_verb[n] = PathSegment::new(head);
-                out.push((with_verb, Some(verb)));
+                if is_verb(verb) {
+                    let mut with_verb = segments.clone();
+                    let n = with_verb.len() - 1;
+                    with_verb[n] = PathSegment::new(head);
+                    return vec![(with_verb, Some(verb))];
+                }
             }
         }
-        out.push((segments, None));
-        out
+        vec![(segments, None)]
     }
+}
+
+/// Whether `text` has the shape of a custom method's verb: `[A-Za-z][A-Za-z0-9]*`.
+fn is_verb(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric())
+}
+
+/// Whether `message` (or a message inside it) has a credential field: one named `*_token`
+/// other than a page token. `seen` breaks cycles.
+fn carries_credentials(message: &MessageDescriptor, seen: &mut Vec<String>) -> bool {
+    if seen.iter().any(|s| s == message.full_name()) {
+        return false;
+    }
+    seen.push(message.full_name().to_string());
+    message.fields().any(|field| {
+        let name = field.name();
+        if name.ends_with("_token") && !name.ends_with("page_token") {
+            return true;
+        }
+        match field.kind() {
+            Kind::Message(inner) => carries_credentials(&inner, seen),
+            _ => false,
+        }
+    })
 }
 
 fn compile_method(
@@ -277,6 +319,7 @@ fn compile_method(
         input: method.input(),
         output: method.output(),
         upstream: service_name_of(service.package_name()).into(),
+        no_store: carries_credentials(&method.output(), &mut Vec::new()),
     });
     let mut pending = vec![rule];
     // Additional bindings may not nest further (http.proto), so one level is walked.
@@ -403,7 +446,10 @@ mod tests {
     use super::*;
 
     fn table() -> RouteTable {
-        RouteTable::compile(crate::descriptors::compiled_in().unwrap())
+        RouteTable::compile(
+            crate::descriptors::compiled_in().unwrap(),
+            &crate::config::mesh_services(),
+        )
     }
 
     fn found(table: &RouteTable, method: Method, path: &str) -> String {
@@ -464,5 +510,50 @@ mod tests {
             table.find(&Method::GET, "v1/users/me"),
             RouteMatch::NotFound
         ));
+    }
+
+    #[test]
+    fn an_unknown_custom_verb_is_not_read_as_a_resource_id() {
+        let table = table();
+        assert!(matches!(
+            table.find(&Method::GET, "/v1/resumes/abc:noSuchVerb"),
+            RouteMatch::NotFound
+        ));
+        assert!(matches!(
+            table.find(&Method::GET, "/v1/users/42:x1"),
+            RouteMatch::NotFound
+        ));
+        // A known verb with the wrong method is still a 405, not a lookup of `users:register`.
+        assert!(matches!(
+            table.find(&Method::GET, "/v1/users:register"),
+            RouteMatch::MethodNotAllowed(m) if m == [Method::POST]
+        ));
+        // A colon that is part of an id is sent escaped.
+        assert_eq!(found(&table, Method::GET, "/v1/users/a%3Ab"), "GetUser");
+    }
+
+    #[test]
+    fn only_exposed_services_get_routes() {
+        let pool = crate::descriptors::compiled_in().unwrap();
+        let table = RouteTable::compile(pool, &["identity".to_string()]);
+        assert_eq!(table.upstream_names(), [Arc::<str>::from("identity")]);
+        assert!(matches!(
+            table.find(&Method::GET, "/v1/jobs:search"),
+            RouteMatch::NotFound
+        ));
+    }
+
+    #[test]
+    fn replies_carrying_tokens_are_marked_no_store() {
+        let table = table();
+        let route = |method, path| match table.find(&method, path) {
+            RouteMatch::Found { route, .. } => route.rpc.no_store,
+            other => panic!("{path}: {other:?}"),
+        };
+        assert!(route(Method::POST, "/v1/sessions:login"));
+        assert!(route(Method::POST, "/v1/sessions:refresh"));
+        assert!(!route(Method::GET, "/v1/users/me"));
+        // A page token is not a credential.
+        assert!(!route(Method::GET, "/v1/companies"));
     }
 }

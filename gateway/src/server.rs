@@ -10,14 +10,14 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use http::header::CONTENT_TYPE;
-use http::StatusCode;
+use http::header::{CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use http::{HeaderValue, StatusCode};
 use tokio::net::TcpListener;
 
+use crate::conn::{ConnBudget, Connections};
 use crate::gateway::{Gateway, Shared};
 use crate::status::APPLICATION_JSON;
 use crate::upstream::Upstreams;
-use crate::workers::ClientAddr;
 
 impl<U: Upstreams> Gateway<U> {
     /// The gateway as an axum router, for serving or embedding.
@@ -28,23 +28,65 @@ impl<U: Upstreams> Gateway<U> {
             .route("/openapi.json", get(openapi::<U>))
             .fallback(crate::proxy::handle::<U>)
             .with_state(self.shared.clone())
+            // Outermost, so every answer has it, axum's own 405s included: browsers must not
+            // guess a type other than the declared JSON.
+            .layer(axum::middleware::map_response(nosniff))
     }
 }
 
 /// Serves `gateway` on `listener` until `shutdown` completes, then lets in-flight requests finish.
+/// Connections are served on the caller's runtime with the same bounds as the workers'.
 pub async fn serve<U: Upstreams>(
     listener: TcpListener,
     gateway: Gateway<U>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Connect info gives the proxy the client address for x-forwarded-for.
-    let service = gateway
-        .router()
-        .into_make_service_with_connect_info::<ClientAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let budget = ConnBudget::new(gateway.config().max_connections);
+    let refused = crate::workers::refused_counter(&gateway);
+    let connections = Connections::new(
+        gateway.router(),
+        gateway.conn_limits(),
+        gateway.automatic_bodies(),
+        stopped,
+    );
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, addr) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        match budget.try_open() {
+            Some(permit) => {
+                let _ = stream.set_nodelay(true);
+                connections.spawn(stream, addr, permit);
+            }
+            None => {
+                refused.inc();
+            }
+        }
+    }
+    let _ = stop.send(true);
+    connections.drained().await;
+    Ok(())
 }
+
+async fn nosniff(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    response
+}
+
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 
 fn json(status: StatusCode, value: &serde_json::Value) -> Response {
     let mut response = Response::new(Body::from(serde_json::to_vec(value).unwrap_or_default()));

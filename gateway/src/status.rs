@@ -2,7 +2,7 @@
 //! `google.rpc.Status` in JSON — `{"code":..,"message":..,"details":[{"@type":..}]}` — rendered by
 //! prost-reflect through the descriptor pool, so each `Any` detail appears as its message's JSON
 //! with an `@type` field. The HTTP status comes from the one error table in `talentmesh-mesh`;
-//! only the gateway's transport-level rejections (405, 413, 415) have no row there and set their
+//! only the gateway's transport-level rejections (405, 408, 413, 415) have no row there and set their
 //! status explicitly while the body carries the nearest gRPC code.
 
 use axum::body::Body;
@@ -106,6 +106,22 @@ impl Rejection {
             body: error.to_rpc_status(),
             allow: None,
             close: false,
+        }
+    }
+
+    /// The client paused longer than `pause` while sending the body: 408, and the connection
+    /// closes (the rest of the body is not waited for).
+    pub fn body_timeout(pause: std::time::Duration) -> Rejection {
+        let error = ApiError::new(
+            ErrorCode::DeadlineExceeded,
+            format!("no part of the request body arrived for {pause:?}"),
+        )
+        .with_reason("REQUEST_BODY_TIMEOUT");
+        Rejection {
+            status: StatusCode::REQUEST_TIMEOUT,
+            body: error.to_rpc_status(),
+            allow: None,
+            close: true,
         }
     }
 

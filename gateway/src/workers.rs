@@ -18,14 +18,13 @@ use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
 use http::HeaderValue;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::conn::{ConnBudget, ConnPermit, Connections};
 use crate::gateway::Gateway;
 use crate::upstream::Upstreams;
 
@@ -47,7 +46,7 @@ pub struct ClientAddr {
 }
 
 impl ClientAddr {
-    fn new(addr: SocketAddr) -> Self {
+    pub(crate) fn new(addr: SocketAddr) -> Self {
         ClientAddr {
             addr,
             ip: HeaderValue::from_str(&addr.ip().to_string()).ok(),
@@ -55,62 +54,24 @@ impl ClientAddr {
     }
 }
 
-impl Connected<IncomingStream<'_, TcpListener>> for ClientAddr {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        ClientAddr::new(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, Handed>> for ClientAddr {
-    fn connect_info(stream: IncomingStream<'_, Handed>) -> Self {
-        ClientAddr::new(*stream.remote_addr())
-    }
-}
-
-/// A worker's side of the acceptor: the connections handed to it.
-pub struct Handed {
-    connections: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl Listener for Handed {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
-        loop {
-            match self.connections.recv().await {
-                // Registers the socket with this worker's reactor: its I/O is driven here.
-                Some((stream, addr)) => match TcpStream::from_std(stream) {
-                    Ok(stream) => return (stream, addr),
-                    Err(e) => tracing::warn!(error = %e, "could not adopt a connection"),
-                },
-                // The acceptor stopped: shutdown is under way and ends this worker's serving.
-                None => std::future::pending::<()>().await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
-    }
-}
+/// A connection handed to a worker: the socket, its peer, its share of the connection budget.
+type Handed = (std::net::TcpStream, SocketAddr, ConnPermit);
 
 struct Worker {
-    connections: mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>,
+    connections: mpsc::UnboundedSender<Handed>,
     accepted: Counter,
     done: oneshot::Receiver<std::io::Result<()>>,
 }
 
 /// Serves `gateway` on `workers` threads until `shutdown` completes, then stops accepting and
-/// lets every worker finish its in-flight requests. Accepts on the caller's runtime.
+/// lets every worker finish its in-flight requests. Accepts on the caller's runtime, at most
+/// [`crate::GatewayConfig::max_connections`] connections open at once.
 pub async fn serve_workers<U: Upstreams>(
     listener: TcpListener,
     gateway: Gateway<U>,
     workers: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let local = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let accepted = Family::<Vec<(String, String)>, Counter>::default();
     gateway.metrics().registry().register(
@@ -118,16 +79,14 @@ pub async fn serve_workers<U: Upstreams>(
         "Client connections handed to each worker thread",
         accepted.clone(),
     );
+    let refused = refused_counter(&gateway);
+    let budget = ConnBudget::new(gateway.config().max_connections);
     let mut pool = Vec::with_capacity(workers);
     for number in 1..=workers.max(1) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (done_tx, done) = oneshot::channel();
-        let handed = Handed {
-            connections: rx,
-            local,
-        };
         let gateway = gateway.clone();
-        let mut stopped = stopped.clone();
+        let stopped = stopped.clone();
         std::thread::Builder::new()
             .name(format!("gateway-worker-{number}"))
             .spawn(move || {
@@ -135,18 +94,7 @@ pub async fn serve_workers<U: Upstreams>(
                 let result = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .and_then(|runtime| {
-                        runtime.block_on(async move {
-                            let app = gateway
-                                .router()
-                                .into_make_service_with_connect_info::<ClientAddr>();
-                            axum::serve(handed, app)
-                                .with_graceful_shutdown(async move {
-                                    let _ = stopped.wait_for(|stop| *stop).await;
-                                })
-                                .await
-                        })
-                    });
+                    .map(|runtime| runtime.block_on(work(rx, gateway, stopped)));
                 let _ = done_tx.send(result);
             })?;
         pool.push(Worker {
@@ -158,7 +106,7 @@ pub async fn serve_workers<U: Upstreams>(
         });
     }
 
-    accept(&listener, &pool, shutdown).await;
+    accept(&listener, &pool, &budget, &refused, shutdown).await;
     let _ = stop.send(true);
     let mut result = Ok(());
     for worker in pool {
@@ -175,8 +123,55 @@ pub async fn serve_workers<U: Upstreams>(
     result
 }
 
+/// The counter of connections closed at once because the budget was spent.
+pub(crate) fn refused_counter<U: Upstreams>(gateway: &Gateway<U>) -> Counter {
+    let refused = Counter::default();
+    gateway.metrics().registry().register(
+        "gateway_connections_refused",
+        "Client connections closed on accept because TALENTMESH_GATEWAY_MAX_CONNECTIONS were open",
+        refused.clone(),
+    );
+    refused
+}
+
+/// One worker: serves the connections handed to it on its own runtime until `stopped`, then
+/// waits for them to finish.
+async fn work<U: Upstreams>(
+    mut handed: mpsc::UnboundedReceiver<Handed>,
+    gateway: Gateway<U>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let connections = Connections::new(
+        gateway.router(),
+        gateway.conn_limits(),
+        gateway.automatic_bodies(),
+        stopped.clone(),
+    );
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|stop| *stop) => break,
+            next = handed.recv() => match next {
+                // Registers the socket with this worker's reactor: its I/O is driven here.
+                Some((stream, addr, permit)) => match TcpStream::from_std(stream) {
+                    Ok(stream) => connections.spawn(stream, addr, permit),
+                    Err(e) => tracing::warn!(error = %e, "could not adopt a connection"),
+                },
+                // The acceptor stopped: shutdown is under way.
+                None => break,
+            },
+        }
+    }
+    connections.drained().await;
+}
+
 /// Hands accepted connections round-robin to the workers until `shutdown` completes.
-async fn accept(listener: &TcpListener, pool: &[Worker], shutdown: impl Future<Output = ()>) {
+async fn accept(
+    listener: &TcpListener,
+    pool: &[Worker],
+    budget: &ConnBudget,
+    refused: &Counter,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let mut next = 0usize;
     loop {
@@ -192,6 +187,13 @@ async fn accept(listener: &TcpListener, pool: &[Worker], shutdown: impl Future<O
                 }
             },
         };
+        // Past the budget the connection is closed at once (dropped), rather than left in the
+        // backlog where it would hold the client without an answer.
+        let Some(mut permit) = budget.try_open() else {
+            refused.inc();
+            tracing::debug!(client = %addr, "connection limit reached; closing");
+            continue;
+        };
         // Responses go out in one write, but an error body after its head must not wait for
         // the client's delayed ACK.
         let _ = stream.set_nodelay(true);
@@ -203,13 +205,16 @@ async fn accept(listener: &TcpListener, pool: &[Worker], shutdown: impl Future<O
         for _ in 0..pool.len() {
             let worker = &pool[next % pool.len()];
             next = next.wrapping_add(1);
-            match worker.connections.send((stream, addr)) {
+            match worker.connections.send((stream, addr, permit)) {
                 Ok(()) => {
                     worker.accepted.inc();
                     delivered = true;
                     break;
                 }
-                Err(mpsc::error::SendError((back, _))) => stream = back,
+                Err(mpsc::error::SendError((back, _, p))) => {
+                    stream = back;
+                    permit = p;
+                }
             }
         }
         if !delivered {

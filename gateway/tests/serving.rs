@@ -47,9 +47,14 @@ async fn forwards_auth_request_id_trace_context_and_client_address() {
         reply.header("grpc-metadata-x-seen-tracestate"),
         Some("vendor=1")
     );
+    // The peer (127.0.0.1) is no trusted proxy: its x-forwarded-for is replaced, not extended.
     assert_eq!(
         reply.header("grpc-metadata-x-seen-forwarded-for"),
-        Some("203.0.113.7, 127.0.0.1")
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        reply.header("grpc-metadata-x-seen-client-ip"),
+        Some("127.0.0.1")
     );
 
     // Without one, the gateway makes a request id, sends it upstream and echoes it.

@@ -131,6 +131,9 @@ pub struct Options {
     pub with_upstream: bool,
     /// Worker threads serving HTTP, as the binary does; 0 serves on the test's runtime.
     pub workers: usize,
+    /// Every other setting (timeouts, trusted proxies, connection limit, exposed services;
+    /// by default the services are `testing` alone). `deadline` and `body_limit` win.
+    pub config: GatewayConfig,
 }
 
 impl Default for Options {
@@ -140,6 +143,11 @@ impl Default for Options {
             body_limit: 1024,
             with_upstream: true,
             workers: 2,
+            config: GatewayConfig {
+                // The test protos' package, talentmesh.testing.v1, is upstream `testing`.
+                services: vec!["testing".to_string()],
+                ..GatewayConfig::default()
+            },
         }
     }
 }
@@ -161,7 +169,7 @@ pub async fn app_with(options: Options) -> App {
     let config = GatewayConfig {
         deadline: options.deadline,
         body_limit: options.body_limit,
-        ..GatewayConfig::default()
+        ..options.config
     };
     // Only the test protos: the compiled-in talentmesh routes would overlap (`/v1/users:register`).
     let pool = DescriptorPool::decode(protos.initial.as_slice()).unwrap();
@@ -406,6 +414,7 @@ async fn echo(
         ("x-seen-tracestate", "tracestate"),
         ("x-seen-forwarded-for", "x-forwarded-for"),
         ("x-seen-grpc-timeout", "grpc-timeout"),
+        ("x-seen-client-ip", "x-talentmesh-client-ip"),
     ] {
         if let Some(value) = headers.get(header).and_then(|v| v.to_str().ok()) {
             metadata.insert(seen, MetadataValue::try_from(value).unwrap());

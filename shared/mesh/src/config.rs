@@ -208,6 +208,84 @@ pub struct MeshConfig {
     /// [`crate::limits::DEFAULT_MAX_MESSAGE`], sized from the largest document the API gives
     /// out; at least [`crate::limits::MIN_MAX_MESSAGE`]). Set the same value on every process.
     pub grpc_max_message: usize,
+    /// The bounds of the gRPC server's connections (keep-alive, streams, handshake).
+    pub grpc_connections: GrpcConnectionLimits,
+}
+
+/// How the gRPC server bounds its client connections, so neither dead peers nor connections
+/// that never speak HTTP/2 pile up (issue 15: 300 half-open connections stayed open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrpcConnectionLimits {
+    /// `TALENTMESH_GRPC_KEEPALIVE_INTERVAL`, default 30 s: how often the server pings each
+    /// connection (HTTP/2 PING).
+    pub keepalive_interval: Duration,
+    /// `TALENTMESH_GRPC_KEEPALIVE_TIMEOUT`, default 10 s: a ping unanswered this long closes
+    /// the connection.
+    pub keepalive_timeout: Duration,
+    /// `TALENTMESH_GRPC_MAX_CONCURRENT_STREAMS`, default 1024: calls one connection may have
+    /// open at once (the gateway multiplexes many requests over few connections).
+    pub max_concurrent_streams: u32,
+    /// `TALENTMESH_GRPC_HANDSHAKE_TIMEOUT`, default 10 s: a connection that has not sent the
+    /// whole HTTP/2 connection preface by then is closed.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for GrpcConnectionLimits {
+    fn default() -> Self {
+        GrpcConnectionLimits {
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            max_concurrent_streams: 1024,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl GrpcConnectionLimits {
+    /// Reads the `TALENTMESH_GRPC_*` connection settings, recording problems in `env`.
+    pub fn load(env: &mut Env) -> GrpcConnectionLimits {
+        let defaults = GrpcConnectionLimits::default();
+        let limits = GrpcConnectionLimits {
+            keepalive_interval: env.duration(
+                "TALENTMESH_GRPC_KEEPALIVE_INTERVAL",
+                defaults.keepalive_interval,
+            ),
+            keepalive_timeout: env.duration(
+                "TALENTMESH_GRPC_KEEPALIVE_TIMEOUT",
+                defaults.keepalive_timeout,
+            ),
+            max_concurrent_streams: env.parse(
+                "TALENTMESH_GRPC_MAX_CONCURRENT_STREAMS",
+                defaults.max_concurrent_streams,
+            ),
+            handshake_timeout: env.duration(
+                "TALENTMESH_GRPC_HANDSHAKE_TIMEOUT",
+                defaults.handshake_timeout,
+            ),
+        };
+        for (key, value) in [
+            (
+                "TALENTMESH_GRPC_KEEPALIVE_INTERVAL",
+                limits.keepalive_interval,
+            ),
+            (
+                "TALENTMESH_GRPC_KEEPALIVE_TIMEOUT",
+                limits.keepalive_timeout,
+            ),
+            (
+                "TALENTMESH_GRPC_HANDSHAKE_TIMEOUT",
+                limits.handshake_timeout,
+            ),
+        ] {
+            if value.is_zero() {
+                env.problem(format!("{key}: must be positive"));
+            }
+        }
+        if limits.max_concurrent_streams == 0 {
+            env.problem("TALENTMESH_GRPC_MAX_CONCURRENT_STREAMS: must be positive");
+        }
+        limits
+    }
 }
 
 impl MeshConfig {
@@ -257,6 +335,7 @@ impl MeshConfig {
                 "TALENTMESH_GRPC_MAX_MESSAGE",
                 crate::limits::DEFAULT_MAX_MESSAGE,
             ),
+            grpc_connections: GrpcConnectionLimits::load(env),
         };
         // Above 1 GiB a single message is a memory problem, not a document.
         if !(crate::limits::MIN_MAX_MESSAGE..=1 << 30).contains(&config.grpc_max_message) {

@@ -1,6 +1,8 @@
 //! Serving a service: the gRPC server with health, reflection, metrics, tracing and auth layers;
 //! Consul registration with a gRPC health check; health that follows the stores; and the
 //! shutdown sequence SIGTERM asks for: NOT_SERVING, deregister, drain in-flight requests, return.
+//! Connections are bounded ([`crate::config::GrpcConnectionLimits`]): HTTP/2 keep-alive with a
+//! timeout, a cap on concurrent streams, and a handshake timeout ([`Handshake`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -333,15 +335,24 @@ pub async fn serve_with_descriptors(
     // The builder's `tcp_nodelay` only reaches sockets tonic accepts itself; these come from
     // our own listener, so each gets TCP_NODELAY here. Without it, a response written in more
     // than one segment waits for the client's delayed ACK (about 40 ms) under Nagle.
-    let incoming = futures::StreamExt::map(TcpListenerStream::new(listeners.grpc), |accepted| {
-        if let Ok(stream) = &accepted {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        }
-        accepted
-    });
+    let limits = config.grpc_connections;
+    let incoming =
+        futures::StreamExt::map(TcpListenerStream::new(listeners.grpc), move |accepted| {
+            accepted.map(|stream| {
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                }
+                // A connection that never sends its HTTP/2 preface holds a socket and a task for
+                // as long as the peer likes: it gets the handshake timeout, then is closed.
+                Handshake::new(stream, limits.handshake_timeout)
+            })
+        });
     let server = tonic::transport::Server::builder()
+        // Dead peers (no PING answer within the timeout) are dropped instead of held.
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        // One connection cannot open unbounded streams, each a task and buffers.
+        .max_concurrent_streams(limits.max_concurrent_streams)
         .layer(layers)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, signal);
@@ -364,6 +375,104 @@ pub async fn serve_with_descriptors(
     result?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The HTTP/2 connection preface every client sends first (RFC 9113 section 3.4).
+const PREFACE_LEN: usize = 24;
+
+/// A server socket that must deliver the HTTP/2 connection preface within a timeout: until
+/// [`PREFACE_LEN`] bytes have been read, a read that waits past the deadline fails with
+/// `TimedOut`, which ends the connection. After the preface it is the plain socket (HTTP/2
+/// keep-alive then watches the peer). tonic has no handshake timeout of its own.
+pub struct Handshake<IO> {
+    inner: IO,
+    read: usize,
+    /// Dropped once the preface is in.
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<IO> Handshake<IO> {
+    pub fn new(inner: IO, timeout: Duration) -> Self {
+        Handshake {
+            inner,
+            read: 0,
+            deadline: Some(Box::pin(tokio::time::sleep(timeout))),
+        }
+    }
+}
+
+impl<IO: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Handshake<IO> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        match std::pin::Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                this.read += buf.filled().len() - before;
+                if this.read >= PREFACE_LEN {
+                    this.deadline = None;
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => match this.deadline.as_mut().map(|d| d.as_mut().poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no HTTP/2 connection preface within the handshake timeout",
+                ))),
+                _ => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<IO: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Handshake<IO> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The peer address stays what tonic reports for a plain socket (`Request::remote_addr`).
+impl<IO: tonic::transport::server::Connected> tonic::transport::server::Connected
+    for Handshake<IO>
+{
+    type ConnectInfo = IO::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
 }
 
 /// Opens a span per RPC, child of the caller's W3C trace context.
