@@ -8,7 +8,7 @@
 use axum::body::Body;
 use axum::response::Response;
 use base64::Engine as _;
-use http::header::{ALLOW, CONNECTION, CONTENT_TYPE};
+use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Method, StatusCode};
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
@@ -160,12 +160,32 @@ impl Rejection {
         if let Some(allow) = self.allow {
             response.headers_mut().insert(ALLOW, allow);
         }
+        if let Some(seconds) = retry_after_seconds(&self.body) {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.close {
             // HTTP/2 servers drop this header; there a stream ends without touching others.
             response.headers_mut().insert(CONNECTION, CLOSE);
         }
         response
     }
+}
+
+/// The `Retry-After` of an error (RFC 9110 §10.2.3, whole seconds): the delay of its
+/// `google.rpc.RetryInfo` detail rounded up, at least 1 — so a client waiting that long is
+/// admitted. `None` without one or with a delay that is negative or absurd (over a day).
+fn retry_after_seconds(status: &rpc::Status) -> Option<u64> {
+    let info = status
+        .details
+        .iter()
+        .filter(|d| d.type_url.ends_with("/google.rpc.RetryInfo"))
+        .find_map(|d| rpc::RetryInfo::decode(d.value.as_slice()).ok())?;
+    let delay = info.retry_delay?;
+    if delay.seconds < 0 || delay.nanos < 0 || delay.seconds > 86_400 {
+        return None;
+    }
+    let seconds = u64::try_from(delay.seconds).ok()? + u64::from(delay.nanos > 0);
+    Some(seconds.max(1))
 }
 
 /// Renders `status` as JSON. Details whose type the pool does not know cannot become JSON
@@ -217,4 +237,27 @@ pub fn render(
         }
     }
     serde_json::to_vec(&json).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn retry_after_is_the_retry_delay_rounded_up_to_whole_seconds() {
+        let limited = |after: Duration| {
+            ApiError::new(ErrorCode::ResourceExhausted, "slow down")
+                .with_retry_after(after)
+                .to_rpc_status()
+        };
+        assert_eq!(retry_after_seconds(&limited(Duration::from_millis(1500))), Some(2));
+        assert_eq!(retry_after_seconds(&limited(Duration::from_secs(60))), Some(60));
+        // A client told 0 would retry at once and be refused again.
+        assert_eq!(retry_after_seconds(&limited(Duration::from_millis(3))), Some(1));
+        assert_eq!(retry_after_seconds(&limited(Duration::ZERO)), Some(1));
+        let plain = ApiError::new(ErrorCode::ResourceExhausted, "full").to_rpc_status();
+        assert_eq!(retry_after_seconds(&plain), None);
+    }
 }

@@ -1,8 +1,15 @@
-//! The company service's configuration: the mesh and store settings plus the permission cache.
+//! The company service's configuration: the mesh and store settings plus the permission cache
+//! and the invitation rate limit.
+//!
+//! - `TALENTMESH_COMPANY_RATE_INVITE_PER_INVITER` (20/h): invitations one user may create, over
+//!   all companies, shared by every instance through Redis (GCRA, `talentmesh-ratelimit`);
+//!   written `N/UNIT` (`20/h`, `5/min`, `20/90s`). Over it: RESOURCE_EXHAUSTED with `RetryInfo`
+//!   and reason `RATE_LIMITED`; while Redis is down invitations are refused with UNAVAILABLE.
 
 use std::time::Duration;
 
 use talentmesh_mesh::config::{ConfigError, Env, MeshConfig};
+use talentmesh_ratelimit::Rate;
 use talentmesh_storage::{Needs, StorageConfig};
 
 /// The service's name in the mesh (Consul, metrics, outbox, key prefixes).
@@ -21,6 +28,8 @@ pub struct Config {
     pub decision_ttl: Duration,
     /// Invitations expire after this.
     pub invitation_ttl: Duration,
+    /// Invitations per inviter.
+    pub invite_rate: Rate,
     /// How often the consistency checker compares the projections with MySQL (0: never).
     pub check_every: Option<Duration>,
 }
@@ -41,6 +50,10 @@ impl Config {
             invitation_ttl: env.duration(
                 "TALENTMESH_COMPANY_INVITATION_TTL",
                 Duration::from_secs(7 * 24 * 3600),
+            ),
+            invite_rate: env.parse(
+                "TALENTMESH_COMPANY_RATE_INVITE_PER_INVITER",
+                Rate::per_hour(20),
             ),
             check_every: (!check_every.is_zero()).then_some(check_every),
         };

@@ -57,6 +57,9 @@ pub enum Error {
     /// Redis could not be told about a membership change, so the change was refused.
     #[error("permission cache unavailable; retry shortly")]
     CacheUnavailable,
+    /// A rate limit refused the call, or its store was down.
+    #[error("{0}")]
+    RateLimited(#[from] talentmesh_ratelimit::Error),
     /// A MySQL failure.
     #[error("mysql: {0}")]
     Db(#[from] sqlx::Error),
@@ -140,6 +143,7 @@ impl From<Error> for ApiError {
             Error::TooManyOffices => precondition(&e, "TOO_MANY_OFFICES"),
             Error::TooManyRelations => precondition(&e, "TOO_MANY_RELATIONS"),
             Error::CacheUnavailable => ApiError::unavailable(e.to_string()),
+            Error::RateLimited(e) => e.into(),
             Error::Db(e) => talentmesh_storage::Error::MySql(e).into(),
             Error::Store(e) => e.into(),
             Error::Upstream(e) => ApiError::from(e),

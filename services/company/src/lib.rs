@@ -69,12 +69,14 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
         .projection(geo.clone(), events::change_of());
     kit.start_sync(sync).await?;
 
+    let invite_limiter = talentmesh_ratelimit::Limiter::new(redis.clone());
+    invite_limiter.register_metrics(&mut kit.metrics().registry());
     let audit = store::AuditLog::spawn(mysql.clone(), kit.metrics());
     let companies = store::CompanyStore::new(mysql.clone(), config::SERVICE);
     let members = store::MemberStore::new(mysql.clone());
     let access = service::Access::new(service::Authz::new(
         members.clone(),
-        store::DecisionCache::new(redis, config.decision_ttl),
+        store::DecisionCache::new(redis.clone(), config.decision_ttl),
         audit.clone(),
     ));
     kit.public_methods(grpc::PUBLIC_METHODS);
@@ -105,7 +107,8 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
             audit,
             access,
             config.invitation_ttl,
-        )),
+        )
+        .with_invite_limit(invite_limiter, config.invite_rate)),
     }));
     kit.run().await
 }

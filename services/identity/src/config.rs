@@ -6,6 +6,16 @@
 //! - `TALENTMESH_IDENTITY_THROTTLE_PER_ACCOUNT` (5): failed logins to one account from one client
 //!   address within `TALENTMESH_IDENTITY_THROTTLE_WINDOW` (900s) before that pair must wait;
 //!   `TALENTMESH_IDENTITY_THROTTLE_PER_ADDRESS` (50): failed logins from one address.
+//! - Rate limits, shared by every identity instance through Redis (GCRA, `talentmesh-ratelimit`),
+//!   written `N/UNIT` (`10/h`, `30/min`, `5/s`, `20/90s`); a call over one gets
+//!   RESOURCE_EXHAUSTED with `RetryInfo` and reason `RATE_LIMITED`:
+//!   `TALENTMESH_IDENTITY_RATE_REGISTER_PER_ADDRESS` (10/h) registrations per client address;
+//!   `TALENTMESH_IDENTITY_RATE_REGISTER_PER_ACCOUNT` (5/h) registration attempts per email;
+//!   `TALENTMESH_IDENTITY_RATE_LOGIN_PER_ADDRESS` (30/min) logins per client address;
+//!   `TALENTMESH_IDENTITY_RATE_LOGIN_PER_ACCOUNT` (10/min) logins to one email from one client
+//!   address (per pair, not per email alone, so nobody can keep an owner out by spending the
+//!   email's budget from elsewhere). If Redis is down, logins pass (logged and counted) and
+//!   registrations are refused with UNAVAILABLE.
 //! - `TALENTMESH_IDENTITY_TRUSTED_PROXIES` (empty): comma-separated networks (`10.0.0.0/8`, or a
 //!   single address) whose connections may name the client's address in the
 //!   `x-talentmesh-client-ip` metadata entry (the gateway sets it). From any other peer the entry
@@ -27,9 +37,11 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use talentmesh_mesh::config::{ConfigError, Env, MeshConfig, Secret};
+use talentmesh_ratelimit::Rate;
 use talentmesh_storage::{Needs, StorageConfig};
 
 use crate::service::hashing::HashLimits;
+use crate::service::RateLimits;
 use crate::store::key_cipher::KeyCipher;
 use crate::store::throttle::Limits;
 
@@ -50,6 +62,8 @@ pub struct Config {
     pub refresh_retry_window: Duration,
     pub key_rotation: Duration,
     pub throttle: Limits,
+    /// Calls per client address and per account for registration and login.
+    pub rate_limits: RateLimits,
     /// Peers whose `x-talentmesh-client-ip` names the client address (the gateway's networks).
     pub trusted_proxies: Vec<IpNet>,
     /// How many password hashes run at once and how long a caller waits for a turn.
@@ -152,6 +166,24 @@ impl Config {
                 ),
                 per_account_address: env.parse("TALENTMESH_IDENTITY_THROTTLE_PER_ACCOUNT", 5),
                 per_address: env.parse("TALENTMESH_IDENTITY_THROTTLE_PER_ADDRESS", 50),
+            },
+            rate_limits: RateLimits {
+                register_per_address: env.parse(
+                    "TALENTMESH_IDENTITY_RATE_REGISTER_PER_ADDRESS",
+                    Rate::per_hour(10),
+                ),
+                register_per_account: env.parse(
+                    "TALENTMESH_IDENTITY_RATE_REGISTER_PER_ACCOUNT",
+                    Rate::per_hour(5),
+                ),
+                login_per_address: env.parse(
+                    "TALENTMESH_IDENTITY_RATE_LOGIN_PER_ADDRESS",
+                    Rate::per_minute(30),
+                ),
+                login_per_account: env.parse(
+                    "TALENTMESH_IDENTITY_RATE_LOGIN_PER_ACCOUNT",
+                    Rate::per_minute(10),
+                ),
             },
             trusted_proxies: trusted_proxies(&mut env),
             hashing: HashLimits {

@@ -28,6 +28,10 @@ pub enum Error {
     /// after the given time.
     #[error("too many password checks at once")]
     Busy(Duration),
+    /// A rate limit refused the call (RESOURCE_EXHAUSTED with `RetryInfo`, reason
+    /// `RATE_LIMITED`), or its store was down for a call that does not pass without it.
+    #[error("{0}")]
+    RateLimited(#[from] talentmesh_ratelimit::Error),
     /// Unknown, expired or revoked refresh token.
     #[error("refresh token is not valid")]
     RefreshInvalid,
@@ -96,6 +100,7 @@ impl From<Error> for ApiError {
             )
             .with_reason("PASSWORD_HASHING_BUSY")
             .with_retry_after(after),
+            Error::RateLimited(e) => e.into(),
             Error::RefreshInvalid => ApiError::unauthenticated("refresh token is not valid")
                 .with_reason("REFRESH_TOKEN_INVALID"),
             Error::RefreshReused => {

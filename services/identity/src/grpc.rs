@@ -94,7 +94,7 @@ fn name_id<'a>(name: &'a str, prefix: &str, shape: &str) -> Result<&'a str, Erro
         .ok_or_else(|| Invalid::new("name", format!("must look like {shape}")).into())
 }
 
-/// The client address for throttling: the connection's peer, or, when the peer is a trusted
+/// The client address for throttling and rate limits: the connection's peer, or, when the peer is a trusted
 /// proxy, the address it names in [`CLIENT_IP`]. Anything else a caller sends (its own
 /// `x-forwarded-for` or [`CLIENT_IP`] on the raw gRPC port) is ignored, so a caller cannot
 /// spread its failures over made-up addresses or pin them on someone else's.
@@ -122,10 +122,11 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         &self,
         request: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterResponse>, Status> {
+        let address = client_address(&request, &self.trusted_proxies);
         let req = request.into_inner();
         let user = self
             .identity
-            .register(&req.email, &req.password, role_from_pb(req.role))
+            .register(&req.email, &req.password, role_from_pb(req.role), &address)
             .await?;
         Ok(Response::new(pb::RegisterResponse {
             user: Some(user_to_pb(&user)),

@@ -11,7 +11,8 @@
 //!   aggregate.
 //! - `store`: all queries: `users` (MySQL accounts + outbox), `keys` (MySQL `signing_keys`,
 //!   private halves sealed by `key_cipher`), `sessions` (refresh tokens in Redis), `throttle`
-//!   (failed-login windows per account and address in Redis).
+//!   (failed-login windows per account and address in Redis). Rate limits on registration and
+//!   login per client address and account come from `talentmesh-ratelimit` (GCRA in Redis).
 //! - `events`: the `UserRegistered` event identity emits (it consumes none).
 //! - `error`: the crate `Error`, and its mapping to `ApiError` and `tonic::Status`.
 //! - `config`: typed settings from the environment.
@@ -50,6 +51,8 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
 
     let hashing = service::hashing::HashGate::new(config.hashing);
     hashing.register_metrics(&mut kit.metrics().registry());
+    let limiter = talentmesh_ratelimit::Limiter::new(redis.clone());
+    limiter.register_metrics(&mut kit.metrics().registry());
     let keys = service::keys::KeyRing::open(
         store::KeyStore::new(mysql.clone(), config.key_cipher.clone()),
         config.key_rotation,
@@ -73,7 +76,8 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
         },
         hashing,
     )
-    .await?;
+    .await?
+    .with_rate_limits(limiter, config.rate_limits);
     if let Some(email) = &config.admin_email {
         identity
             .ensure_admin(

@@ -68,9 +68,13 @@ impl From<Error> for ApiError {
                 ApiError::new(ErrorCode::FailedPrecondition, "the job is not published")
                     .with_reason("JOB_NOT_PUBLISHED")
             }
-            e @ Error::NotEnoughFeedback { .. } => {
+            e @ Error::NotEnoughFeedback { queries, needed } => {
+                let how = format!(
+                    "tuning needs application outcomes on at least {needed} jobs; {queries} have them"
+                );
                 ApiError::new(ErrorCode::FailedPrecondition, e.to_string())
                     .with_reason("NOT_ENOUGH_FEEDBACK")
+                    .with_precondition("FEEDBACK", "matching/weights", how)
             }
             Error::Upstream(e) => ApiError::from(e),
             e @ Error::Embedding(_) => {

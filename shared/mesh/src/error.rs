@@ -168,6 +168,16 @@ impl FieldViolation {
     }
 }
 
+/// One precondition a request failed (`google.rpc.PreconditionFailure.Violation`, AIP-193):
+/// `kind` is an UPPER_SNAKE type of the service's own (`FEEDBACK`), `subject` what failed it
+/// (a resource name), `description` how to satisfy it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreconditionViolation {
+    pub kind: String,
+    pub subject: String,
+    pub description: String,
+}
+
 /// An error ready for the wire: a code, a message for people, and machine-readable details.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -177,6 +187,8 @@ pub struct ApiError {
     pub reason: Option<&'static str>,
     pub metadata: HashMap<String, String>,
     pub violations: Vec<FieldViolation>,
+    /// Sent as one `google.rpc.PreconditionFailure` (with FAILED_PRECONDITION).
+    pub preconditions: Vec<PreconditionViolation>,
     pub retry_after: Option<Duration>,
 }
 
@@ -188,6 +200,7 @@ impl ApiError {
             reason: None,
             metadata: HashMap::new(),
             violations: Vec::new(),
+            preconditions: Vec::new(),
             retry_after: None,
         }
     }
@@ -245,6 +258,22 @@ impl ApiError {
         self
     }
 
+    /// Adds a `PreconditionFailure` violation: what failed (`kind`, `subject`) and how to
+    /// satisfy it (`description`).
+    pub fn with_precondition(
+        mut self,
+        kind: impl Into<String>,
+        subject: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        self.preconditions.push(PreconditionViolation {
+            kind: kind.into(),
+            subject: subject.into(),
+            description: description.into(),
+        });
+        self
+    }
+
     pub fn with_retry_after(mut self, after: Duration) -> Self {
         self.retry_after = Some(after);
         self
@@ -271,6 +300,22 @@ impl ApiError {
                             field: v.field.clone(),
                             description: v.description.clone(),
                             reason: String::new(),
+                        })
+                        .collect(),
+                },
+            ));
+        }
+        if !self.preconditions.is_empty() {
+            details.push(any(
+                "google.rpc.PreconditionFailure",
+                &rpc::PreconditionFailure {
+                    violations: self
+                        .preconditions
+                        .iter()
+                        .map(|v| rpc::precondition_failure::Violation {
+                            r#type: v.kind.clone(),
+                            subject: v.subject.clone(),
+                            description: v.description.clone(),
                         })
                         .collect(),
                 },
@@ -405,6 +450,37 @@ fn prost_types_duration(d: Duration) -> prost_types::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_preconditions_carry_a_precondition_failure() {
+        let err = ApiError::new(ErrorCode::FailedPrecondition, "not enough feedback")
+            .with_precondition(
+                "FEEDBACK",
+                "matching/weights",
+                "needs 20 jobs with outcomes",
+            );
+        let status = err.to_rpc_status();
+        let found: Vec<rpc::PreconditionFailure> = status
+            .details
+            .iter()
+            .filter(|d| d.type_url.ends_with("/google.rpc.PreconditionFailure"))
+            .filter_map(|d| rpc::PreconditionFailure::decode(d.value.as_slice()).ok())
+            .collect();
+        assert_eq!(found.len(), 1, "{:?}", status.details);
+        let v = &found[0].violations;
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            (v[0].r#type.as_str(), v[0].subject.as_str()),
+            ("FEEDBACK", "matching/weights")
+        );
+        assert_eq!(v[0].description, "needs 20 jobs with outcomes");
+        // Without one, no empty detail is sent.
+        let plain = ApiError::new(ErrorCode::FailedPrecondition, "x").to_rpc_status();
+        assert!(!plain
+            .details
+            .iter()
+            .any(|d| d.type_url.ends_with("PreconditionFailure")));
+    }
 
     #[test]
     fn every_grpc_code_round_trips_through_the_table() {

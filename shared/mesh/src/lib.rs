@@ -35,5 +35,5 @@ pub mod upstream;
 pub use auth::{caller, CallContext, Caller, MissingCaller};
 pub use config::{Env, MeshConfig, Secret};
 pub use discovery::{Discovery, MeshChannel};
-pub use error::{ApiError, ErrorCode, FieldViolation};
+pub use error::{ApiError, ErrorCode, FieldViolation, PreconditionViolation};
 pub use upstream::UpstreamError;

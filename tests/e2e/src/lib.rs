@@ -16,7 +16,6 @@ use talentmesh_testkit::{eventually, Spawned, TestEnv, CONSUL_ADDR};
 /// Worker threads of the tests' gateway, as in production on a 2-core machine.
 const GATEWAY_WORKERS: usize = 2;
 
-/// `launch` calling each `(service, channel)` over that channel: the services of a test are
 /// The key-encryption key identity seals its signing keys with in these tests (base64 of 32
 /// bytes); identity refuses to start without one.
 pub const IDENTITY_TEST_KEY_ENCRYPTION_KEY: &str = "dGFsZW50bWVzaCBlMmUgdGVzdHMga2V5IDMyIGJ5dGU=";
@@ -30,9 +29,18 @@ pub fn identity_env() -> TestEnv {
             talentmesh_identity::config::KEY_ENCRYPTION_KEY,
             IDENTITY_TEST_KEY_ENCRYPTION_KEY,
         )
-        .set("TALENTMESH_IDENTITY_TRUSTED_PROXIES", "127.0.0.1/32,::1/128")
+        .set(
+            "TALENTMESH_IDENTITY_TRUSTED_PROXIES",
+            "127.0.0.1/32,::1/128",
+        )
+        // Every test's users come from one address; the limits have tests of their own.
+        .set("TALENTMESH_IDENTITY_RATE_REGISTER_PER_ADDRESS", "100000/h")
+        .set("TALENTMESH_IDENTITY_RATE_REGISTER_PER_ACCOUNT", "100000/h")
+        .set("TALENTMESH_IDENTITY_RATE_LOGIN_PER_ADDRESS", "100000/h")
+        .set("TALENTMESH_IDENTITY_RATE_LOGIN_PER_ACCOUNT", "100000/h")
 }
 
+/// `launch` calling each `(service, channel)` over that channel: the services of a test are
 /// registered in Consul under names of the test's own.
 fn with_upstreams<const N: usize>(
     launch: talentmesh_mesh::server::Launch,
@@ -226,7 +234,9 @@ impl Mesh {
         let mut matching = None;
         let mut matching_env = None;
         if with_company {
-            let cenv = TestEnv::new("company").with_consul();
+            let cenv = TestEnv::new("company")
+                .with_consul()
+                .set("TALENTMESH_COMPANY_RATE_INVITE_PER_INVITER", "100000/h");
             let company_name = format!("company-e2e-{}", cenv.id);
             let cenv = services(cenv.set("TALENTMESH_SERVICE_NAME", company_name.clone()));
             let config = talentmesh_company::Config::load(cenv.env()).expect("company config");

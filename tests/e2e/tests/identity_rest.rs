@@ -402,7 +402,9 @@ async fn bad_input_gets_the_right_status_and_writes_nothing() {
         ),
     ];
     for (what, request, want, field) in cases {
-        let (status, body) = talentmesh_e2e::read(request.send().await.unwrap()).await;
+        let response = request.send().await.unwrap();
+        let retry_after = response.headers().get("retry-after").cloned();
+        let (status, body) = talentmesh_e2e::read(response).await;
         assert_eq!(status, want, "{what}: {body}");
         assert!(
             body["code"].as_i64().is_some_and(|c| c > 0),
@@ -426,6 +428,11 @@ async fn bad_input_gets_the_right_status_and_writes_nothing() {
                 .iter()
                 .any(|d| d["@type"].as_str().unwrap_or("").ends_with("RetryInfo"));
             assert!(retry, "{what}: RetryInfo attached: {body}");
+            // And the HTTP header says the same, in whole seconds (RFC 9110).
+            let seconds = retry_after
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(0);
+            assert!(seconds >= 1, "{what}: Retry-After header: {seconds}");
         }
     }
     assert_eq!(

@@ -310,6 +310,21 @@ async fn jobs_for_resumes_and_candidates_for_jobs_explained_with_access_rules() 
     .await;
     assert_eq!(s, 400, "{b}");
     assert!(b.to_string().contains("NOT_ENOUGH_FEEDBACK"), "{b}");
+    // The AIP-193 detail says which precondition failed and how to meet it.
+    let details = b["details"].as_array().cloned().unwrap_or_default();
+    let failure = details
+        .iter()
+        .find(|d| {
+            d["@type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("google.rpc.PreconditionFailure"))
+        })
+        .unwrap_or_else(|| panic!("no PreconditionFailure in {b}"));
+    assert_eq!(
+        failure["violations"][0]["subject"], "matching/weights",
+        "{b}"
+    );
+    assert_eq!(failure["violations"][0]["type"], "FEEDBACK", "{b}");
     w.mesh.stop().await;
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use talentmesh_mesh::CallContext;
+use talentmesh_ratelimit::{Limit, Limiter, Rate, WhenDown};
 use talentmesh_storage::paging::Pages;
 
 use super::{begin_change, caller, Access, Privacy};
@@ -52,6 +53,8 @@ pub struct Members {
     access: Access,
     /// Invitations expire after this (wall-clock).
     invitation_ttl: Duration,
+    /// Invitations per inviter (none until [`Members::with_invite_limit`]).
+    invite_limit: Option<(Limiter, Rate)>,
 }
 
 impl Members {
@@ -69,7 +72,14 @@ impl Members {
             audit,
             access,
             invitation_ttl,
+            invite_limit: None,
         }
+    }
+
+    /// Limits each user to `rate` invitations, counted in `limiter`.
+    pub fn with_invite_limit(mut self, limiter: Limiter, rate: Rate) -> Members {
+        self.invite_limit = Some((limiter, rate));
+        self
     }
 
     /// A membership change's transaction: the cached version forgotten, the company row
@@ -129,6 +139,12 @@ impl Members {
                 m.role.map_or("non-member", Role::as_str),
                 role.as_str()
             )));
+        }
+        // After the checks, so only a permitted call spends the caller's own budget; refused
+        // while Redis is down (an invitation can wait; an unlimited spell cannot be undone).
+        if let Some((limiter, rate)) = &self.invite_limit {
+            let limit = Limit::new("invite_per_inviter", &caller.user_id, *rate);
+            limiter.check(&[limit], WhenDown::Refuse).await?;
         }
         let mut tx = begin_change(&self.companies, &company).await?;
         if self.members.has_email(&mut tx, &company, &email).await? {

@@ -29,8 +29,16 @@ impl std::ops::Deref for Running {
     }
 }
 
+/// The invitation rate limit; tests that do not test it get a budget no test spends.
+pub const INVITE_RATE: &str = "TALENTMESH_COMPANY_RATE_INVITE_PER_INVITER";
+
 pub async fn start() -> Running {
-    let env = TestEnv::new("company").set("TALENTMESH_COMPANY_CHECK_EVERY", "0s");
+    start_with(TestEnv::new("company").set(INVITE_RATE, "100000/s")).await
+}
+
+/// Starts the service on `env` (the consistency checker off).
+pub async fn start_with(env: TestEnv) -> Running {
+    let env = env.set("TALENTMESH_COMPANY_CHECK_EVERY", "0s");
     let keys = TestKeys::new();
     let config = Config::load(env.env()).expect("config");
     let mesh = config.mesh.clone();

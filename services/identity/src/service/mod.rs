@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use talentmesh_mesh::auth::{Caller, Claims};
+use talentmesh_ratelimit::{Limit, Limiter, Rate, WhenDown};
 
 use crate::domain::{Email, Invalid, Password, Role, User};
 use crate::error::{Error, Result};
@@ -39,6 +40,20 @@ pub struct Settings {
     pub access_ttl: Duration,
 }
 
+/// How many registrations and logins a client address and an account may start, shared by
+/// every instance through Redis (see `config` for the variables and defaults).
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    /// Registrations per client address.
+    pub register_per_address: Rate,
+    /// Registration attempts per (normalised) email.
+    pub register_per_account: Rate,
+    /// Logins per client address.
+    pub login_per_address: Rate,
+    /// Logins to one email from one client address.
+    pub login_per_account: Rate,
+}
+
 /// The identity service: accounts, sessions and tokens.
 pub struct Identity {
     users: UserStore,
@@ -51,6 +66,8 @@ pub struct Identity {
     /// A valid hash verified against when the email is unknown, so timing does not tell whether
     /// an account exists.
     decoy_hash: String,
+    /// Rate limits checked before any password hash; none until [`Identity::with_rate_limits`].
+    limits: Option<(Limiter, RateLimits)>,
 }
 
 impl Identity {
@@ -78,7 +95,14 @@ impl Identity {
             settings,
             hashing,
             decoy_hash,
+            limits: None,
         })
+    }
+
+    /// Checks registrations and logins against `limits` in `limiter` from now on.
+    pub fn with_rate_limits(mut self, limiter: Limiter, limits: RateLimits) -> Self {
+        self.limits = Some((limiter, limits));
+        self
     }
 
     /// Hashes a new password through the gate ([`Error::Busy`] when it is full).
@@ -98,7 +122,15 @@ impl Identity {
     /// Every field problem is reported at once (`email`, `password`, `role`); a taken email is
     /// [`Error::EmailTaken`].
     #[tracing::instrument(skip_all)]
-    pub async fn register(&self, email: &str, password: &str, role: Option<Role>) -> Result<User> {
+    /// `address` is the client address; a call over a rate limit is [`Error::RateLimited`]
+    /// (and so is one while the limits' store is down: registrations wait for it).
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        role: Option<Role>,
+        address: &str,
+    ) -> Result<User> {
         let mut problems = Vec::new();
         let email = Email::parse(email).map_err(|e| problems.push(e)).ok();
         let password = match Password::new_for(password, email.as_ref()) {
@@ -130,6 +162,17 @@ impl Identity {
         else {
             return Err(Error::Invalid(problems));
         };
+        if let Some((limiter, rates)) = &self.limits {
+            let limits = [
+                Limit::new("register_per_address", address, rates.register_per_address),
+                Limit::new(
+                    "register_per_account",
+                    email.as_str(),
+                    rates.register_per_account,
+                ),
+            ];
+            limiter.check(&limits, WhenDown::Refuse).await?;
+        }
         let hash = self.hash_password(password).await?;
         let user = self
             .users
@@ -144,7 +187,9 @@ impl Identity {
     /// count against the (email, address) pair and the address, never the email alone, so
     /// another address's failures cannot keep the owner out. Slowed down is
     /// [`Error::Throttled`], a wrong email or password is [`Error::BadCredentials`] (and counts
-    /// as a failure), no free hashing turn is [`Error::Busy`] (not a failure).
+    /// as a failure), no free hashing turn is [`Error::Busy`] (not a failure), a call over a
+    /// rate limit is [`Error::RateLimited`] (the limits let logins through while their store is
+    /// down).
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
@@ -160,6 +205,16 @@ impl Identity {
         let (Some(email), Some(password)) = (email, password) else {
             return Err(Error::Invalid(problems));
         };
+        if let Some((limiter, rates)) = &self.limits {
+            let pair = format!("{}|{address}", email.as_str());
+            let limits = [
+                Limit::new("login_per_address", address, rates.login_per_address),
+                Limit::new("login_per_account", &pair, rates.login_per_account),
+            ];
+            // Fail open: a Redis outage must not keep everyone out; the hashing gate and
+            // argon2's cost still bound the work, and the limiter logs and counts the lapse.
+            limiter.check(&limits, WhenDown::Allow).await?;
+        }
         if let Some(after) = self.throttle.locked(email.as_str(), address).await? {
             return Err(Error::Throttled(after));
         }

@@ -21,13 +21,28 @@ pub struct Running {
 /// service refuses to start without one.
 pub const TEST_KEY_ENCRYPTION_KEY: &str = "dGFsZW50bWVzaCBpZGVudGl0eSB0ZXN0IGtleSAzMmI=";
 
-/// Starts identity on `env`, with [`TEST_KEY_ENCRYPTION_KEY`] unless `env` names a key.
+/// The rate-limit variables; tests that do not test rate limits get budgets no test spends
+/// (they all call from loopback).
+pub const RATE_VARS: [&str; 4] = [
+    "TALENTMESH_IDENTITY_RATE_REGISTER_PER_ADDRESS",
+    "TALENTMESH_IDENTITY_RATE_REGISTER_PER_ACCOUNT",
+    "TALENTMESH_IDENTITY_RATE_LOGIN_PER_ADDRESS",
+    "TALENTMESH_IDENTITY_RATE_LOGIN_PER_ACCOUNT",
+];
+
+/// Starts identity on `env`, with [`TEST_KEY_ENCRYPTION_KEY`] unless `env` names a key, and
+/// with generous rate limits unless `env` names one.
 pub async fn start(env: TestEnv) -> Running {
-    let env = if env.vars().contains_key(KEY_ENCRYPTION_KEY) {
+    let mut env = if env.vars().contains_key(KEY_ENCRYPTION_KEY) {
         env
     } else {
         env.set(KEY_ENCRYPTION_KEY, TEST_KEY_ENCRYPTION_KEY)
     };
+    if !RATE_VARS.iter().any(|v| env.vars().contains_key(*v)) {
+        for var in RATE_VARS {
+            env = env.set(var, "100000/s");
+        }
+    }
     let config = Config::load(env.env()).expect("config");
     let mesh = config.mesh.clone();
     let service = Spawned::service(&mesh, move |launch| run(config, launch)).await;
