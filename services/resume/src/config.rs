@@ -6,6 +6,8 @@ use talentmesh_mesh::config::{ConfigError, Env, MeshConfig};
 use talentmesh_storage::config::namespace;
 use talentmesh_storage::{Needs, StorageConfig};
 
+use crate::domain::limits::ImportBudget;
+
 /// The service's name in the mesh, its stores and its events.
 pub const SERVICE: &str = "resume";
 /// The gRPC port unless `TALENTMESH_GRPC_ADDR` says otherwise.
@@ -24,6 +26,10 @@ pub struct Config {
     pub job_events: String,
     /// The Neo4j namespace shared with the company and job graphs (candidates and skills).
     pub shared_graph_namespace: String,
+    /// How many resumes an owner may have created in a rolling window before imports are
+    /// refused (`TALENTMESH_RESUME_IMPORT_BUDGET`, 500 resumes;
+    /// `TALENTMESH_RESUME_IMPORT_WINDOW`, 86400s).
+    pub import_budget: ImportBudget,
 }
 
 impl Config {
@@ -44,6 +50,16 @@ impl Config {
             "TALENTMESH_RESUME_CHECK_EVERY",
             Duration::from_secs(15 * 60),
         );
+        let import_budget = ImportBudget {
+            resumes: env.parse("TALENTMESH_RESUME_IMPORT_BUDGET", 500),
+            window: env.duration(
+                "TALENTMESH_RESUME_IMPORT_WINDOW",
+                Duration::from_secs(24 * 3600),
+            ),
+        };
+        if import_budget.resumes < 1 || import_budget.window.is_zero() {
+            env.problem("TALENTMESH_RESUME_IMPORT_BUDGET and _WINDOW must be positive");
+        }
         let config = Config {
             mesh,
             storage,
@@ -56,6 +72,7 @@ impl Config {
                 "TALENTMESH_RESUME_SHARED_GRAPH_NAMESPACE",
                 "company",
             ),
+            import_budget,
         };
         env.finish()?;
         Ok(config)

@@ -3,7 +3,7 @@
 //! `tonic::Status` through [`ApiError`], exhaustively, so a new variant cannot reach a client
 //! unmapped.
 
-use talentmesh_mesh::{ApiError, FieldViolation, UpstreamError};
+use talentmesh_mesh::{ApiError, ErrorCode, FieldViolation, UpstreamError};
 
 /// Everything that can go wrong in the resume service. Client-facing variants carry what the
 /// answer needs; infrastructure variants carry their cause, which is logged (with an id) and
@@ -19,6 +19,17 @@ pub enum Error {
     /// Only candidates (and admins) keep resumes.
     #[error("only candidates keep resumes")]
     CandidatesOnly,
+    /// An import would take the owner past the resumes they may create in the import window
+    /// (`domain::limits::ImportBudget`); retry after `retry_after`.
+    #[error("import budget exhausted: at most {limit} resumes created per {window_secs} s")]
+    ImportBudget {
+        /// The budget's resumes.
+        limit: i64,
+        /// The budget's window, in seconds.
+        window_secs: u64,
+        /// When enough of the owner's resumes will have left the window.
+        retry_after: std::time::Duration,
+    },
     /// No such resume, or one the caller may not read (deliberately not told apart).
     #[error("resume not found")]
     NotFound,
@@ -61,6 +72,18 @@ impl From<Error> for ApiError {
             Error::Unauthenticated => ApiError::unauthenticated("missing bearer access token"),
             Error::CandidatesOnly => ApiError::permission_denied("only candidates keep resumes")
                 .with_reason("CANDIDATES_ONLY"),
+            Error::ImportBudget {
+                limit,
+                window_secs,
+                retry_after,
+            } => ApiError::new(
+                ErrorCode::ResourceExhausted,
+                format!(
+                    "import budget exhausted: at most {limit} resumes created per {window_secs} s"
+                ),
+            )
+            .with_reason("IMPORT_BUDGET_EXHAUSTED")
+            .with_retry_after(retry_after),
             Error::NotFound => ApiError::not_found("resume not found"),
             Error::Upstream(e) => ApiError::from(e),
             Error::Db(e) => talentmesh_storage::Error::MySql(e).into(),
@@ -78,8 +101,6 @@ impl From<Error> for tonic::Status {
 
 #[cfg(test)]
 mod tests {
-    use talentmesh_mesh::ErrorCode;
-
     use super::*;
 
     #[test]
@@ -105,5 +126,12 @@ mod tests {
         assert_eq!(code(Error::NotFound), ErrorCode::NotFound);
         assert_eq!(code(Error::Unauthenticated), ErrorCode::Unauthenticated);
         assert_eq!(code(Error::Internal("x".into())), ErrorCode::Internal);
+        let spent = ApiError::from(Error::ImportBudget {
+            limit: 3,
+            window_secs: 60,
+            retry_after: std::time::Duration::from_secs(7),
+        });
+        assert_eq!(spent.code, ErrorCode::ResourceExhausted);
+        assert_eq!(spent.retry_after, Some(std::time::Duration::from_secs(7)));
     }
 }

@@ -3,8 +3,9 @@
 //! seniority), projected as JSONB into PostgreSQL for search and matching, as skills into Neo4j
 //! and as a read cache into Redis; companies read what the owner opened to them (membership
 //! asked of the company service through `shared/authz`; applications open resumes through the
-//! job service's events), never the contact details before screening; export and import move
-//! everything at once, all or nothing.
+//! job service's events), never the contact details before screening; export moves every
+//! resume with its history, import brings resumes back all or nothing, each saved once (its
+//! newest version) within the owner's import budget.
 //!
 //! Module map (from the wire down):
 //! - `grpc`: the adapter; `grpc::convert` maps the wire `Resume` to and from the domain (also
@@ -83,6 +84,7 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
             store::cache::projection(redis),
         ),
         PermissionClient::new(kit.upstream("company")?, config.permission_cache),
+        config.import_budget,
     ));
     kit.serve(ResumeServiceServer::new(grpc::ResumeGrpc {
         resumes,

@@ -2,7 +2,7 @@
 //! with its analysis; companies read what the owner made visible to them (membership asked of
 //! the company service), without contact details; exports and imports move every resume with
 //! every version, an export in pages (each a document an import takes whole), an import all or
-//! nothing.
+//! nothing, one saved version per resume, within the owner's import budget.
 //!
 //! Takes and returns domain types; errors are the crate's [`Error`].
 
@@ -10,7 +10,7 @@ use talentmesh_authz::{Freshness, PermissionClient};
 use talentmesh_mesh::{CallContext, Caller};
 use talentmesh_storage::paging::{Cursor, Pages};
 
-use crate::domain::limits::{import_violations, violations};
+use crate::domain::limits::{import_violations, violations, ImportBudget};
 use crate::domain::{CompanyId, Content, Record, Resume, ResumeId, ResumeVersion};
 use crate::error::{Error, Result};
 use crate::store::{db_now, ResumeStore, Tx};
@@ -23,6 +23,8 @@ pub struct Resumes {
     store: ResumeStore,
     /// Company membership, asked of the company service with the caller's token.
     authz: PermissionClient,
+    /// What imports may cost an owner over time.
+    import_budget: ImportBudget,
 }
 
 /// The verified caller, or `Unauthenticated`.
@@ -51,9 +53,18 @@ fn check(content: &Content) -> Result<()> {
 }
 
 impl Resumes {
-    /// The service over its store and the company service's permission API.
-    pub fn new(store: ResumeStore, authz: PermissionClient) -> Resumes {
-        Resumes { store, authz }
+    /// The service over its store and the company service's permission API, with imports
+    /// held to `import_budget`.
+    pub fn new(
+        store: ResumeStore,
+        authz: PermissionClient,
+        import_budget: ImportBudget,
+    ) -> Resumes {
+        Resumes {
+            store,
+            authz,
+            import_budget,
+        }
     }
 
     /// Creates a resume of `owner` from checked `content` (version 1), in `tx`.
@@ -257,7 +268,18 @@ impl Resumes {
     }
 
     /// Imports resumes (each a list of versions' content, oldest first) for the caller, all or
-    /// nothing; the newest version of each.
+    /// nothing. Each resume is saved once, as a new resume at version 1 holding the newest
+    /// version's content, with one event: what an import writes grows with the resumes it
+    /// carries, not with the history in the document (which is read, but not replayed). The
+    /// saved resumes, in the document's order.
+    ///
+    /// # Errors
+    /// `Invalid` when the newest version of a resume breaks a limit (every problem named);
+    /// `ImportBudget` (RESOURCE_EXHAUSTED, with when to retry) when the resumes would take
+    /// the caller's resumes created within the budget's window past its limit. The count is
+    /// read in the import's transaction without a lock, so concurrent imports of one owner
+    /// may each pass it: the budget can be overrun by what those in flight carry, each at most
+    /// `grpc::portable::MAX_IMPORT_RESUMES`.
     pub async fn import(
         &self,
         ctx: &CallContext,
@@ -268,26 +290,48 @@ impl Resumes {
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }
+        let at = db_now();
+        let saved: Vec<Resume> = resumes
+            .into_iter()
+            .filter_map(|versions| versions.into_iter().next_back())
+            .map(|newest| Resume::stamped(ResumeId::generate(), &caller.user_id, 1, at, newest, at))
+            .collect();
+        let adding = i64::try_from(saved.len()).unwrap_or(i64::MAX);
         let mut tx = self.store.begin().await?;
-        let mut out = Vec::with_capacity(resumes.len());
-        for versions in resumes {
-            let mut iter = versions.into_iter();
-            let Some(first) = iter.next() else { continue };
-            let mut current = self.insert(&mut tx, &caller.user_id, first).await?;
-            for content in iter {
-                let record = self
-                    .store
-                    .record_in_tx(&mut tx, &current.id)
-                    .await?
-                    .ok_or(Error::NotFound)?;
-                current = self
-                    .next_version(&mut tx, &record, content, record.version)
-                    .await?;
-            }
-            out.push(current);
+        let window =
+            chrono::Duration::from_std(self.import_budget.window).unwrap_or(chrono::Duration::MAX);
+        let since = at
+            .checked_sub_signed(window)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        let used = self
+            .store
+            .created_since(&mut tx, &caller.user_id, since)
+            .await?;
+        if !self.import_budget.allows(used, adding) {
+            // When the resume whose leaving makes room left the window; the whole window when
+            // nothing but waiting it out helps.
+            let frees = match self.import_budget.must_age_out(used, adding) {
+                Some(rank) => {
+                    self.store
+                        .created_at_rank(&mut tx, &caller.user_id, since, rank)
+                        .await?
+                }
+                None => None,
+            };
+            let retry_after = frees
+                .and_then(|oldest| oldest.checked_add_signed(window))
+                .map(|leaves| (leaves - at).to_std().unwrap_or_default())
+                .unwrap_or(self.import_budget.window)
+                .max(std::time::Duration::from_secs(1));
+            return Err(Error::ImportBudget {
+                limit: self.import_budget.resumes,
+                window_secs: self.import_budget.window.as_secs(),
+                retry_after,
+            });
         }
+        self.store.insert_many(&mut tx, &saved).await?;
         tx.commit().await?;
-        Ok(out)
+        Ok(saved)
     }
 
     /// A page of the caller's export: the live resumes after the page `page_token` ended,

@@ -251,30 +251,60 @@ fn span_rules(
     }
 }
 
-/// Every rule the versions of an import break, named in the document
-/// (`document.resumes[{i}].versions[{j}].<field>`); a resume without versions is a problem too.
+/// Every rule the resumes of an import break, named in the document
+/// (`document.resumes[{i}].versions[{j}].<field>`). Only the newest version of each resume is
+/// checked: it is the one an import saves (see [`ImportBudget`]); the older ones are history
+/// the document carries and the import does not replay. A resume without versions is a problem
+/// too.
 pub fn import_violations(resumes: &[Vec<Content>]) -> Vec<FieldViolation> {
     let mut problems = Vec::new();
     for (i, versions) in resumes.iter().enumerate() {
-        if versions.is_empty() {
+        let Some((j, newest)) = versions.iter().enumerate().next_back() else {
             problems.push(FieldViolation::new(
                 format!("document.resumes[{i}].versions"),
                 "at least one version",
             ));
-        }
-        for (j, v) in versions.iter().enumerate() {
-            for p in violations(v) {
-                problems.push(FieldViolation::new(
-                    format!(
-                        "document.resumes[{i}].versions[{j}].{}",
-                        p.field.trim_start_matches("resume.")
-                    ),
-                    p.description,
-                ));
-            }
+            continue;
+        };
+        for p in violations(newest) {
+            problems.push(FieldViolation::new(
+                format!(
+                    "document.resumes[{i}].versions[{j}].{}",
+                    p.field.trim_start_matches("resume.")
+                ),
+                p.description,
+            ));
         }
     }
     problems
+}
+
+/// What imports may cost an owner over time: an import is refused when it would take the
+/// owner's resumes created within the last `window` (by any means: creates count too) past
+/// `resumes`. An import saves one version, and records one event, per resume it carries, so
+/// this bounds the versions and events an owner's imports write per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportBudget {
+    /// Resumes an owner may have created within `window`, at least 1.
+    pub resumes: i64,
+    /// The rolling window.
+    pub window: std::time::Duration,
+}
+
+impl ImportBudget {
+    /// Whether `adding` more resumes fit beside `used` ones created within the window.
+    pub fn allows(&self, used: i64, adding: i64) -> bool {
+        used.saturating_add(adding) <= self.resumes
+    }
+
+    /// How many of the oldest resumes in the window must age out of it before `adding` more
+    /// fit beside `used`: the 1-based rank, oldest first, of the one whose creation time plus
+    /// the window is when to retry; `None` when `adding` alone is over the budget (waiting
+    /// for the whole window is the most that helps).
+    pub fn must_age_out(&self, used: i64, adding: i64) -> Option<i64> {
+        let over = used.saturating_add(adding) - self.resumes;
+        (adding <= self.resumes && over > 0).then_some(over)
+    }
 }
 
 #[cfg(test)]
@@ -314,9 +344,34 @@ mod tests {
                 "resume.visibility"
             ]
         );
-        let named = import_violations(&[vec![], vec![bad]]);
-        assert_eq!(named[0].field, "document.resumes[0].versions");
-        assert_eq!(named[1].field, "document.resumes[1].versions[0].title");
+        let good = Content {
+            title: "fine".into(),
+            ..Default::default()
+        };
+        // Only the newest version of a resume is saved, so only it is checked.
+        let named = import_violations(&[vec![], vec![good.clone(), bad.clone()], vec![bad, good]]);
+        let fields: Vec<&str> = named.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields[0], "document.resumes[0].versions");
+        assert_eq!(fields[1], "document.resumes[1].versions[1].title");
+        assert!(
+            fields.iter().all(|f| !f.starts_with("document.resumes[2]")),
+            "{fields:?}"
+        );
+    }
+
+    #[test]
+    fn the_import_budget_says_what_fits_and_what_must_age_out() {
+        let budget = ImportBudget {
+            resumes: 5,
+            window: std::time::Duration::from_secs(60),
+        };
+        assert!(budget.allows(3, 2));
+        assert!(!budget.allows(4, 2));
+        assert_eq!(budget.must_age_out(3, 2), None);
+        // Six would be one too many: the oldest must leave the window first.
+        assert_eq!(budget.must_age_out(4, 2), Some(1));
+        assert_eq!(budget.must_age_out(5, 3), Some(3));
+        assert_eq!(budget.must_age_out(0, 6), None);
     }
 
     #[test]

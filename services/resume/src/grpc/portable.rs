@@ -20,6 +20,13 @@ pub const FORMAT: &str = "talentmesh.resumes/1";
 /// the size limit, with several versions, can be imported again. Under the mesh's message limit
 /// (32 MiB by default) and, escaped in a JSON body, the gateway's body limit (33 MiB).
 pub const MAX_DOCUMENT: usize = 16 * 1024 * 1024;
+/// Most resumes in one import document (as many as an export page holds). An import saves
+/// one version, and records one event, per resume, so this bounds what one import writes.
+pub const MAX_IMPORT_RESUMES: usize = 100;
+/// Most versions of one resume in an import document (as many as an export gives of each).
+/// Only the newest is saved; the rest are read and checked for shape, which the document's
+/// size bounds.
+pub const MAX_IMPORT_VERSIONS: usize = 200;
 
 fn internal(e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("export document: {e}"))
@@ -139,10 +146,10 @@ pub fn import(document: &str) -> Result<Vec<Vec<pb::Resume>>> {
             "must be a list",
         )]));
     };
-    if resumes.len() > 100 {
+    if resumes.len() > MAX_IMPORT_RESUMES {
         return Err(Error::Invalid(vec![bad(
             "document.resumes",
-            "at most 100 resumes",
+            format!("at most {MAX_IMPORT_RESUMES} resumes"),
         )]));
     }
     let desc = descriptor()?;
@@ -156,10 +163,10 @@ pub fn import(document: &str) -> Result<Vec<Vec<pb::Resume>>> {
             ));
             continue;
         };
-        if versions.len() > 200 {
+        if versions.len() > MAX_IMPORT_VERSIONS {
             problems.push(bad(
                 format!("document.resumes[{i}].versions"),
-                "at most 200 versions",
+                format!("at most {MAX_IMPORT_VERSIONS} versions"),
             ));
             continue;
         }

@@ -136,11 +136,6 @@ impl ResumeStore {
         record_in(&mut conn, id).await
     }
 
-    /// The record of resume `id` as `tx` sees it.
-    pub async fn record_in_tx(&self, tx: &mut Tx, id: &ResumeId) -> Result<Option<Record>> {
-        record_in(tx, id).await
-    }
-
     /// Version `version` of resume `id` from MySQL, `None` when there is no such version.
     pub async fn stored_version(&self, id: &ResumeId, version: i64) -> Result<Option<Resume>> {
         let mut conn = self.pool.acquire().await?;
@@ -172,6 +167,104 @@ impl ResumeStore {
         .execute(&mut **tx)
         .await?;
         self.save_version(tx, r).await
+    }
+
+    /// Creates new resumes `rs` (each its first version) with their rows, versions and events
+    /// in `tx`, batched: a few multi-row statements per table rather than three per resume,
+    /// each holding at most [`BATCH_BYTES`] of content (always at least one resume).
+    ///
+    /// # Errors
+    /// `Invalid` on `document.resumes[{i}]` (this is the import's write; `i` is the index in
+    /// `rs`) for every resume whose encoded version is larger than [`MAX_RESUME_BYTES`],
+    /// before anything is written.
+    pub async fn insert_many(&self, tx: &mut Tx, rs: &[Resume]) -> Result<()> {
+        let encoded: Vec<Vec<u8>> = rs
+            .iter()
+            .map(|r| convert::resume_to_pb(r).encode_to_vec())
+            .collect();
+        let too_large: Vec<_> = encoded
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.len() > MAX_RESUME_BYTES)
+            .map(|(i, c)| {
+                talentmesh_mesh::FieldViolation::new(
+                    format!("document.resumes[{i}]"),
+                    format!("{} bytes encoded, at most {MAX_RESUME_BYTES}", c.len()),
+                )
+            })
+            .collect();
+        if !too_large.is_empty() {
+            return Err(Error::Invalid(too_large));
+        }
+        let mut rows: Vec<(&Resume, Vec<u8>)> = rs.iter().zip(encoded).collect();
+        while !rows.is_empty() {
+            let n = fitting(rows.iter().map(|(_, c)| c.len()), BATCH_BYTES);
+            let batch: Vec<_> = rows.drain(..n).collect();
+            let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO resumes ({COLUMNS}) "));
+            q.push_values(&batch, |mut b, (r, _)| {
+                b.push_bind(r.id.as_str())
+                    .push_bind(&r.owner)
+                    .push_bind(r.version)
+                    .push_bind(false)
+                    .push_bind(visibility_column(r))
+                    .push_bind(shared_column(r))
+                    .push_bind(datetime(r.created_at))
+                    .push_bind(datetime(r.updated_at));
+            });
+            q.build().execute(&mut **tx).await?;
+            let now = datetime(db_now());
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO resume_versions (resume_id, version, content, created_at) ",
+            );
+            q.push_values(&batch, |mut b, (r, content)| {
+                b.push_bind(r.id.as_str())
+                    .push_bind(r.version)
+                    .push_bind(content.as_slice())
+                    .push_bind(now);
+            });
+            q.build().execute(&mut **tx).await?;
+            self.outbox
+                .record_many(tx, batch.iter().map(|(r, _)| events::changed(r)).collect())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// How many resumes `owner` created at or after `since` (deleted ones too), as `tx` sees
+    /// them: an index range scan of `ix_resumes_owner`.
+    pub async fn created_since(
+        &self,
+        tx: &mut Tx,
+        owner: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM resumes WHERE owner = ? AND created_at >= ?")
+                .bind(owner)
+                .bind(datetime(since))
+                .fetch_one(&mut **tx)
+                .await?,
+        )
+    }
+
+    /// When the `rank`-th oldest (1-based) of the resumes `owner` created at or after `since`
+    /// was created, as `tx` sees them; `None` when there are fewer.
+    pub async fn created_at_rank(
+        &self,
+        tx: &mut Tx,
+        owner: &str,
+        since: DateTime<Utc>,
+        rank: i64,
+    ) -> Result<Option<DateTime<Utc>>> {
+        Ok(sqlx::query_scalar(
+            "SELECT created_at FROM resumes WHERE owner = ? AND created_at >= ? \
+             ORDER BY created_at LIMIT 1 OFFSET ?",
+        )
+        .bind(owner)
+        .bind(datetime(since))
+        .bind(rank.saturating_sub(1).max(0))
+        .fetch_optional(&mut **tx)
+        .await?)
     }
 
     /// Moves the row of resume `id` from `expected` to the next version with `r`'s visibility
@@ -378,6 +471,11 @@ impl ResumeStore {
         Ok(access::opened(&self.pool, id.as_str(), company.as_str()).await?)
     }
 }
+
+/// Content bytes one multi-row insert of [`ResumeStore::insert_many`] may carry: 4 MiB, the
+/// largest single resume, so a statement (the content again in the outbox's envelopes) stays
+/// well under MariaDB's default `max_allowed_packet` of 16 MiB.
+const BATCH_BYTES: usize = MAX_RESUME_BYTES;
 
 /// How many of the leading items (of the given encoded sizes) fit in `budget` bytes, counting
 /// a little envelope per item (its field tag, length, version and time); at least one, so a
