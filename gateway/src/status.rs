@@ -161,7 +161,9 @@ impl Rejection {
             response.headers_mut().insert(ALLOW, allow);
         }
         if let Some(seconds) = retry_after_seconds(&self.body) {
-            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         if self.close {
             // HTTP/2 servers drop this header; there a stream ends without touching others.
@@ -252,10 +254,19 @@ mod tests {
                 .with_retry_after(after)
                 .to_rpc_status()
         };
-        assert_eq!(retry_after_seconds(&limited(Duration::from_millis(1500))), Some(2));
-        assert_eq!(retry_after_seconds(&limited(Duration::from_secs(60))), Some(60));
+        assert_eq!(
+            retry_after_seconds(&limited(Duration::from_millis(1500))),
+            Some(2)
+        );
+        assert_eq!(
+            retry_after_seconds(&limited(Duration::from_secs(60))),
+            Some(60)
+        );
         // A client told 0 would retry at once and be refused again.
-        assert_eq!(retry_after_seconds(&limited(Duration::from_millis(3))), Some(1));
+        assert_eq!(
+            retry_after_seconds(&limited(Duration::from_millis(3))),
+            Some(1)
+        );
         assert_eq!(retry_after_seconds(&limited(Duration::ZERO)), Some(1));
         let plain = ApiError::new(ErrorCode::ResourceExhausted, "full").to_rpc_status();
         assert_eq!(retry_after_seconds(&plain), None);

@@ -101,14 +101,10 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
         )),
     }));
     kit.serve(MembershipServiceServer::new(grpc::MembershipGrpc {
-        members: Arc::new(service::Members::new(
-            companies,
-            members,
-            audit,
-            access,
-            config.invitation_ttl,
-        )
-        .with_invite_limit(invite_limiter, config.invite_rate)),
+        members: Arc::new(
+            service::Members::new(companies, members, audit, access, config.invitation_ttl)
+                .with_invite_limit(invite_limiter, config.invite_rate),
+        ),
     }));
     kit.run().await
 }

@@ -43,12 +43,14 @@ fn default_ports(name: &str) -> (u16, u16) {
     let empty = || Env::from_map(Vec::<(String, String)>::new());
     let mesh = match name {
         // Identity refuses to start without a key-encryption key; the ports do not depend on it.
-        "identity" => talentmesh_identity::Config::load(Env::from_map([(
-            talentmesh_identity::config::KEY_ENCRYPTION_KEY.to_string(),
-            talentmesh_e2e::IDENTITY_TEST_KEY_ENCRYPTION_KEY.to_string(),
-        )]))
-        .unwrap()
-        .mesh,
+        "identity" => {
+            talentmesh_identity::Config::load(Env::from_map([(
+                talentmesh_identity::config::KEY_ENCRYPTION_KEY.to_string(),
+                talentmesh_e2e::IDENTITY_TEST_KEY_ENCRYPTION_KEY.to_string(),
+            )]))
+            .unwrap()
+            .mesh
+        }
         "company" => talentmesh_company::Config::load(empty()).unwrap().mesh,
         "job" => talentmesh_job::Config::load(empty()).unwrap().mesh,
         "resume" => talentmesh_resume::Config::load(empty()).unwrap().mesh,
