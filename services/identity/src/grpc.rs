@@ -12,6 +12,7 @@ use crate::domain::{Invalid, Role, User};
 use crate::error::Error;
 use crate::service::keys::PublishedKey;
 use crate::service::{Identity, Tokens};
+use crate::store::RevokedPage;
 
 /// `talentmesh.identity.v1.IdentityService` over the service layer.
 pub struct IdentityGrpc {
@@ -25,13 +26,16 @@ pub struct IdentityGrpc {
 pub const CLIENT_IP: &str = "x-talentmesh-client-ip";
 
 /// Methods callable without an access token.
-pub const PUBLIC_METHODS: [&str; 6] = [
+pub const PUBLIC_METHODS: [&str; 7] = [
     "/talentmesh.identity.v1.IdentityService/Register",
     "/talentmesh.identity.v1.IdentityService/Login",
     "/talentmesh.identity.v1.IdentityService/Refresh",
     "/talentmesh.identity.v1.IdentityService/Logout",
     "/talentmesh.identity.v1.IdentityService/ListPublicKeys",
     "/talentmesh.identity.v1.IdentityService/GetPublicKey",
+    // Opaque session ids only, bounded pages of unexpired entries; every service's verifier
+    // polls it, as it fetches the public keys, before it can verify anything.
+    "/talentmesh.identity.v1.IdentityService/ListRevokedSessions",
 ];
 
 fn role_to_pb(role: Role) -> pb::Role {
@@ -79,6 +83,23 @@ fn jwk(key: PublishedKey) -> pb::JsonWebKey {
         kid: key.kid,
         r#use: "sig".to_string(),
         alg: "EdDSA".to_string(),
+    }
+}
+
+fn revoked_to_pb(page: RevokedPage) -> pb::ListRevokedSessionsResponse {
+    pb::ListRevokedSessionsResponse {
+        revoked_sessions: page
+            .sessions
+            .into_iter()
+            .map(|s| pb::RevokedSession {
+                session_id: s.session_id,
+                expire_time: Some(prost_types::Timestamp {
+                    seconds: s.expires_at,
+                    nanos: 0,
+                }),
+            })
+            .collect(),
+        next_page_token: page.next_cursor.to_string(),
     }
 }
 
@@ -221,5 +242,18 @@ impl pb::identity_service_server::IdentityService for IdentityGrpc {
         Ok(Response::new(pb::GetPublicKeyResponse {
             key: Some(jwk(key)),
         }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ListRevokedSessions"))]
+    async fn list_revoked_sessions(
+        &self,
+        request: Request<pb::ListRevokedSessionsRequest>,
+    ) -> Result<Response<pb::ListRevokedSessionsResponse>, Status> {
+        let req = request.into_inner();
+        let page = self
+            .identity
+            .revoked_sessions(req.page_size, &req.page_token)
+            .await?;
+        Ok(Response::new(revoked_to_pb(page)))
     }
 }

@@ -11,7 +11,8 @@
 //!   aggregate.
 //! - `store`: all queries: `users` (MySQL accounts + outbox), `keys` (MySQL `signing_keys`,
 //!   private halves sealed by `key_cipher`), `sessions` (refresh tokens in Redis), `throttle`
-//!   (failed-login windows per account and address in Redis). Rate limits on registration and
+//!   (failed-login windows per account and address in Redis), `revocations` (sessions ended
+//!   before their access tokens expired, the feed verifiers poll). Rate limits on registration and
 //!   login per client address and account come from `talentmesh-ratelimit` (GCRA in Redis).
 //! - `events`: the `UserRegistered` event identity emits (it consumes none).
 //! - `error`: the crate `Error`, and its mapping to `ApiError` and `tonic::Status`.
@@ -28,7 +29,7 @@ pub mod store;
 use std::sync::Arc;
 
 use talentmesh_kit::{Launch, ServiceKit};
-use talentmesh_mesh::auth::Verifier;
+use talentmesh_mesh::auth::{RevocationPage, RevokedSession, RevokedSessions, Verifier};
 use talentmesh_proto::identity::v1::identity_service_server::IdentityServiceServer;
 use talentmesh_storage::Migrations;
 
@@ -60,6 +61,7 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
     )
     .await?;
     keys.spawn_maintenance();
+    let revocations = store::Revocations::new(redis.clone());
     let identity = service::Identity::new(
         store::UserStore::new(mysql),
         keys.clone(),
@@ -68,6 +70,7 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
             config.refresh_ttl,
             config.refresh_retry_window,
         ),
+        revocations.clone(),
         store::Throttle::new(redis, config.throttle),
         service::Settings {
             issuer: config.mesh.jwt_issuer.clone(),
@@ -89,16 +92,47 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("bootstrap admin: {e}"))?;
     }
 
-    // Identity verifies tokens with its own key ring: no call to itself.
-    kit.verify_with(Arc::new(Verifier::new(
-        keys,
-        &config.mesh.jwt_issuer,
-        &config.mesh.jwt_audience,
-    )));
+    // Identity verifies tokens with its own key ring and its own revoked-session feed: no call
+    // to itself.
+    let revoked = RevokedSessions::new();
+    revoked.spawn_polling(
+        own_revocations(revocations),
+        talentmesh_mesh::auth::REVOCATION_POLL,
+    );
+    revoked.register_metrics(&mut kit.metrics().registry());
+    kit.verify_with(Arc::new(
+        Verifier::new(keys, &config.mesh.jwt_issuer, &config.mesh.jwt_audience)
+            .with_revocations(revoked),
+    ));
     kit.public_methods(grpc::PUBLIC_METHODS);
     kit.serve(IdentityServiceServer::new(grpc::IdentityGrpc {
         identity: Arc::new(identity),
         trusted_proxies: config.trusted_proxies.clone().into(),
     }));
     kit.run().await
+}
+
+/// The revoked-session feed read straight from identity's own store, for its own verifier.
+fn own_revocations(store: store::Revocations) -> talentmesh_mesh::auth::FetchRevocations {
+    Arc::new(move |cursor: String| {
+        let store = store.clone();
+        Box::pin(async move {
+            let from = cursor.parse::<u64>().unwrap_or(0);
+            let page = store
+                .list(from, service::REVOKED_PAGE_MAX)
+                .await
+                .map_err(talentmesh_mesh::ApiError::from)?;
+            Ok(RevocationPage {
+                sessions: page
+                    .sessions
+                    .into_iter()
+                    .map(|s| RevokedSession {
+                        session_id: s.session_id,
+                        expires_at: s.expires_at,
+                    })
+                    .collect(),
+                next_cursor: page.next_cursor.to_string(),
+            })
+        })
+    })
 }

@@ -460,3 +460,56 @@ async fn bad_input_gets_the_right_status_and_writes_nothing() {
         "no session written by bad input"
     );
 }
+
+/// Logging out ends the session's access tokens across the mesh, not only its refresh token:
+/// the company service (which verifies tokens itself, with keys and revocations from identity)
+/// refuses the logged-out token within a bounded time, while a token of another session of the
+/// same user keeps working.
+#[tokio::test]
+async fn logout_revokes_the_sessions_access_tokens_in_other_services() {
+    let mesh = Mesh::start_with_company(|env| env).await;
+    let first = register_and_login(&mesh, "rita@example.com").await;
+    let (status, second) = mesh
+        .post(
+            "/v1/sessions:login",
+            json!({"email": "rita@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200, "{second}");
+    let ended = first["tokens"]["accessToken"].as_str().unwrap().to_string();
+    let kept = second["tokens"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Needs a token: a caller the company service accepts gets 404 for this unknown company.
+    let members = "/v1/companies/00000000-0000-7000-8000-000000000000/members";
+    for token in [&ended, &kept] {
+        let (status, body) = mesh.get(members, Some(token)).await;
+        assert_eq!(status, 404, "accepted before the logout: {body}");
+    }
+
+    let (status, body) = mesh
+        .post(
+            "/v1/sessions:logout",
+            json!({"refreshToken": first["tokens"]["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let refused =
+        talentmesh_testkit::eventually_value(std::time::Duration::from_secs(10), || async {
+            let (status, body) = mesh.get(members, Some(&ended)).await;
+            (status == 401).then_some(body)
+        })
+        .await
+        .expect("the company service still accepted the logged-out token after 10 s");
+    assert_eq!(
+        reason(&refused).as_deref(),
+        Some("SESSION_REVOKED"),
+        "{refused}"
+    );
+    let (status, body) = mesh.get(members, Some(&kept)).await;
+    assert_eq!(
+        status, 404,
+        "another session of the same user still works: {body}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Identity's business logic: registration, login with throttling, token issue and refresh,
-//! logout, reading accounts, and the key ring that signs tokens (`keys`). Takes and returns
-//! domain types and the crate `Result`; no transport types here: `grpc.rs` adapts.
+//! logout (recording the session revoked), the revoked-session feed, reading accounts, and the
+//! key ring that signs tokens (`keys`). Takes and returns domain types and the crate `Result`; no
+//! transport types here: `grpc.rs` adapts.
 
 pub mod hashing;
 pub mod keys;
@@ -8,12 +9,14 @@ pub mod keys;
 use std::sync::Arc;
 use std::time::Duration;
 
-use talentmesh_mesh::auth::{Caller, Claims};
+use talentmesh_mesh::auth::{Caller, Claims, SessionClaims};
 use talentmesh_ratelimit::{Limit, Limiter, Rate, WhenDown};
 
 use crate::domain::{Email, Invalid, Password, Role, User};
 use crate::error::{Error, Result};
-use crate::store::{Answer, Bootstrap, Sessions, Spend, Throttle, UserStore};
+use crate::store::{
+    Answer, Bootstrap, Revocations, RevokedPage, Sessions, Spend, Throttle, UserStore,
+};
 use hashing::HashGate;
 use keys::{KeyRing, PublishedKey};
 
@@ -68,7 +71,17 @@ pub struct Identity {
     decoy_hash: String,
     /// Rate limits checked before any password hash; none until [`Identity::with_rate_limits`].
     limits: Option<(Limiter, RateLimits)>,
+    /// Sessions ended before their access tokens expired, listed for the mesh's verifiers.
+    revocations: Revocations,
 }
+
+/// Revoked sessions listed per page when the caller asks for none or too many.
+pub const REVOKED_PAGE_DEFAULT: u32 = 500;
+/// Revoked sessions listed per page at most.
+pub const REVOKED_PAGE_MAX: u32 = 1000;
+/// Added to a revocation's expiry beyond the access-token lifetime: the verifiers' clock
+/// leeway (5 s) and some clock skew between hosts.
+const REVOCATION_MARGIN_SECS: i64 = 60;
 
 impl Identity {
     /// The service over its stores and key ring, hashing through `hashing`. Hashes a decoy
@@ -78,6 +91,7 @@ impl Identity {
         users: UserStore,
         keys: Arc<KeyRing>,
         sessions: Sessions,
+        revocations: Revocations,
         throttle: Throttle,
         settings: Settings,
         hashing: Arc<HashGate>,
@@ -96,6 +110,7 @@ impl Identity {
             hashing,
             decoy_hash,
             limits: None,
+            revocations,
         })
     }
 
@@ -253,7 +268,7 @@ impl Identity {
                     .await?
                     .ok_or(Error::RefreshInvalid)?;
                 let refresh = self.sessions.issue(&user.id, &family).await?;
-                let tokens = self.tokens(&user, refresh)?;
+                let tokens = self.tokens(&user, &family, refresh)?;
                 let answer = Answer {
                     refresh_token: tokens.refresh_token.clone(),
                     access_token: tokens.access_token.clone(),
@@ -276,19 +291,57 @@ impl Identity {
             Spend::InFlight => Err(Error::Session(
                 "the first refresh with this token is still in progress".into(),
             )),
-            Spend::Reused => Err(Error::RefreshReused),
+            Spend::Reused { family } => {
+                // The thief may hold an access token of the family too: refuse those as well.
+                self.revoke(&family).await?;
+                Err(Error::RefreshReused)
+            }
             Spend::Invalid => Err(Error::RefreshInvalid),
         }
     }
 
-    /// Ends the session of a refresh token; unknown tokens are fine (idempotent).
+    /// Ends the session of a refresh token and records it revoked, so its access tokens are
+    /// refused across the mesh (within a verifier's poll interval) instead of living out their
+    /// lifetime. Unknown tokens are fine (idempotent). The revocation is recorded before the
+    /// family ends, so a failure leaves the session whole and a retry finishes the job.
     #[tracing::instrument(skip_all)]
     pub async fn logout(&self, refresh_token: &str) -> Result<()> {
         if refresh_token.is_empty() {
             return Err(Invalid::new("refresh_token", "is required").into());
         }
+        if let Some(family) = self.sessions.family_of(refresh_token).await? {
+            self.revoke(&family).await?;
+        }
         self.sessions.end(refresh_token).await?;
         Ok(())
+    }
+
+    /// Records the session `family` revoked until its last possible access token has expired.
+    async fn revoke(&self, family: &str) -> Result<()> {
+        let ttl = i64::try_from(self.settings.access_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let until = chrono::Utc::now().timestamp() + ttl + REVOCATION_MARGIN_SECS;
+        self.revocations.record(family, until).await?;
+        tracing::info!(session = %family, "session revoked");
+        Ok(())
+    }
+
+    /// Revoked sessions recorded after `page_token` ("" for the start), unexpired only, at most
+    /// `page_size` ([`REVOKED_PAGE_DEFAULT`] for 0 or less, [`REVOKED_PAGE_MAX`] at most). The
+    /// token is opaque to callers: a decimal position in the feed; anything else is
+    /// [`Error::Invalid`] on `page_token`.
+    pub async fn revoked_sessions(&self, page_size: i32, page_token: &str) -> Result<RevokedPage> {
+        let cursor = if page_token.is_empty() {
+            0
+        } else {
+            page_token
+                .parse::<u64>()
+                .map_err(|_| Invalid::new("page_token", "is not a token this service gave"))?
+        };
+        let limit = match u32::try_from(page_size) {
+            Ok(0) | Err(_) => REVOKED_PAGE_DEFAULT,
+            Ok(n) => n.min(REVOKED_PAGE_MAX),
+        };
+        self.revocations.list(cursor, limit).await
     }
 
     /// A user by id: the caller's own account, or any account for a platform admin. Others get
@@ -351,11 +404,12 @@ impl Identity {
     }
 
     async fn start_session(&self, user: &User) -> Result<Tokens> {
-        let refresh = self.sessions.start(&user.id).await?;
-        self.tokens(user, refresh)
+        let (family, refresh) = self.sessions.start(&user.id).await?;
+        self.tokens(user, &family, refresh)
     }
 
-    fn tokens(&self, user: &User, refresh_token: String) -> Result<Tokens> {
+    /// A new access token of session `family` for `user`, paired with `refresh_token`.
+    fn tokens(&self, user: &User, family: &str, refresh_token: String) -> Result<Tokens> {
         let (kid, key) = self.keys.signing_key()?;
         let now = chrono::Utc::now().timestamp();
         let ttl = self.settings.access_ttl;
@@ -369,6 +423,10 @@ impl Identity {
             jti: uuid::Uuid::new_v4().to_string(),
             email: user.email.as_str().to_string(),
             roles: user.roles.iter().map(|r| r.as_str().to_string()).collect(),
+        };
+        let claims = SessionClaims {
+            claims,
+            sid: Some(family.to_string()),
         };
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
         header.kid = Some(kid);

@@ -48,7 +48,10 @@ pub enum Spend {
     /// The token was spent moments ago and that answer is still being made: retry shortly.
     InFlight,
     /// The token was already spent: its family is now revoked.
-    Reused,
+    Reused {
+        /// The revoked family (its access tokens must be refused too).
+        family: String,
+    },
     /// Unknown, expired, or its family was revoked (logout, reuse).
     Invalid,
 }
@@ -201,8 +204,8 @@ impl Sessions {
         self.ttl
     }
 
-    /// Starts a family (a login) and returns its first token.
-    pub async fn start(&self, user_id: &str) -> Result<String> {
+    /// Starts a family (a login) and returns its id (the access tokens' `sid`) and first token.
+    pub async fn start(&self, user_id: &str) -> Result<(String, String)> {
         let family = uuid::Uuid::new_v4().simple().to_string();
         let mut conn = self.redis.get().await.map_err(unavailable)?;
         redis::cmd("SET")
@@ -214,7 +217,8 @@ impl Sessions {
             .await
             .map_err(unavailable)?;
         drop(conn);
-        self.issue(user_id, &family).await
+        let token = self.issue(user_id, &family).await?;
+        Ok((family, token))
     }
 
     /// Issues the next token of `family`, extending the family's life.
@@ -270,7 +274,7 @@ impl Sessions {
             "pending" => Spend::InFlight,
             "reused" => {
                 tracing::warn!(family = %value, "refresh token reused; family revoked");
-                Spend::Reused
+                Spend::Reused { family: value }
             }
             _ => Spend::Invalid,
         })
@@ -293,6 +297,23 @@ impl Sessions {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    /// The family `token` belongs to, live or spent; `None` for an unknown or expired token.
+    pub async fn family_of(&self, token: &str) -> Result<Option<String>> {
+        let h = hash(token);
+        let mut conn = self.redis.get().await.map_err(unavailable)?;
+        let (live, spent): (Option<String>, Option<String>) = redis::pipe()
+            .cmd("GET")
+            .arg(self.redis.key(&format!("rt:{h}")))
+            .cmd("GET")
+            .arg(self.redis.key(&format!("rtspent:{h}")))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(live
+            .and_then(|v| v.split_once('|').map(|(_, family)| family.to_string()))
+            .or(spent))
     }
 
     /// Ends the family of `token`. Unknown tokens are ignored (logout is idempotent).
