@@ -83,3 +83,22 @@ pid_alive() {
 
 # port_open PORT -- true when something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+# Ports of the stores. Overridable, so a second set of servers can run beside the shared ones
+# (with TALENTMESH_DATA pointing elsewhere), e.g. to try a change to servers.sh.
+TALENTMESH_MARIADB_PORT="${TALENTMESH_MARIADB_PORT:-13306}"
+TALENTMESH_POSTGRES_PORT="${TALENTMESH_POSTGRES_PORT:-15432}"
+TALENTMESH_REDIS_PORT="${TALENTMESH_REDIS_PORT:-16379}"
+TALENTMESH_NEO4J_PORT="${TALENTMESH_NEO4J_PORT:-17687}"
+export TALENTMESH_MARIADB_PORT TALENTMESH_POSTGRES_PORT TALENTMESH_REDIS_PORT TALENTMESH_NEO4J_PORT
+
+# store_password_file SERVER USER -- where servers.sh keeps USER's password on SERVER (mariadb,
+# postgres, redis, neo4j): $TALENTMESH_DATA/<server>/passwords/<user>, mode 0600.
+store_password_file() { printf '%s/%s/passwords/%s' "$TALENTMESH_DATA" "$1" "$2"; }
+
+# stored_password SERVER USER -- prints the password when servers.sh made one; fails otherwise.
+stored_password() {
+  local file
+  file=$(store_password_file "$1" "$2")
+  [[ -s $file ]] && cat "$file"
+}

@@ -8,6 +8,11 @@
 #
 # Logs and pid files live in $TALENTMESH_DATA/mesh. The bootstrap admin's password is generated
 # once and kept (mode 0600) in $TALENTMESH_DATA/mesh/admin-password; it is never printed.
+# Consul runs with ACLs (dev/servers.sh): each process gets its own token, read from
+# $TALENTMESH_DATA/consul/tokens/<name>.token, as TALENTMESH_CONSUL_TOKEN; it may register only
+# its own name. TALENTMESH_CONSUL_ADDR (default http://127.0.0.1:18500) points at another agent.
+# TALENTMESH_MESH_TLS=connect (exported before `up`) makes every process talk Connect-native mutual
+# TLS with certificates from Consul's CA, under the intentions dev/servers.sh creates.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,6 +23,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$TALENTMESH_CACHE/target}"
 RELEASE_DIR="$CARGO_TARGET_DIR/release"
 GATEWAY_ADDR="${TALENTMESH_GATEWAY_HTTP_ADDR:-127.0.0.1:18080}"
 ADMIN_EMAIL="${TALENTMESH_IDENTITY_ADMIN_EMAIL:-admin@talentmesh.local}"
+CONSUL_ADDR="${TALENTMESH_CONSUL_ADDR:-http://127.0.0.1:18500}"
+CONSUL_TOKENS="$TALENTMESH_DATA/consul/tokens"
+export TALENTMESH_CONSUL_ADDR="$CONSUL_ADDR"
 
 # The processes, from the one list (services.tsv at the repository root): "name binary kind port
 # metrics", in start order (identity first: the others verify tokens with its keys).
@@ -57,6 +65,35 @@ key_encryption_key() {
   cat "$file"
 }
 
+# consul_token NAME: the Consul ACL token of service NAME (dev/servers.sh makes it).
+consul_token() {
+  local file="$CONSUL_TOKENS/$1.token"
+  [[ -r $file ]] || die "$1: no Consul token in $file (run dev/servers.sh up consul)"
+  cat "$file"
+}
+
+# store_credentials NAME: VAR=value lines giving service NAME its own user on each store
+# (passwords made by dev/servers.sh, see store_password_file in lib.sh): TALENTMESH_MYSQL_URL,
+# TALENTMESH_POSTGRES_URL, TALENTMESH_REDIS_URL, TALENTMESH_NEO4J_URI/_USER/_PASSWORD. A store
+# with no password for it (servers from before credentials) keeps the service's defaults.
+store_credentials() {
+  local name=$1 pw
+  if pw=$(stored_password mariadb "$name"); then
+    printf 'TALENTMESH_MYSQL_URL=mysql://%s:%s@127.0.0.1:%s\n' "$name" "$pw" "$TALENTMESH_MARIADB_PORT"
+  fi
+  if pw=$(stored_password postgres "$name"); then
+    printf 'TALENTMESH_POSTGRES_URL=postgres://%s:%s@127.0.0.1:%s/postgres\n' \
+      "$name" "$pw" "$TALENTMESH_POSTGRES_PORT"
+  fi
+  if pw=$(stored_password redis "$name"); then
+    printf 'TALENTMESH_REDIS_URL=redis://%s:%s@127.0.0.1:%s\n' "$name" "$pw" "$TALENTMESH_REDIS_PORT"
+  fi
+  if pw=$(stored_password neo4j "$name"); then
+    printf 'TALENTMESH_NEO4J_URI=127.0.0.1:%s\nTALENTMESH_NEO4J_USER=%s\nTALENTMESH_NEO4J_PASSWORD=%s\n' \
+      "$TALENTMESH_NEO4J_PORT" "$name" "$pw"
+  fi
+}
+
 start_one() {
   local name=$1 bin=$2 pidfile="$MESH_DIR/$1.pid" logfile="$MESH_DIR/$1.log"
   if pid_alive "$pidfile"; then
@@ -64,6 +101,17 @@ start_one() {
     return 0
   fi
   log "$name: starting (log $logfile)"
+  # Exported for the child only: this function runs in the script's shell, and each service is
+  # started with the token of its own name.
+  local TALENTMESH_CONSUL_TOKEN
+  TALENTMESH_CONSUL_TOKEN="$(consul_token "$name")"
+  export TALENTMESH_CONSUL_TOKEN
+  # The service's own store credentials, exported for the child only as well (local -x); they
+  # go to the process's environment, never onto a command line or into the log.
+  local credential
+  while IFS= read -r credential; do
+    local -x "$credential"
+  done < <(store_credentials "$name")
   case $name in
   identity)
     TALENTMESH_IDENTITY_ADMIN_EMAIL="$ADMIN_EMAIL" \
@@ -83,9 +131,11 @@ start_one() {
   echo $! >"$pidfile"
 }
 
-# passing NAME: the service has an instance passing its health check in Consul.
+# passing NAME: the service has an instance passing its health check in Consul (asked with that
+# service's token, sent in a header read from a pipe so it never shows in ps).
 passing() {
-  curl -fsS "http://127.0.0.1:18500/v1/health/service/$1?passing=true" 2>/dev/null | grep -q '"ServiceID"'
+  curl -fsS -H @<(printf 'X-Consul-Token: %s\n' "$(consul_token "$1")") \
+    "$CONSUL_ADDR/v1/health/service/$1?passing=true" 2>/dev/null | grep -q '"ServiceID"'
 }
 
 gateway_ready() { curl -fsS "http://$GATEWAY_ADDR/readyz" >/dev/null 2>&1; }
@@ -115,7 +165,7 @@ up() {
     fi
   done
   cat <<MSG
-  Consul UI/API  http://127.0.0.1:18500
+  Consul UI/API  $CONSUL_ADDR (ACLs on: management token in $TALENTMESH_DATA/consul/management.token)
   admin account  $ADMIN_EMAIL, password in $MESH_DIR/admin-password
   logs           $MESH_DIR/*.log
 MSG

@@ -7,7 +7,6 @@
 use talentmesh_gateway::consul::{spawn_refresh, DiscoveryUpstreams};
 use talentmesh_gateway::{serve_workers, Gateway, GatewayConfig, StaticUpstreams, Upstreams};
 use talentmesh_mesh::config::{Env, MeshConfig};
-use talentmesh_mesh::consul::ConsulClient;
 use talentmesh_mesh::server::shutdown_signal;
 use talentmesh_mesh::{telemetry, Discovery};
 use tonic::transport::Endpoint;
@@ -32,11 +31,9 @@ async fn start() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.http_addr).await?;
     if config.upstreams.is_empty() {
         let mut upstreams = DiscoveryUpstreams::per_worker(config.workers, || {
-            anyhow::Ok(Discovery::with_max_message(
-                ConsulClient::new(&mesh.consul_addr)?,
-                config.deadline,
-                mesh.grpc_max_message,
-            ))
+            // With TALENTMESH_MESH_TLS=connect the gateway calls every service over mutual
+            // TLS with its own leaf, so a user's token only reaches a verified service.
+            anyhow::Ok(Discovery::for_mesh(&mesh, config.deadline)?)
         })?;
         for (service, consul_name) in &config.service_names {
             upstreams = upstreams.rename(service, consul_name);

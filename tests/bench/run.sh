@@ -32,8 +32,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Consul runs with ACLs: the benchmark's processes register with the management token the dev
+# scripts keep (a benchmark registers names of its own, which no service token may).
+consul_token="$(cat "$TALENTMESH_DATA/consul/management.token" 2>/dev/null || true)"
+# The stores require credentials: the benchmark's databases and prefixes are its own, so its
+# processes use the admin accounts the dev scripts keep (none when the stores have no passwords).
+stores=()
+if pw=$(stored_password mariadb root); then
+  stores+=(TALENTMESH_MYSQL_URL="mysql://root:$pw@127.0.0.1:$TALENTMESH_MARIADB_PORT")
+fi
+if pw=$(stored_password postgres postgres); then
+  stores+=(TALENTMESH_POSTGRES_URL="postgres://postgres:$pw@127.0.0.1:$TALENTMESH_POSTGRES_PORT/postgres")
+fi
+if pw=$(stored_password redis admin); then
+  stores+=(TALENTMESH_REDIS_URL="redis://admin:$pw@127.0.0.1:$TALENTMESH_REDIS_PORT")
+fi
 # Identity seals its signing keys with a key-encryption key; the benchmark makes its own.
-common=(TALENTMESH_LOG_FORMAT=json RUST_LOG=warn TALENTMESH_MYSQL_DATABASE=talentmesh_bench
+common=("${stores[@]}" TALENTMESH_CONSUL_TOKEN="$consul_token" TALENTMESH_LOG_FORMAT=json RUST_LOG=warn TALENTMESH_MYSQL_DATABASE=talentmesh_bench
   TALENTMESH_REDIS_PREFIX=bench: TALENTMESH_SERVICE_NAME="$service"
   TALENTMESH_IDENTITY_KEY_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)")
 
@@ -56,7 +71,7 @@ env "${common[@]}" TALENTMESH_GRPC_ADDR=127.0.0.1:50151 TALENTMESH_METRICS_ADDR=
 identity_pid=$!
 pids+=($identity_pid)
 wait_until "bench identity" "$work/identity.log" 60 \
-  bash -c "curl -fsS 'http://127.0.0.1:18500/v1/health/service/$service?passing=true' | grep -q ServiceID"
+  bash -c "curl -fsS -H 'X-Consul-Token: $consul_token' 'http://127.0.0.1:18500/v1/health/service/$service?passing=true' | grep -q ServiceID"
 
 gateway_env=(RUST_LOG=warn TALENTMESH_GATEWAY_SERVICE_NAMES="identity=$service")
 gateway_start=$(env "${gateway_env[@]}" TALENTMESH_GATEWAY_HTTP_ADDR=127.0.0.1:18190 TALENTMESH_METRICS_ADDR=127.0.0.1:19190 \

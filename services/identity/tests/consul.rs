@@ -12,7 +12,7 @@ use talentmesh_mesh::consul::ConsulClient;
 use talentmesh_mesh::Discovery;
 use talentmesh_proto::identity::v1 as pb;
 use talentmesh_proto::identity::v1::identity_service_client::IdentityServiceClient;
-use talentmesh_testkit::{eventually, TestEnv, CONSUL_ADDR};
+use talentmesh_testkit::{consul, eventually, TestEnv};
 use tokio::process::{Child, Command};
 
 fn spawn(env: &TestEnv, instance: &str) -> Child {
@@ -53,7 +53,7 @@ async fn two_instances_share_traffic_survive_a_kill_and_deregister_on_sigterm() 
     let env = TestEnv::new("identity").with_consul();
     let service = format!("identity-test-{}", env.id);
     let env = env.set("TALENTMESH_SERVICE_NAME", service.clone());
-    let consul = ConsulClient::new(CONSUL_ADDR).unwrap();
+    let consul = consul();
     let (a_id, b_id) = (format!("{service}-a"), format!("{service}-b"));
 
     // The first instance creates the database; the second joins it.

@@ -250,9 +250,7 @@ async fn a_candidate_applies_and_the_company_moves_the_application_through_the_p
     assert!(none.is_empty());
 
     // The graph: the candidate APPLIED_TO the job, at the application's current stage.
-    let graph = neo4rs::Graph::new(talentmesh_testkit::NEO4J_URI, "neo4j", "talentmesh")
-        .await
-        .unwrap();
+    let graph = talentmesh_testkit::neo4j_graph().await;
     let ns = m._envs[2].neo4j_namespace.clone();
     let job_id = job.rsplit('/').next().unwrap().to_string();
     let applied = eventually_value(Duration::from_secs(20), || {

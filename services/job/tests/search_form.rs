@@ -12,7 +12,7 @@ use common::{company, job, search, start, Mesh};
 use talentmesh_mesh::MeshChannel;
 use talentmesh_proto::job::v1 as pb;
 use talentmesh_proto::job::v1::job_service_client::JobServiceClient;
-use talentmesh_testkit::{eventually, Spawned, POSTGRES_URL};
+use talentmesh_testkit::{eventually, postgres_url, Spawned};
 use tonic::transport::Channel;
 
 fn query(q: &str) -> pb::SearchJobsRequest {
@@ -68,7 +68,7 @@ async fn rows_of_an_older_text_form_are_reprojected_right_after_start() {
     // its content hash untouched (the version of the job did not change).
     let pg = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
-        .connect(POSTGRES_URL)
+        .connect(&postgres_url())
         .await
         .unwrap();
     let aged = sqlx::query(&format!(

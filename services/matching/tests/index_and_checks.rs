@@ -233,9 +233,7 @@ async fn embeddings_are_searchable_checked_repaired_and_rebuilt_at_start() {
 
     // Related skills were learned at start from the documents' co-occurrence: Rust and
     // Kubernetes appear together in the Rust job and in the resume.
-    let graph = neo4rs::Graph::new(talentmesh_testkit::NEO4J_URI, "neo4j", "talentmesh")
-        .await
-        .unwrap();
+    let graph = talentmesh_testkit::neo4j_graph().await;
     let strength = eventually_value(Duration::from_secs(20), || {
         let graph = graph.clone();
         let ns = ns.clone();

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::join_all;
+use talentmesh_mesh::connect::ConnectIdentity;
 use talentmesh_mesh::consul::{ConsulClient, Instance};
 use talentmesh_mesh::telemetry;
 use talentmesh_proto::sync::v1 as pb;
@@ -96,6 +97,10 @@ struct Inner {
     channels: Mutex<HashMap<String, Channel>>,
     /// Rotates the first instance tried for single-instance calls, spreading them out.
     next: AtomicUsize,
+    /// With mesh TLS (`TALENTMESH_MESH_TLS=connect`): the control plane's Connect identity.
+    /// Every admin call then goes over mutual TLS to an instance whose certificate names the
+    /// service Consul lists it under, so an admin's bearer token only reaches verified peers.
+    connect: Option<Arc<ConnectIdentity>>,
 }
 
 impl Fleet {
@@ -106,6 +111,7 @@ impl Fleet {
         renames: Renames,
         deadline: Duration,
         max_message: usize,
+        connect: Option<Arc<ConnectIdentity>>,
     ) -> Fleet {
         Fleet {
             inner: Arc::new(Inner {
@@ -115,6 +121,7 @@ impl Fleet {
                 max_message,
                 channels: Mutex::new(HashMap::new()),
                 next: AtomicUsize::new(0),
+                connect,
             }),
         }
     }
@@ -186,11 +193,19 @@ impl Fleet {
                 SyncAdminServiceClient::new(channel.clone()).limit_messages(self.inner.max_message)
             );
         }
-        let channel = Endpoint::from_shared(uri.clone())
+        let endpoint = Endpoint::from_shared(uri.clone())
             .map_err(|e| Status::unavailable(format!("bad instance address {uri}: {e}")))?
             .connect_timeout(Duration::from_secs(1))
-            .tcp_nodelay(true)
-            .connect_lazy();
+            .tcp_nodelay(true);
+        let channel = match &self.inner.connect {
+            None => endpoint.connect_lazy(),
+            Some(connect) => {
+                let config = connect
+                    .client_config(&instance.service)
+                    .map_err(|e| Status::unavailable(format!("no tls for {uri}: {e}")))?;
+                talentmesh_mesh::connect::tls_channel(endpoint, config)
+            }
+        };
         channels.insert(uri, channel.clone());
         Ok(SyncAdminServiceClient::new(channel).limit_messages(self.inner.max_message))
     }

@@ -19,6 +19,7 @@ pub mod names;
 use std::sync::Arc;
 
 use talentmesh_kit::{Launch, ServiceKit};
+use talentmesh_mesh::connect::{ConnectIdentity, MeshTls};
 use talentmesh_mesh::consul::ConsulClient;
 use talentmesh_proto::sync::v1::sync_service_server::SyncServiceServer;
 
@@ -30,12 +31,15 @@ pub use config::Config;
 pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
     let mut kit = ServiceKit::new(config::SERVICE, &config.mesh, launch);
     kit.consul_name("identity", config.renames.consul_name("identity"));
-    let consul = ConsulClient::new(&config.mesh.consul_addr)?;
+    let consul = ConsulClient::for_mesh(&config.mesh)?;
+    let connect = (config.mesh.mesh_tls == MeshTls::Connect)
+        .then(|| ConnectIdentity::start(consul.clone(), &config.mesh.service_name));
     let fleet = fleet::Fleet::new(
         consul,
         config.renames.clone(),
         config.call_deadline,
         config.mesh.grpc_max_message,
+        connect,
     );
     // No stores of its own; without Consul it can answer nothing, so that is its readiness.
     let probe = fleet.clone();

@@ -16,7 +16,6 @@ use jsonwebtoken::DecodingKey;
 use talentmesh_kit::{Launch, ServiceKit, SYNC_ADMIN_TAG};
 use talentmesh_mesh::auth::{Claims, KeySource, Verifier};
 use talentmesh_mesh::config::{Env, MeshConfig};
-use talentmesh_mesh::consul::ConsulClient;
 use talentmesh_mesh::error::field_violations_of;
 use talentmesh_mesh::{caller, ApiError, FieldViolation};
 use talentmesh_proto::sync::v1 as pb;
@@ -24,7 +23,7 @@ use talentmesh_proto::sync::v1::sync_admin_service_server::{
     SyncAdminService, SyncAdminServiceServer,
 };
 use talentmesh_proto::sync::v1::sync_service_client::SyncServiceClient;
-use talentmesh_testkit::{eventually, sign_ed, Spawned, CONSUL_ADDR};
+use talentmesh_testkit::{consul, consul_vars, eventually, sign_ed, Spawned};
 use tonic::{Code, Request, Response, Status};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -213,14 +212,18 @@ impl SyncAdminService for Stub {
 }
 
 fn mesh_config(name: &str) -> Env {
-    Env::from_map([
-        ("TALENTMESH_GRPC_ADDR", "127.0.0.1:0".to_string()),
-        ("TALENTMESH_METRICS_ADDR", "127.0.0.1:0".to_string()),
-        ("TALENTMESH_CONSUL_ADDR", CONSUL_ADDR.to_string()),
-        ("TALENTMESH_SERVICE_NAME", name.to_string()),
-        ("TALENTMESH_SHUTDOWN_GRACE", "1s".to_string()),
-        ("TALENTMESH_LOG_FORMAT", "pretty".to_string()),
-    ])
+    Env::from_map(
+        [
+            ("TALENTMESH_GRPC_ADDR", "127.0.0.1:0".to_string()),
+            ("TALENTMESH_METRICS_ADDR", "127.0.0.1:0".to_string()),
+            ("TALENTMESH_SERVICE_NAME", name.to_string()),
+            ("TALENTMESH_SHUTDOWN_GRACE", "1s".to_string()),
+            ("TALENTMESH_LOG_FORMAT", "pretty".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v))
+        .into_iter()
+        .chain(consul_vars()),
+    )
 }
 
 /// Starts one stand-in instance of `service`, registered with the `sync-admin` tag.
@@ -255,7 +258,7 @@ async fn start_stub(
 }
 
 async fn wait_passing(service: &str, n: usize) {
-    let consul = ConsulClient::new(CONSUL_ADDR).unwrap();
+    let consul = consul();
     let passing = eventually(Duration::from_secs(20), || {
         let consul = consul.clone();
         async move {

@@ -37,7 +37,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use talentmesh_mesh::auth::{AuthPolicy, JwksCache, Verifier};
-use talentmesh_mesh::consul::ConsulClient;
 use talentmesh_mesh::metrics::Metrics;
 use talentmesh_mesh::server::{self, Readiness, ServeOptions};
 use talentmesh_mesh::{Discovery, MeshChannel, MeshConfig};
@@ -156,12 +155,7 @@ impl ServiceKit {
         let discovery = match &self.discovery {
             Some(d) => d.clone(),
             None => {
-                let consul = ConsulClient::new(&self.mesh.consul_addr)?;
-                let d = Discovery::with_max_message(
-                    consul,
-                    self.mesh.default_deadline,
-                    self.mesh.grpc_max_message,
-                );
+                let d = Discovery::for_mesh(&self.mesh, self.mesh.default_deadline)?;
                 self.discovery = Some(d.clone());
                 d
             }

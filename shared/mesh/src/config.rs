@@ -188,6 +188,14 @@ pub struct MeshConfig {
     pub advertise_host: String,
     /// Consul agent HTTP address; empty disables registration and discovery.
     pub consul_addr: String,
+    /// `TALENTMESH_CONSUL_TOKEN`: the ACL token sent with every Consul call (registration,
+    /// health, discovery). Consul runs with ACLs, default deny; `dev/servers.sh` makes one token
+    /// per service that may register only that service's name. Empty sends none (an agent
+    /// without ACLs).
+    pub consul_token: Secret,
+    /// `TALENTMESH_MESH_TLS`: `connect` for mutual TLS with Consul Connect certificates
+    /// between the services ([`crate::connect`]), `off` (the default) for plaintext.
+    pub mesh_tls: crate::connect::MeshTls,
     /// How often Consul runs the gRPC health check; a killed instance goes critical within it.
     pub check_interval: Duration,
     /// Consul removes an instance critical for this long (its minimum is one minute).
@@ -322,6 +330,8 @@ impl MeshConfig {
             metrics_addr,
             advertise_host,
             consul_addr,
+            consul_token: env.secret("TALENTMESH_CONSUL_TOKEN", ""),
+            mesh_tls: env.parse("TALENTMESH_MESH_TLS", crate::connect::MeshTls::Off),
             check_interval,
             deregister_critical_after,
             otlp_endpoint: env.optional("TALENTMESH_OTLP_ENDPOINT"),
@@ -344,6 +354,9 @@ impl MeshConfig {
                 crate::limits::MIN_MAX_MESSAGE,
                 1u64 << 30
             ));
+        }
+        if config.mesh_tls == crate::connect::MeshTls::Connect && config.consul_addr.is_empty() {
+            env.problem("TALENTMESH_MESH_TLS=connect needs Consul (TALENTMESH_CONSUL_ADDR)");
         }
         if config.jwt_issuer.is_empty() || config.jwt_audience.is_empty() {
             env.problem("TALENTMESH_JWT_ISSUER and TALENTMESH_JWT_AUDIENCE must not be empty");
@@ -380,6 +393,8 @@ mod tests {
         assert!(env.finish().is_ok());
         assert_eq!(c.grpc_addr.port(), 50051);
         assert_eq!(c.consul_addr, "http://127.0.0.1:18500");
+        assert!(c.consul_token.is_empty());
+        assert_eq!(c.mesh_tls, crate::connect::MeshTls::Off);
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(c.grpc_max_message, crate::limits::DEFAULT_MAX_MESSAGE);
     }

@@ -1,11 +1,21 @@
 //! A small client of the Consul agent HTTP API: registration through the *agent* (so the agent
 //! runs the gRPC health check), deregistration, and blocking health queries that discovery uses to
 //! follow the passing instances of a service.
+//!
+//! Consul runs with ACLs, default deny (`dev/servers.sh`): every call carries the process's ACL
+//! token (`TALENTMESH_CONSUL_TOKEN`, [`crate::MeshConfig::consul_token`]) in `X-Consul-Token`. A
+//! service's token has a service identity, so it may register only its own name and read the
+//! catalog; a call without a token sees an empty catalog and may register nothing.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::config::{MeshConfig, Secret};
+
+/// The header Consul reads the ACL token from.
+const TOKEN_HEADER: &str = "X-Consul-Token";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsulError {
@@ -13,6 +23,16 @@ pub enum ConsulError {
     Http(#[from] reqwest::Error),
     #[error("consul answered {status}: {body}")]
     Status { status: u16, body: String },
+    #[error("the consul token is not a valid header value")]
+    BadToken,
+}
+
+impl ConsulError {
+    /// Whether Consul refused the call for want of an ACL permission (HTTP 403): no token, an
+    /// unknown one, or one without the right, e.g. registering another service's name.
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, ConsulError::Status { status: 403, .. })
+    }
 }
 
 pub type Result<T> = std::result::Result<T, ConsulError>;
@@ -20,6 +40,9 @@ pub type Result<T> = std::result::Result<T, ConsulError>;
 /// One instance of a service as Consul reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Instance {
+    /// The Consul service name it is registered under (with mesh TLS, the identity its
+    /// certificate must name).
+    pub service: String,
     pub id: String,
     pub address: String,
     pub port: u16,
@@ -44,6 +67,9 @@ pub struct Registration {
     pub meta: HashMap<String, String>,
     pub check_interval: Duration,
     pub deregister_critical_after: Duration,
+    /// Registered as Connect-native (it serves mutual TLS with its leaf certificate); its gRPC
+    /// health check then runs over TLS.
+    pub connect_native: bool,
 }
 
 #[derive(Serialize)]
@@ -57,6 +83,14 @@ struct AgentServiceRegister<'a> {
     tags: &'a [String],
     meta: &'a HashMap<String, String>,
     check: AgentCheck,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connect: Option<AgentConnect>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AgentConnect {
+    native: bool,
 }
 
 #[derive(Serialize)]
@@ -67,6 +101,10 @@ struct AgentCheck {
     grpc: String,
     #[serde(rename = "GRPCUseTLS")]
     grpc_use_tls: bool,
+    /// The agent cannot check a Connect leaf (it names a SPIFFE ID, no host): the health check
+    /// reads only health, without a client certificate.
+    #[serde(rename = "TLSSkipVerify")]
+    tls_skip_verify: bool,
     interval: String,
     timeout: String,
     deregister_critical_service_after: String,
@@ -98,6 +136,77 @@ struct HealthNode {
     address: String,
 }
 
+/// A Connect leaf certificate as the agent hands it out (`/v1/agent/connect/ca/leaf/<service>`).
+#[derive(Debug, Clone)]
+pub struct LeafCert {
+    /// PEM: the leaf, then any intermediates.
+    pub cert_pem: String,
+    /// PEM (SEC1 or PKCS#8); never printed.
+    pub private_key_pem: Secret,
+    /// The SPIFFE URI the leaf names.
+    pub service_uri: String,
+}
+
+/// The Connect CA roots (`/v1/agent/connect/ca/roots`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaRoots {
+    /// The trust domain every SPIFFE ID of the mesh must name (`<cluster id>.consul`).
+    pub trust_domain: String,
+    /// Every root in PEM, the active one and those still trusted during a rotation.
+    pub roots_pem: Vec<String>,
+}
+
+/// The answer of `/v1/agent/connect/authorize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    pub authorized: bool,
+    pub reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct LeafJson {
+    #[serde(rename = "CertPEM")]
+    cert_pem: String,
+    #[serde(rename = "PrivateKeyPEM")]
+    private_key_pem: String,
+    #[serde(rename = "ServiceURI", default)]
+    service_uri: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RootsJson {
+    trust_domain: String,
+    #[serde(default)]
+    roots: Option<Vec<RootJson>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RootJson {
+    root_cert: String,
+    #[serde(default)]
+    intermediate_certs: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AuthorizeJson<'a> {
+    target: &'a str,
+    #[serde(rename = "ClientCertURI")]
+    client_cert_uri: &'a str,
+    client_cert_serial: &'a str,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AuthorizedJson {
+    authorized: bool,
+    #[serde(default)]
+    reason: String,
+}
+
 /// The result of a blocking query and the index to pass to the next one.
 #[derive(Debug, Clone)]
 pub struct Indexed<T> {
@@ -105,13 +214,36 @@ pub struct Indexed<T> {
     pub index: u64,
 }
 
+/// A client of one Consul agent, with the ACL token it sends on every call. Clone freely.
 #[derive(Clone, Debug)]
 pub struct ConsulClient {
     base: String,
     http: reqwest::Client,
+    /// The ACL token sent as `X-Consul-Token` (a [`Secret`]: `Debug` prints `***`); none sends
+    /// no header, which an agent with ACLs treats as the anonymous token.
+    token: Option<Secret>,
 }
 
 impl ConsulClient {
+    /// A client of the agent at `base` (`http://127.0.0.1:18500`) and the process's ACL token,
+    /// both from the mesh config (`TALENTMESH_CONSUL_ADDR`, `TALENTMESH_CONSUL_TOKEN`).
+    ///
+    /// # Errors
+    /// The HTTP client cannot be built.
+    pub fn for_mesh(config: &MeshConfig) -> Result<Self> {
+        Ok(ConsulClient::new(&config.consul_addr)?.with_token(config.consul_token.clone()))
+    }
+
+    /// Sends `token` as `X-Consul-Token` on every call; an empty token sends none.
+    pub fn with_token(mut self, token: Secret) -> Self {
+        self.token = (!token.is_empty()).then_some(token);
+        self
+    }
+
+    /// A client of the agent at `base` that sends no ACL token (see [`Self::with_token`]).
+    ///
+    /// # Errors
+    /// The HTTP client cannot be built.
     pub fn new(base: &str) -> Result<Self> {
         // Blocking queries hold the connection for up to the wait time, so no overall timeout;
         // each call sets its own.
@@ -122,7 +254,23 @@ impl ConsulClient {
         Ok(ConsulClient {
             base: base.trim_end_matches('/').to_string(),
             http,
+            token: None,
         })
+    }
+
+    /// A request to `path` on the agent, carrying the token. The header is marked sensitive, so
+    /// HTTP-level debug output never shows it.
+    fn request(&self, method: reqwest::Method, path: &str) -> Result<reqwest::RequestBuilder> {
+        let builder = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            None => Ok(builder),
+            Some(token) => {
+                let mut value = reqwest::header::HeaderValue::from_str(token.expose())
+                    .map_err(|_| ConsulError::BadToken)?;
+                value.set_sensitive(true);
+                Ok(builder.header(TOKEN_HEADER, value))
+            }
+        }
     }
 
     pub async fn register(&self, reg: &Registration) -> Result<()> {
@@ -133,19 +281,20 @@ impl ConsulClient {
             port: reg.port,
             tags: &reg.tags,
             meta: &reg.meta,
+            connect: reg.connect_native.then_some(AgentConnect { native: true }),
             check: AgentCheck {
                 name: format!("{} gRPC health", reg.name),
                 // An empty service name after the slash asks for the server's overall health.
                 grpc: format!("{}:{}", reg.address, reg.port),
-                grpc_use_tls: false,
+                grpc_use_tls: reg.connect_native,
+                tls_skip_verify: reg.connect_native,
                 interval: go_duration(reg.check_interval),
                 timeout: go_duration(reg.check_interval.max(Duration::from_secs(1))),
                 deregister_critical_service_after: go_duration(reg.deregister_critical_after),
             },
         };
         let resp = self
-            .http
-            .put(format!("{}/v1/agent/service/register", self.base))
+            .request(reqwest::Method::PUT, "/v1/agent/service/register")?
             .timeout(Duration::from_secs(5))
             .json(&body)
             .send()
@@ -155,8 +304,10 @@ impl ConsulClient {
 
     pub async fn deregister(&self, id: &str) -> Result<()> {
         let resp = self
-            .http
-            .put(format!("{}/v1/agent/service/deregister/{id}", self.base))
+            .request(
+                reqwest::Method::PUT,
+                &format!("/v1/agent/service/deregister/{id}"),
+            )?
             .timeout(Duration::from_secs(5))
             .send()
             .await?;
@@ -191,6 +342,7 @@ impl ConsulClient {
                     e.service.meta.unwrap_or_default().into_iter().collect();
                 meta.sort();
                 Instance {
+                    service: service.to_string(),
                     id: e.service.id,
                     address,
                     port: e.service.port,
@@ -210,11 +362,10 @@ impl ConsulClient {
     /// operators: "passing", "warning" or "critical"; None when the instance is not registered.
     pub async fn instance_status(&self, id: &str) -> Result<Option<String>> {
         let resp = self
-            .http
-            .get(format!(
-                "{}/v1/agent/health/service/id/{id}?format=text",
-                self.base
-            ))
+            .request(
+                reqwest::Method::GET,
+                &format!("/v1/agent/health/service/id/{id}?format=text"),
+            )?
             .timeout(Duration::from_secs(5))
             .send()
             .await?;
@@ -241,6 +392,81 @@ impl ConsulClient {
     }
 }
 
+/// Connect: the CA and intentions, through the local agent (which caches and renews).
+impl ConsulClient {
+    /// The leaf certificate of `service`; a blocking query with `index > 0` (the agent answers
+    /// early when the certificate is renewed or the CA rotates). The token needs `service:write`
+    /// on `service`.
+    pub async fn connect_leaf(
+        &self,
+        service: &str,
+        index: u64,
+        wait: Duration,
+    ) -> Result<Indexed<LeafCert>> {
+        let (resp, index) = self
+            .blocking_get(&format!("/v1/agent/connect/ca/leaf/{service}"), index, wait)
+            .await?;
+        let leaf: LeafJson = resp.json().await?;
+        Ok(Indexed {
+            value: LeafCert {
+                cert_pem: leaf.cert_pem,
+                private_key_pem: Secret::new(leaf.private_key_pem),
+                service_uri: leaf.service_uri,
+            },
+            index,
+        })
+    }
+
+    /// The CA roots; a blocking query with `index > 0`.
+    pub async fn connect_roots(&self, index: u64, wait: Duration) -> Result<Indexed<CaRoots>> {
+        let (resp, index) = self
+            .blocking_get("/v1/agent/connect/ca/roots", index, wait)
+            .await?;
+        let roots: RootsJson = resp.json().await?;
+        let roots_pem = roots
+            .roots
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|r| {
+                std::iter::once(r.root_cert).chain(r.intermediate_certs.unwrap_or_default())
+            })
+            .collect();
+        Ok(Indexed {
+            value: CaRoots {
+                trust_domain: roots.trust_domain,
+                roots_pem,
+            },
+            index,
+        })
+    }
+
+    /// Whether intentions allow the client `client_uri` (a SPIFFE URI, its certificate's
+    /// colon-hex serial beside it) to call `target`. The token needs `service:write` on
+    /// `target`.
+    pub async fn connect_authorize(
+        &self,
+        target: &str,
+        client_uri: &str,
+        client_serial: &str,
+    ) -> Result<Authorization> {
+        let resp = self
+            .request(reqwest::Method::POST, "/v1/agent/connect/authorize")?
+            .timeout(Duration::from_secs(5))
+            .json(&AuthorizeJson {
+                target,
+                client_cert_uri: client_uri,
+                client_cert_serial: client_serial,
+            })
+            .send()
+            .await?;
+        let answer: AuthorizedJson = check(resp).await?.json().await?;
+        Ok(Authorization {
+            authorized: answer.authorized,
+            reason: answer.reason,
+        })
+    }
+}
+
 impl ConsulClient {
     /// GET `path`; with `index > 0` a blocking query. Returns the response and its index.
     async fn blocking_get(
@@ -249,14 +475,13 @@ impl ConsulClient {
         index: u64,
         wait: Duration,
     ) -> Result<(reqwest::Response, u64)> {
-        let mut url = format!("{}{path}", self.base);
+        let mut path = path.to_string();
         if index > 0 {
             let sep = if path.contains('?') { '&' } else { '?' };
-            url.push_str(&format!("{sep}index={index}&wait={}", go_duration(wait)));
+            path.push_str(&format!("{sep}index={index}&wait={}", go_duration(wait)));
         }
         let resp = self
-            .http
-            .get(url)
+            .request(reqwest::Method::GET, &path)?
             // Consul adds up to wait/16 of jitter to the wait.
             .timeout(wait + wait / 16 + Duration::from_secs(5))
             .send()
@@ -315,5 +540,33 @@ mod tests {
         assert_eq!(next_index(10, 5), 0, "an index going backwards resets");
         assert_eq!(go_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(go_duration(Duration::from_secs(60)), "60s");
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn the_token_is_sent_but_never_printed() {
+        let client = ConsulClient::new("http://127.0.0.1:1")
+            .unwrap()
+            .with_token(Secret::new("4b1d7c2e-secret"));
+        assert!(!format!("{client:?}").contains("4b1d7c2e"));
+        let request = client
+            .request(reqwest::Method::GET, "/v1/catalog/services")
+            .unwrap()
+            .build()
+            .unwrap();
+        let header = request.headers().get(TOKEN_HEADER).unwrap();
+        assert_eq!(header.to_str().unwrap(), "4b1d7c2e-secret");
+        assert!(header.is_sensitive());
+        assert!(!format!("{request:?}").contains("4b1d7c2e"));
+        // An empty token sends no header at all.
+        let anonymous = ConsulClient::new("http://127.0.0.1:1")
+            .unwrap()
+            .with_token(Secret::new(""));
+        let request = anonymous
+            .request(reqwest::Method::GET, "/v1/catalog/services")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert!(request.headers().get(TOKEN_HEADER).is_none());
     }
 }

@@ -22,7 +22,9 @@ use tonic::body::Body;
 use tonic::transport::Channel;
 use tower::{Service, ServiceExt};
 
-use crate::consul::{next_index, ConsulClient, Instance};
+use crate::config::MeshConfig;
+use crate::connect::{ConnectIdentity, MeshTls};
+use crate::consul::{next_index, ConsulClient, ConsulError, Instance};
 use crate::retry::Backoff;
 use crate::telemetry;
 
@@ -46,6 +48,9 @@ struct DiscoveryInner {
     default_deadline: Duration,
     /// The message size limit of every channel made here (`TALENTMESH_GRPC_MAX_MESSAGE`).
     max_message: usize,
+    /// With mesh TLS: this process's Connect identity; every channel then speaks mutual TLS and
+    /// accepts only the service it was made for.
+    connect: Option<Arc<ConnectIdentity>>,
     watches: Mutex<HashMap<String, watch::Receiver<Arc<Vec<Instance>>>>>,
     channels: Mutex<HashMap<String, MeshChannel>>,
 }
@@ -64,11 +69,41 @@ impl Discovery {
         default_deadline: Duration,
         max_message: usize,
     ) -> Self {
+        Discovery::with_connect(consul, default_deadline, max_message, None)
+    }
+
+    /// Discovery as a process of the mesh uses it: the agent and ACL token of `config`, its
+    /// message limit, and with `TALENTMESH_MESH_TLS=connect` mutual TLS to every peer, each
+    /// verified as the service it was asked for (a Connect identity of `config`'s service name
+    /// is started for it).
+    ///
+    /// # Errors
+    /// The Consul client cannot be built.
+    pub fn for_mesh(config: &MeshConfig, default_deadline: Duration) -> Result<Self, ConsulError> {
+        let consul = ConsulClient::for_mesh(config)?;
+        let connect = (config.mesh_tls == MeshTls::Connect)
+            .then(|| ConnectIdentity::start(consul.clone(), &config.service_name));
+        Ok(Discovery::with_connect(
+            consul,
+            default_deadline,
+            config.grpc_max_message,
+            connect,
+        ))
+    }
+
+    /// [`Discovery::with_max_message`] whose channels use mutual TLS with `connect` when given.
+    pub fn with_connect(
+        consul: ConsulClient,
+        default_deadline: Duration,
+        max_message: usize,
+        connect: Option<Arc<ConnectIdentity>>,
+    ) -> Self {
         Discovery {
             inner: Arc::new(DiscoveryInner {
                 consul,
                 default_deadline,
                 max_message,
+                connect,
                 watches: Mutex::new(HashMap::new()),
                 channels: Mutex::new(HashMap::new()),
             }),
@@ -77,6 +112,11 @@ impl Discovery {
 
     pub fn consul(&self) -> &ConsulClient {
         &self.inner.consul
+    }
+
+    /// This process's Connect identity when the mesh speaks TLS.
+    pub fn connect(&self) -> Option<&Arc<ConnectIdentity>> {
+        self.inner.connect.as_ref()
     }
 
     /// The passing instances of `service`, kept current by a background blocking query.
@@ -100,8 +140,11 @@ impl Discovery {
         if let Some(ch) = lock(&self.inner.channels).get(service) {
             return ch.clone();
         }
-        let channel =
+        let mut channel =
             MeshChannel::empty(service, self.inner.default_deadline, self.inner.max_message);
+        if let Some(connect) = &self.inner.connect {
+            channel = channel.with_connect(connect.clone());
+        }
         let mut rx = self.instances(service);
         let updating = channel.clone();
         tokio::spawn(async move {
@@ -188,6 +231,9 @@ struct ChannelInner {
     /// Whether the endpoint list has been set at least once: before that, "no endpoint" means
     /// "not known yet" rather than "none".
     known: watch::Sender<bool>,
+    /// With mesh TLS: the identity whose leaf this channel presents; every endpoint must prove
+    /// it is `service` (the Consul name).
+    connect: Option<Arc<ConnectIdentity>>,
 }
 
 /// A gRPC channel over the current instances of one service. Implements the tower service tonic
@@ -207,6 +253,24 @@ impl MeshChannel {
                 default_deadline,
                 max_message,
                 known: watch::Sender::new(false),
+                connect: None,
+            }),
+        }
+    }
+
+    /// Speaks mutual TLS with `connect`'s leaf to every endpoint, accepting only a server whose
+    /// certificate names this channel's service. Only on a channel with no endpoints yet.
+    fn with_connect(self, connect: Arc<ConnectIdentity>) -> Self {
+        let inner = &self.inner;
+        MeshChannel {
+            inner: Arc::new(ChannelInner {
+                service: inner.service.clone(),
+                endpoints: ArcSwap::from_pointee(Vec::new()),
+                next: AtomicUsize::new(0),
+                default_deadline: inner.default_deadline,
+                max_message: inner.max_message,
+                known: watch::Sender::new(false),
+                connect: Some(connect),
             }),
         }
     }
@@ -232,6 +296,7 @@ impl MeshChannel {
         let instances: Vec<Instance> = uris
             .iter()
             .map(|uri| Instance {
+                service: service.to_string(),
                 id: uri.clone(),
                 address: String::new(),
                 port: 0,
@@ -287,12 +352,23 @@ impl MeshChannel {
             }
             match tonic::transport::Endpoint::from_shared(uri.clone()) {
                 Ok(endpoint) => {
-                    let channel = endpoint
+                    let endpoint = endpoint
                         .connect_timeout(Duration::from_secs(1))
                         .tcp_nodelay(true)
                         .http2_keep_alive_interval(Duration::from_secs(10))
-                        .keep_alive_timeout(Duration::from_secs(5))
-                        .connect_lazy();
+                        .keep_alive_timeout(Duration::from_secs(5));
+                    let channel = match &self.inner.connect {
+                        None => endpoint.connect_lazy(),
+                        // Fails closed: without a TLS configuration the endpoint is left out,
+                        // never called in plaintext.
+                        Some(connect) => match connect.client_config(&self.inner.service) {
+                            Ok(config) => crate::connect::tls_channel(endpoint, config),
+                            Err(e) => {
+                                tracing::warn!(uri = %uri, error = %e, "no tls configuration; leaving the instance out");
+                                continue;
+                            }
+                        },
+                    };
                     next.push(Arc::new(Endpoint {
                         id,
                         uri,
@@ -359,6 +435,8 @@ fn now_ms() -> u64 {
 }
 
 /// Did the call fail before the request could reach the server (so a retry elsewhere is safe)?
+/// A refused connection, or with mesh TLS a failed handshake (the instance is not the service
+/// it is listed as): no byte of the request, bearer token included, was sent.
 fn never_reached_server(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(err);
     while let Some(e) = source {
@@ -369,6 +447,15 @@ fn never_reached_server(err: &(dyn std::error::Error + 'static)) -> bool {
             ) {
                 return true;
             }
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+            {
+                return true;
+            }
+        }
+        if e.is::<rustls::Error>() {
+            return true;
         }
         let text = e.to_string();
         if text.contains("tcp connect error") || text.contains("Connection refused") {

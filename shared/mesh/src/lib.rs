@@ -9,8 +9,10 @@
 //!   the shutdown sequence. Services reach it through the service kit (`shared/kit`).
 //! - [`auth`]: token verification (`Verifier`, identity's JWKS), the auth layer and policy, the
 //!   caller (`Caller`) and the context the service layers take (`CallContext`).
-//! - [`consul`] / [`discovery`]: the Consul HTTP client and `MeshChannel`s balanced over the
-//!   healthy instances a blocking watch keeps current.
+//! - [`consul`] / [`discovery`]: the Consul HTTP client (with the ACL token) and `MeshChannel`s
+//!   balanced over the healthy instances a blocking watch keeps current.
+//! - [`connect`]: Connect-native mutual TLS (`TALENTMESH_MESH_TLS=connect`): leaf certificates
+//!   and roots from the agent, SPIFFE identities checked both ways, intentions per call.
 //! - [`error`]: the error-code table (gRPC code, HTTP status), `ApiError` with `google.rpc`
 //!   details; [`upstream`]: `UpstreamError`, the one mapping of a peer's failure.
 //! - [`metrics`]: the Prometheus registry and the RPC metrics layer; [`telemetry`]: logs and
@@ -21,6 +23,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod connect;
 pub mod consul;
 pub mod discovery;
 pub mod error;

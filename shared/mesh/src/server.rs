@@ -19,6 +19,7 @@ use tonic_health::ServingStatus;
 
 use crate::auth::{AuthLayer, AuthPolicy, Verifier};
 use crate::config::MeshConfig;
+use crate::connect::{ConnectAuthzLayer, ConnectIdentity, MeshTls};
 use crate::consul::{ConsulClient, Registration};
 use crate::limits::MessageLimitLayer;
 use crate::metrics::{Metrics, MetricsLayer};
@@ -252,7 +253,16 @@ pub async fn serve_with_descriptors(
     let consul = if config.consul_addr.is_empty() {
         None
     } else {
-        Some(ConsulClient::new(&config.consul_addr)?)
+        Some(ConsulClient::for_mesh(&config)?)
+    };
+    // Connect-native mTLS (TALENTMESH_MESH_TLS=connect): this service's leaf certificate and
+    // the CA roots, followed through the local agent (the config refuses connect without
+    // Consul).
+    let connect = match (config.mesh_tls, &consul) {
+        (MeshTls::Connect, Some(consul)) => {
+            Some(ConnectIdentity::start(consul.clone(), &config.service_name))
+        }
+        _ => None,
     };
     let registration = Registration {
         name: config.service_name.clone(),
@@ -268,6 +278,7 @@ pub async fn serve_with_descriptors(
         .collect(),
         check_interval: config.check_interval,
         deregister_critical_after: config.deregister_critical_after,
+        connect_native: connect.is_some(),
     };
     let register_task = consul.clone().map(|consul| {
         let registration = registration.clone();
@@ -299,9 +310,12 @@ pub async fn serve_with_descriptors(
     // an oversized request is refused as its frame header arrives, with RESOURCE_EXHAUSTED,
     // before tonic would fail decoding it deep inside. The generated servers carry the same
     // limit (the service kit sets it), so this layer is the one that answers.
+    // With mesh TLS, the intention check sits inside metrics (refusals are counted) and before
+    // everything else: a caller Consul does not allow gets no further, whatever it sends.
     let layers = tower::ServiceBuilder::new()
         .layer(TraceLayer)
         .layer(MetricsLayer::new(options.metrics.clone()))
+        .option_layer(connect.clone().map(ConnectAuthzLayer::new))
         .layer(MessageLimitLayer::new(config.grpc_max_message))
         .option_layer(auth);
 
@@ -336,26 +350,44 @@ pub async fn serve_with_descriptors(
     // our own listener, so each gets TCP_NODELAY here. Without it, a response written in more
     // than one segment waits for the client's delayed ACK (about 40 ms) under Nagle.
     let limits = config.grpc_connections;
-    let incoming =
-        futures::StreamExt::map(TcpListenerStream::new(listeners.grpc), move |accepted| {
-            accepted.map(|stream| {
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
-                }
-                // A connection that never sends its HTTP/2 preface holds a socket and a task for
-                // as long as the peer likes: it gets the handshake timeout, then is closed.
-                Handshake::new(stream, limits.handshake_timeout)
-            })
-        });
-    let server = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         // Dead peers (no PING answer within the timeout) are dropped instead of held.
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         // One connection cannot open unbounded streams, each a task and buffers.
         .max_concurrent_streams(limits.max_concurrent_streams)
         .layer(layers)
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming, signal);
+        .add_routes(routes);
+    let server: BoxFuture<'static, Result<(), tonic::transport::Error>> = match &connect {
+        None => {
+            let incoming =
+                futures::StreamExt::map(TcpListenerStream::new(listeners.grpc), move |accepted| {
+                    accepted.map(|stream| {
+                        if let Err(e) = stream.set_nodelay(true) {
+                            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                        }
+                        // A connection that never sends its HTTP/2 preface holds a socket and a
+                        // task for as long as the peer likes: it gets the handshake timeout,
+                        // then is closed.
+                        Handshake::new(stream, limits.handshake_timeout)
+                    })
+                });
+            Box::pin(router.serve_with_incoming_shutdown(incoming, signal))
+        }
+        Some(identity) => {
+            // The TLS handshake gets the handshake timeout, then the HTTP/2 preface again.
+            let tls = crate::connect::tls_incoming(
+                listeners.grpc,
+                identity.clone(),
+                identity.server_config()?,
+                limits.handshake_timeout,
+            );
+            let incoming = futures::StreamExt::map(tls, move |accepted| {
+                accepted.map(|stream| Handshake::new(stream, limits.handshake_timeout))
+            });
+            Box::pin(router.serve_with_incoming_shutdown(incoming, signal))
+        }
+    };
     tokio::pin!(server);
 
     // Drain in-flight requests, but not forever: after the grace period the process exits.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::{eventually, eventually_value, TestEnv, NEO4J_URI, POSTGRES_URL};
+use crate::{eventually, eventually_value, neo4j_graph, postgres_url, TestEnv};
 
 /// Starts a sync operation (a check or a repair of every projection) on the service at `url`
 /// as `token` (an admin's), and waits up to a minute for it to finish.
@@ -123,9 +123,7 @@ impl TestEnv {
     /// consistency checker to find): its PostgreSQL row, its Neo4j node, its Redis hash.
     pub async fn remove_projected(&self, id: &str, at: Projected<'_>) {
         self.remove_postgres_row(at.pg_table, id).await;
-        let graph = neo4rs::Graph::new(NEO4J_URI, "neo4j", "talentmesh")
-            .await
-            .expect("connect to neo4j");
+        let graph = neo4j_graph().await;
         graph
             .run(
                 neo4rs::query(&format!(
@@ -149,7 +147,7 @@ impl TestEnv {
     pub async fn remove_postgres_row(&self, table: &str, id: &str) {
         let pg = sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
-            .connect(POSTGRES_URL)
+            .connect(&postgres_url())
             .await
             .expect("connect to postgres");
         let deleted = sqlx::query(&format!(

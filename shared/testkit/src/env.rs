@@ -1,17 +1,114 @@
 //! [`TestEnv`]: a test's own MySQL database, PostgreSQL schema, Redis key prefix and Neo4j
 //! namespace on the real local servers, the `TALENTMESH_*` variables that point a service at
-//! them, and the cleanup that drops all of it when the test ends.
+//! them (as the service's own store users when the servers have them, see [`crate::servers`]),
+//! and the cleanup that drops all of it (as the admin) when the test ends.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use talentmesh_mesh::config::Env;
+use talentmesh_mesh::config::{Env, Secret};
+use talentmesh_mesh::consul::ConsulClient;
 
-pub const MYSQL_URL: &str = "mysql://root@127.0.0.1:13306";
-pub const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:15432/postgres";
-pub const REDIS_URL: &str = "redis://127.0.0.1:16379";
-pub const NEO4J_URI: &str = "127.0.0.1:17687";
+use crate::servers::{mysql_url, postgres_url, redis_url, service_store_vars, try_neo4j_graph};
+
+/// The local Consul agent's default address; tests use [`consul_addr`], which a variable
+/// overrides.
 pub const CONSUL_ADDR: &str = "http://127.0.0.1:18500";
+
+/// The Consul agent tests register in: `TALENTMESH_CONSUL_ADDR` of the test process (e.g. a
+/// second agent with other ports), else [`CONSUL_ADDR`].
+pub fn consul_addr() -> String {
+    std::env::var("TALENTMESH_CONSUL_ADDR")
+        .ok()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| CONSUL_ADDR.to_string())
+}
+
+/// The ACL token tests use with Consul. Tests register under names of their own
+/// (`identity-e2e-<id>`), which no service token may, so this is the agent's management token:
+/// `TALENTMESH_CONSUL_TOKEN` of the test process, else the file `dev/servers.sh` keeps it in
+/// (`$TALENTMESH_DATA/consul/management.token`, the data folder defaulting as in `dev/lib.sh`),
+/// else none (an agent without ACLs).
+pub fn consul_token() -> Secret {
+    if let Some(token) = std::env::var("TALENTMESH_CONSUL_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
+        return Secret::new(token);
+    }
+    let data = std::env::var("TALENTMESH_DATA").unwrap_or_else(|_| "/var/lib/talentmesh".into());
+    let file = std::path::Path::new(&data).join("consul/management.token");
+    Secret::new(
+        std::fs::read_to_string(file)
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default(),
+    )
+}
+
+/// A client of the tests' Consul agent ([`consul_addr`]) with the tests' token
+/// ([`consul_token`]).
+pub fn consul() -> ConsulClient {
+    ConsulClient::new(&consul_addr())
+        .expect("consul client")
+        .with_token(consul_token())
+}
+
+/// Whether the tests run the mesh over Connect mutual TLS: `TALENTMESH_MESH_TLS=connect` in
+/// the test process (off by default). Services registered in Consul by tests then serve TLS.
+pub fn mesh_tls() -> bool {
+    std::env::var("TALENTMESH_MESH_TLS").is_ok_and(|v| v == "connect")
+}
+
+/// The variables that register a service in the tests' Consul: the address, the token, and the
+/// mesh TLS mode when [`mesh_tls`].
+pub fn consul_vars() -> Vec<(String, String)> {
+    let mut vars = vec![
+        ("TALENTMESH_CONSUL_ADDR".to_string(), consul_addr()),
+        (
+            "TALENTMESH_CONSUL_TOKEN".to_string(),
+            consul_token().expose().to_string(),
+        ),
+    ];
+    if mesh_tls() {
+        vars.push(("TALENTMESH_MESH_TLS".to_string(), "connect".to_string()));
+    }
+    vars
+}
+
+/// A discovery client for the test itself (its channels are what a test hands services as
+/// upstreams, and what its gateway uses). With [`mesh_tls`] it speaks mutual TLS as the
+/// Connect service `caller`, which the intentions [`allow_all_to`] makes may call the test's
+/// services.
+pub fn discovery(caller: &str, deadline: Duration) -> talentmesh_mesh::Discovery {
+    let connect =
+        mesh_tls().then(|| talentmesh_mesh::connect::ConnectIdentity::start(consul(), caller));
+    talentmesh_mesh::Discovery::with_connect(
+        consul(),
+        deadline,
+        talentmesh_mesh::limits::DEFAULT_MAX_MESSAGE,
+        connect,
+    )
+}
+
+/// Lets any Connect service call `service` (a name of the test's own): the intention
+/// `* -> service`, made with the tests' management token.
+pub async fn allow_all_to(service: &str) {
+    let resp = reqwest::Client::new()
+        .put(format!(
+            "{}/v1/connect/intentions/exact?source=*&destination={service}",
+            consul_addr()
+        ))
+        .header("X-Consul-Token", consul_token().expose())
+        .json(&serde_json::json!({"Action": "allow"}))
+        .send()
+        .await
+        .expect("consul intentions");
+    assert!(
+        resp.status().is_success(),
+        "intention * -> {service}: {}",
+        resp.status()
+    );
+}
 
 pub struct TestEnv {
     /// Random lower-case token shared by every namespace of this test.
@@ -32,21 +129,22 @@ impl TestEnv {
         let postgres_schema = format!("t_{service}_{id}");
         let redis_prefix = format!("t:{id}:{service}:");
         let neo4j_namespace = format!("t_{id}");
-        let vars: HashMap<String, String> = [
-            ("TALENTMESH_GRPC_ADDR", "127.0.0.1:0".to_string()),
-            ("TALENTMESH_METRICS_ADDR", "127.0.0.1:0".to_string()),
-            // Registration is opt-in per test (with_consul), so tests do not see each other.
-            ("TALENTMESH_CONSUL_ADDR", String::new()),
-            ("TALENTMESH_MYSQL_DATABASE", mysql_database.clone()),
-            ("TALENTMESH_POSTGRES_SCHEMA", postgres_schema.clone()),
-            ("TALENTMESH_REDIS_PREFIX", redis_prefix.clone()),
-            ("TALENTMESH_NEO4J_NAMESPACE", neo4j_namespace.clone()),
-            ("TALENTMESH_SHUTDOWN_GRACE", "2s".to_string()),
-            ("TALENTMESH_LOG_FORMAT", "pretty".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let vars: HashMap<String, String> = service_store_vars(service)
+            .into_iter()
+            .chain([
+                ("TALENTMESH_GRPC_ADDR", "127.0.0.1:0".to_string()),
+                ("TALENTMESH_METRICS_ADDR", "127.0.0.1:0".to_string()),
+                // Registration is opt-in per test (with_consul), so tests do not see each other.
+                ("TALENTMESH_CONSUL_ADDR", String::new()),
+                ("TALENTMESH_MYSQL_DATABASE", mysql_database.clone()),
+                ("TALENTMESH_POSTGRES_SCHEMA", postgres_schema.clone()),
+                ("TALENTMESH_REDIS_PREFIX", redis_prefix.clone()),
+                ("TALENTMESH_NEO4J_NAMESPACE", neo4j_namespace.clone()),
+                ("TALENTMESH_SHUTDOWN_GRACE", "2s".to_string()),
+                ("TALENTMESH_LOG_FORMAT", "pretty".to_string()),
+            ])
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         TestEnv {
             id,
             mysql_database,
@@ -57,10 +155,10 @@ impl TestEnv {
         }
     }
 
-    /// Registers the service in the local Consul under a name unique to this test.
+    /// Registers the service in the local Consul ([`consul_addr`], with the tests' token
+    /// [`consul_token`]) under a name unique to this test.
     pub fn with_consul(mut self) -> TestEnv {
-        self.vars
-            .insert("TALENTMESH_CONSUL_ADDR".into(), CONSUL_ADDR.into());
+        self.vars.extend(consul_vars());
         self
     }
 
@@ -79,17 +177,19 @@ impl TestEnv {
         &self.vars
     }
 
-    /// A MySQL pool on this test's database (which the service under test creates).
+    /// A MySQL pool on this test's database (which the service under test creates), as the
+    /// admin.
     pub async fn mysql(&self) -> sqlx::MySqlPool {
         sqlx::mysql::MySqlPoolOptions::new()
             .max_connections(2)
-            .connect(&format!("{MYSQL_URL}/{}", self.mysql_database))
+            .connect(&format!("{}/{}", mysql_url(), self.mysql_database))
             .await
             .expect("connect to the test database")
     }
 
+    /// Redis as the admin (every key of every test).
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(REDIS_URL)
+        redis::Client::open(redis_url())
             .expect("redis url")
             .get_multiplexed_async_connection()
             .await
@@ -125,7 +225,7 @@ impl Drop for TestEnv {
                 let cleanup = async {
                     if let Ok(pool) = sqlx::mysql::MySqlPoolOptions::new()
                         .max_connections(1)
-                        .connect(MYSQL_URL)
+                        .connect(&mysql_url())
                         .await
                     {
                         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{db}`"))
@@ -134,14 +234,14 @@ impl Drop for TestEnv {
                     }
                     if let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
                         .max_connections(1)
-                        .connect(POSTGRES_URL)
+                        .connect(&postgres_url())
                         .await
                     {
                         let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
                             .execute(&pool)
                             .await;
                     }
-                    if let Ok(client) = redis::Client::open(REDIS_URL) {
+                    if let Ok(client) = redis::Client::open(redis_url()) {
                         if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
                             let keys: Vec<String> = redis::cmd("KEYS")
                                 .arg(format!("{prefix}*"))
@@ -156,7 +256,7 @@ impl Drop for TestEnv {
                             }
                         }
                     }
-                    if let Ok(graph) = neo4rs::Graph::new(NEO4J_URI, "neo4j", "talentmesh").await {
+                    if let Some(graph) = try_neo4j_graph().await {
                         // In bounded transactions: one delete of a big test graph would hold
                         // Neo4j busy (and its memory) long after the test ended.
                         loop {

@@ -7,7 +7,14 @@
 //!
 //! Modules (everything is re-exported here, so `talentmesh_testkit::X` is the path to use):
 //!
-//! - `env`: [`TestEnv`] and its cleanup, the local servers' addresses ([`MYSQL_URL`], ...),
+//! - `servers`: where the stores are and the credentials of their admins ([`mysql_url`],
+//!   [`postgres_url`], [`redis_url`], [`neo4j_uri`], [`neo4j_graph`]) and of each service's
+//!   own user ([`service_store_vars`], [`service_redis_url`]), from `dev/servers.sh`'s files.
+//! - `env`: [`TestEnv`] and its cleanup,
+//!   the tests' Consul agent and ACL token ([`consul`], [`consul_addr`], [`consul_token`],
+//!   [`consul_vars`]: overridable by `TALENTMESH_CONSUL_ADDR` / `TALENTMESH_CONSUL_TOKEN`), and
+//!   mesh TLS for tests run with `TALENTMESH_MESH_TLS=connect` ([`mesh_tls`], [`discovery`],
+//!   [`allow_all_to`]),
 //!   [`scalar_i64`] for counting rows.
 //! - `spawned`: [`Spawned`] services in-process, the health and reflection probes
 //!   ([`health_status`], [`reflected_services`], [`assert_serving_exactly`]), [`fails`].
@@ -23,6 +30,7 @@ pub mod company;
 mod consistency;
 mod env;
 mod keys;
+mod servers;
 mod spawned;
 
 use std::time::Duration;
@@ -31,9 +39,14 @@ pub use consistency::{
     assert_one_drift_each_found_and_repaired, drift, in_sync_soon, sync_operation, Projected,
 };
 pub use env::{
-    scalar_i64, MySqlPool, TestEnv, CONSUL_ADDR, MYSQL_URL, NEO4J_URI, POSTGRES_URL, REDIS_URL,
+    allow_all_to, consul, consul_addr, consul_token, consul_vars, discovery, mesh_tls, scalar_i64,
+    MySqlPool, TestEnv, CONSUL_ADDR,
 };
 pub use keys::{sign_ed, TestKeys, TEST_AUDIENCE, TEST_ISSUER};
+pub use servers::{
+    mysql_url, neo4j_graph, neo4j_uri, postgres_url, redis_url, service_redis_url,
+    service_store_vars,
+};
 pub use spawned::{
     assert_serving_exactly, fails, health_status, reflected_services, Spawned, NOT_SERVING, SERVING,
 };

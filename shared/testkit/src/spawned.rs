@@ -103,6 +103,11 @@ impl Spawned {
         ) -> Fut,
         Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
     {
+        let tls = mesh.mesh_tls == talentmesh_mesh::connect::MeshTls::Connect;
+        if tls {
+            // The test's own names are not in the dev intentions: any caller may call them.
+            crate::allow_all_to(&mesh.service_name).await;
+        }
         let listeners = talentmesh_mesh::server::Listeners::bind(mesh)
             .await
             .expect("bind");
@@ -121,8 +126,21 @@ impl Spawned {
             shutdown: Some(tx),
             task: Some(task),
         };
-        let serving = eventually(Duration::from_secs(30), || async move {
-            health_status(addr, "").await == Some(SERVING)
+        // With mesh TLS the port speaks TLS only: the agent's health check (TLS, no client
+        // certificate) says when it serves.
+        let service = mesh.service_name.clone();
+        let serving = eventually(Duration::from_secs(30), || {
+            let service = service.clone();
+            async move {
+                if tls {
+                    crate::consul()
+                        .passing_instances(&service, 0, Duration::from_secs(1))
+                        .await
+                        .is_ok_and(|r| r.value.iter().any(|i| i.port == addr.port()))
+                } else {
+                    health_status(addr, "").await == Some(SERVING)
+                }
+            }
         })
         .await;
         if !serving {

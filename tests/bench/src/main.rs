@@ -37,7 +37,10 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn handwritten(addr: &str, service: &str) -> anyhow::Result<()> {
-    let consul = talentmesh_mesh::consul::ConsulClient::new("http://127.0.0.1:18500")?;
+    // The local agent, with the ACL token of the environment (Consul runs default deny).
+    let consul = talentmesh_mesh::consul::ConsulClient::new("http://127.0.0.1:18500")?.with_token(
+        talentmesh_mesh::Secret::new(std::env::var("TALENTMESH_CONSUL_TOKEN").unwrap_or_default()),
+    );
     let discovery = talentmesh_mesh::Discovery::new(consul, Duration::from_secs(10));
     let client = IdentityServiceClient::new(discovery.channel(service));
     let app = axum::Router::new().route(

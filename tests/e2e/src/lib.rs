@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use talentmesh_gateway::consul::DiscoveryUpstreams;
 use talentmesh_gateway::{Gateway, GatewayConfig};
-use talentmesh_mesh::consul::ConsulClient;
-use talentmesh_mesh::Discovery;
-use talentmesh_testkit::{eventually, Spawned, TestEnv, CONSUL_ADDR};
+use talentmesh_testkit::{consul_vars, discovery, eventually, Spawned, TestEnv};
 
 /// Worker threads of the tests' gateway, as in production on a 2-core machine.
 const GATEWAY_WORKERS: usize = 2;
@@ -169,8 +167,10 @@ impl Mesh {
         })
         .await;
 
-        let consul = ConsulClient::new(CONSUL_ADDR).unwrap();
-        let discovery = Discovery::new(consul, Duration::from_secs(5));
+        // The test's own client of the mesh (with TALENTMESH_MESH_TLS=connect, the Connect
+        // service `e2e-<id>`).
+        let caller = format!("e2e-{}", env.id);
+        let discovery = discovery(&caller, Duration::from_secs(5));
         let channel = discovery.channel(&consul_name);
         assert!(
             eventually(Duration::from_secs(20), || async {
@@ -182,31 +182,34 @@ impl Mesh {
         // As the gateway binary runs: two worker threads, each with a discovery client of its
         // own; the test's own client serves the other threads.
         let mut shared = Some(discovery.clone());
-        let mut upstreams = DiscoveryUpstreams::per_worker(GATEWAY_WORKERS, || {
-            ConsulClient::new(CONSUL_ADDR).map(|consul| {
-                shared
-                    .take()
-                    .unwrap_or_else(|| Discovery::new(consul, Duration::from_secs(5)))
+        let mut upstreams =
+            DiscoveryUpstreams::per_worker(GATEWAY_WORKERS, || {
+                Ok::<_, std::convert::Infallible>(shared.take().unwrap_or_else(|| {
+                    talentmesh_testkit::discovery(&caller, Duration::from_secs(5))
+                }))
             })
-        })
-        .expect("gateway discovery")
-        .rename("identity", &consul_name);
+            .expect("gateway discovery")
+            .rename("identity", &consul_name);
         let mut sync = None;
         if with_sync {
             let sync_name = format!("sync-e2e-{}", env.id);
             // No TestEnv: the sync service has no stores to isolate or clean up.
-            let sync_env = talentmesh_mesh::Env::from_map([
-                ("TALENTMESH_GRPC_ADDR", "127.0.0.1:0".to_string()),
-                ("TALENTMESH_METRICS_ADDR", "127.0.0.1:0".to_string()),
-                ("TALENTMESH_CONSUL_ADDR", CONSUL_ADDR.to_string()),
-                ("TALENTMESH_SERVICE_NAME", sync_name.clone()),
-                (
-                    "TALENTMESH_SYNC_SERVICE_NAMES",
-                    format!("identity={consul_name}"),
-                ),
-                ("TALENTMESH_SHUTDOWN_GRACE", "2s".to_string()),
-                ("TALENTMESH_LOG_FORMAT", "pretty".to_string()),
-            ]);
+            let sync_env = talentmesh_mesh::Env::from_map(
+                [
+                    ("TALENTMESH_GRPC_ADDR", "127.0.0.1:0".to_string()),
+                    ("TALENTMESH_METRICS_ADDR", "127.0.0.1:0".to_string()),
+                    ("TALENTMESH_SERVICE_NAME", sync_name.clone()),
+                    (
+                        "TALENTMESH_SYNC_SERVICE_NAMES",
+                        format!("identity={consul_name}"),
+                    ),
+                    ("TALENTMESH_SHUTDOWN_GRACE", "2s".to_string()),
+                    ("TALENTMESH_LOG_FORMAT", "pretty".to_string()),
+                ]
+                .map(|(k, v)| (k.to_string(), v))
+                .into_iter()
+                .chain(consul_vars()),
+            );
             let config = talentmesh_sync::Config::load(sync_env).expect("sync config");
             let sync_mesh = config.mesh.clone();
             sync = Some(

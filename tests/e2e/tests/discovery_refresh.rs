@@ -9,9 +9,7 @@ use std::time::Duration;
 use prost::Message;
 use talentmesh_gateway::consul::{spawn_refresh, DiscoveryUpstreams};
 use talentmesh_gateway::{Gateway, GatewayConfig};
-use talentmesh_mesh::consul::ConsulClient;
-use talentmesh_mesh::Discovery;
-use talentmesh_testkit::{eventually, Spawned, TestEnv, CONSUL_ADDR};
+use talentmesh_testkit::{eventually, Spawned};
 
 /// The compiled-in descriptors without identity's contract: a gateway built before identity had
 /// these RPCs.
@@ -28,10 +26,8 @@ async fn routes_of_a_new_service_appear_when_it_registers() {
     let consul_name = format!("identity-refresh-{}", env.id);
     let env = env.set("TALENTMESH_SERVICE_NAME", consul_name.clone());
 
-    let discovery = Discovery::new(
-        ConsulClient::new(CONSUL_ADDR).unwrap(),
-        Duration::from_secs(5),
-    );
+    let discovery =
+        talentmesh_testkit::discovery(&format!("e2e-{}", env.id), Duration::from_secs(5));
     let upstreams = DiscoveryUpstreams::new(discovery).rename("identity", &consul_name);
     let gateway =
         Gateway::with_pool(GatewayConfig::default(), upstreams, pool_without_identity()).unwrap();

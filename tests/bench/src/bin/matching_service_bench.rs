@@ -37,7 +37,7 @@ use talentmesh_proto::matching::v1::matching_service_client::MatchingServiceClie
 use talentmesh_proto::resume::v1 as rpb;
 use talentmesh_storage::outbox::Outbox;
 use talentmesh_storage::projection::{Change, Projection};
-use talentmesh_testkit::{health_status, TestEnv, TestKeys, MYSQL_URL, POSTGRES_URL, SERVING};
+use talentmesh_testkit::{health_status, mysql_url, postgres_url, TestEnv, TestKeys, SERVING};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
@@ -404,7 +404,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mysql = sqlx::mysql::MySqlPoolOptions::new()
         .max_connections(8)
-        .connect(&format!("{MYSQL_URL}/{}", env.mysql_database))
+        .connect(&format!("{}/{}", mysql_url(), env.mysql_database))
         .await?;
     let schema = env.postgres_schema.clone();
     let pg = sqlx::postgres::PgPoolOptions::new()
@@ -418,7 +418,7 @@ async fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         })
-        .connect(POSTGRES_URL)
+        .connect(&postgres_url())
         .await?;
     let docs = Documents::new(mysql.clone(), Outbox::new("matching"));
     let mut rng = StdRng::seed_from_u64(14);
