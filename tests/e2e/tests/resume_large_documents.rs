@@ -122,7 +122,9 @@ async fn an_export_at_the_size_limit_imports_back_through_the_gateway() {
         )
         .await;
     assert_eq!(s, 200, "{imported}");
-    assert_eq!(imported["resumes"][0]["version"], "6");
+    // An import writes each resume once, at version 1, with its newest version's content (the
+    // history stays in the export; importing it would cost a version and an event apiece).
+    assert_eq!(imported["resumes"][0]["version"], "1");
     mesh.stop().await;
 }
 
