@@ -347,7 +347,7 @@ impl VectorIndex {
             .as_ref()
             .map_or((0, 0), |g| (g.node_keys.len(), g.tombstones()));
         // Arena and key list by capacity; the map at its capacity of 8-byte keys, 16-byte
-        // entries and a control byte; each graph node its bfloat16 vector, its links and its
+        // entries and a control byte; each graph node its 8-bit vector, its links and its
         // two table slots here.
         let bytes = st.arena.capacity() * 4
             + st.keys.capacity() * 8

@@ -373,7 +373,7 @@ fn main() -> anyhow::Result<()> {
     ));
     line(format!(
         "- memory: index estimate {:.0} MB (`IndexStats::approx_bytes`), process RSS grew {:.0} MB during the load; \
-         the vectors alone are {:.0} MB in the f32 arena, the graph's bfloat16 copy half that",
+         the vectors alone are {:.0} MB in the f32 arena, the graph's 8-bit copy a quarter of that",
         stats.approx_bytes as f64 / 1e6,
         rss_after.saturating_sub(rss_before) as f64 / 1e6,
         (jobs as usize * BUILTIN_DIMENSIONS * 4) as f64 / 1e6
