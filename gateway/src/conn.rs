@@ -49,6 +49,21 @@ const MAX_STREAMS_PER_CONNECTION: u32 = 100;
 /// After an idle connection was asked to shut down gracefully, how long it gets to do so.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// The next connection `listener` accepts. An accept error (out of file descriptors and the
+/// like) is logged and retried after 50 ms instead of spinning; it never ends the loop.
+pub(crate) async fn accept_next(listener: &tokio::net::TcpListener) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                // A back-off, not a wait for a condition: the next accept may succeed.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
 /// The per-connection bounds, from [`crate::GatewayConfig`].
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {

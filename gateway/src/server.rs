@@ -54,15 +54,7 @@ pub async fn serve<U: Upstreams>(
     loop {
         let (stream, addr) = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = crate::conn::accept_next(&listener) => accepted,
         };
         match budget.try_open() {
             Some(permit) => {

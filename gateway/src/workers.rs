@@ -177,15 +177,7 @@ async fn accept(
     loop {
         let (stream, addr) = tokio::select! {
             () = &mut shutdown => return,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = crate::conn::accept_next(listener) => accepted,
         };
         // Past the budget the connection is closed at once (dropped), rather than left in the
         // backlog where it would hold the client without an answer.
