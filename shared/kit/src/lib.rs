@@ -284,8 +284,13 @@ impl ServiceKit {
             (Some(v), _) | (None, Some(v)) => v,
             (None, None) => {
                 let identity = self.upstream("identity")?;
+                let keys = JwksCache::from_identity(identity);
+                // The revoked-session set the cache polls, counted like identity's own.
+                if let Some(revoked) = talentmesh_mesh::auth::KeySource::revocations(&keys) {
+                    revoked.register_metrics(&mut self.metrics.registry());
+                }
                 Arc::new(Verifier::new(
-                    Arc::new(JwksCache::from_identity(identity)),
+                    Arc::new(keys),
                     &self.mesh.jwt_issuer,
                     &self.mesh.jwt_audience,
                 ))

@@ -512,4 +512,20 @@ async fn logout_revokes_the_sessions_access_tokens_in_other_services() {
         status, 404,
         "another session of the same user still works: {body}"
     );
+    // The company service counts the set it refuses (registered by the kit for every service).
+    let addr = mesh.company.as_ref().expect("company").metrics;
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let size = text
+        .lines()
+        .find(|l| !l.starts_with('#') && l.contains("auth_revoked_sessions"))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+    assert!(
+        size.is_some_and(|n| n >= 1.0),
+        "no revoked-session gauge: {text}"
+    );
 }
