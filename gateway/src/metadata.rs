@@ -31,6 +31,38 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
+/// The longest `authorization` header the gateway forwards (8 KiB: an access token is well under
+/// 1 KiB). A longer one is refused here with 431 ([`oversized_header`]): forwarded, it would
+/// exceed the upstream's header limits and take the connection other requests share with it.
+pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
+/// The longest `tracestate` forwarded (W3C Trace Context: at most 32 members, 512 characters
+/// recommended); a longer one is dropped, as the spec lets a receiver do.
+const MAX_TRACESTATE_BYTES: usize = 512;
+
+/// The header to refuse with 431 before any upstream call, with its limit: an `authorization`
+/// over [`MAX_AUTHORIZATION_BYTES`].
+pub fn oversized_header(headers: &HeaderMap) -> Option<(&'static str, usize)> {
+    headers
+        .get(&AUTHORIZATION)
+        .is_some_and(|v| v.len() > MAX_AUTHORIZATION_BYTES)
+        .then_some(("authorization", MAX_AUTHORIZATION_BYTES))
+}
+
+/// Whether `value` is a W3C `traceparent`: `00-<32 hex>-<16 hex>-<2 hex>` (55 bytes; other
+/// versions are at least that long and start the same way, so only the prefix is read).
+fn is_traceparent(value: &HeaderValue) -> bool {
+    let b = value.as_bytes();
+    let hex = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_hexdigit);
+    (b.len() == 55 || (b.len() > 55 && b.len() <= 256 && b[55] == b'-'))
+        && b[2] == b'-'
+        && b[35] == b'-'
+        && b[52] == b'-'
+        && hex(0..2)
+        && hex(3..35)
+        && hex(36..52)
+        && hex(53..55)
+}
+
 /// The client's request id when it is a sane token, else a fresh UUID.
 pub fn request_id(headers: &HeaderMap) -> HeaderValue {
     if let Some(value) = headers.get(&X_REQUEST_ID) {
@@ -56,9 +88,21 @@ pub fn outgoing(
     trusted: &[IpNet],
 ) -> MetadataMap {
     let mut out = HeaderMap::with_capacity(7);
-    for name in [AUTHORIZATION, TRACEPARENT, TRACESTATE] {
-        if let Some(value) = headers.get(&name) {
-            out.insert(name, value.clone());
+    // Sizes are bounded before anything is forwarded: the authorization header by the caller
+    // (`oversized_header`), trace context here — a malformed or oversized one is dropped, and
+    // the services start a trace of their own, as W3C Trace Context says a receiver should.
+    if let Some(value) = headers.get(&AUTHORIZATION) {
+        if value.len() <= MAX_AUTHORIZATION_BYTES {
+            out.insert(AUTHORIZATION, value.clone());
+        }
+    }
+    if let Some(value) = headers.get(&TRACEPARENT).filter(|v| is_traceparent(v)) {
+        out.insert(TRACEPARENT, value.clone());
+        if let Some(state) = headers
+            .get(&TRACESTATE)
+            .filter(|v| v.len() <= MAX_TRACESTATE_BYTES)
+        {
+            out.insert(TRACESTATE, state.clone());
         }
     }
     // Unique per request: marked sensitive so HPACK sends it as a never-indexed literal instead
@@ -156,6 +200,53 @@ mod tests {
 
     fn nets(list: &[&str]) -> Vec<IpNet> {
         list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn oversized_or_malformed_headers_are_never_forwarded() {
+        let id = HeaderValue::from_static("rid");
+        let mut headers = HeaderMap::new();
+        let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        headers.insert(TRACEPARENT, HeaderValue::from_static(good));
+        headers.insert(TRACESTATE, HeaderValue::from_static("congo=t61rcWkgMzE"));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        let out = outgoing(&headers, &id, None, &[]).into_headers();
+        assert_eq!(out.get(&TRACEPARENT).unwrap(), good);
+        assert!(out.get(&TRACESTATE).is_some());
+        assert!(out.get(&AUTHORIZATION).is_some());
+        assert_eq!(oversized_header(&headers), None);
+
+        // A 60 KB traceparent or tracestate (which would take the shared upstream connection
+        // past its header limit) is dropped, and so is a traceparent of the wrong shape.
+        let huge = HeaderValue::from_str(&"a".repeat(60_000)).unwrap();
+        for (name, value) in [
+            (TRACEPARENT, huge.clone()),
+            (
+                TRACEPARENT,
+                HeaderValue::from_static("00-xyz-00f067aa0ba902b7-01"),
+            ),
+        ] {
+            let mut h = headers.clone();
+            h.insert(name, value);
+            let out = outgoing(&h, &id, None, &[]).into_headers();
+            assert!(out.get(&TRACEPARENT).is_none() && out.get(&TRACESTATE).is_none());
+        }
+        let mut h = headers.clone();
+        h.insert(TRACESTATE, huge.clone());
+        let out = outgoing(&h, &id, None, &[]).into_headers();
+        assert!(out.get(&TRACEPARENT).is_some() && out.get(&TRACESTATE).is_none());
+
+        // An oversized authorization is refused before any call, and never forwarded.
+        let mut h = headers.clone();
+        h.insert(AUTHORIZATION, huge);
+        assert_eq!(
+            oversized_header(&h),
+            Some(("authorization", MAX_AUTHORIZATION_BYTES))
+        );
+        assert!(outgoing(&h, &id, None, &[])
+            .into_headers()
+            .get(&AUTHORIZATION)
+            .is_none());
     }
 
     #[test]

@@ -118,6 +118,12 @@ async fn forward<'t, U: Upstreams>(
         return Err(Rejection::message_too_large(len, shared.config.max_message));
     }
 
+    if let Some((name, limit)) = metadata::oversized_header(&parts.headers) {
+        return Err(Rejection::header_too_large(name, limit));
+    }
+    // An answer to a request with credentials is about that caller (a profile, resumes, an
+    // export): no cache may keep it.
+    let personal = parts.headers.contains_key(http::header::AUTHORIZATION);
     let channel = shared
         .upstreams
         .channel(&route.rpc.upstream)
@@ -195,9 +201,10 @@ async fn forward<'t, U: Upstreams>(
     let mut response = Response::new(Body::from(json));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, APPLICATION_JSON);
-    if route.rpc.no_store {
+    if route.rpc.no_store || personal {
         // Tokens must not be kept by any cache between the client and the gateway, nor by
-        // the client's own (RFC 6749 section 5.1); Pragma for HTTP/1.0 caches.
+        // the client's own (RFC 6749 section 5.1), and neither may what a caller's credentials
+        // opened; Pragma for HTTP/1.0 caches.
         headers.insert(CACHE_CONTROL, NO_STORE);
         headers.insert(PRAGMA, NO_CACHE);
     }

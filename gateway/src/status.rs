@@ -76,6 +76,22 @@ impl Rejection {
         }
     }
 
+    /// A request header over the size the gateway forwards (`name`, `limit` bytes): 431,
+    /// never sent upstream.
+    pub fn header_too_large(name: &str, limit: usize) -> Rejection {
+        let error = ApiError::invalid(vec![talentmesh_mesh::FieldViolation::new(
+            name,
+            format!("header is longer than {limit} bytes"),
+        )])
+        .with_reason("HEADER_TOO_LARGE");
+        Rejection {
+            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            body: error.to_rpc_status(),
+            allow: None,
+            close: false,
+        }
+    }
+
     pub fn too_large(limit: usize) -> Rejection {
         let error = ApiError::new(
             ErrorCode::ResourceExhausted,

@@ -340,3 +340,50 @@ async fn a_service_may_not_redefine_another_services_contract() {
         report.files
     );
 }
+
+#[tokio::test]
+async fn an_oversized_authorization_is_431_and_never_reaches_the_upstream() {
+    let app = app().await;
+    let huge = format!("Bearer {}", "a".repeat(20_000));
+    let reply = app
+        .send(
+            app.client
+                .get(app.url("/v1/shelves/s1"))
+                .header("authorization", huge),
+        )
+        .await;
+    assert_eq!(reply.status, 431, "{}", reply.json);
+    assert!(
+        reply.json.to_string().contains("HEADER_TOO_LARGE"),
+        "{}",
+        reply.json
+    );
+    // A huge trace context is dropped, not forwarded: the call still succeeds, and the next
+    // request on the same upstream connection too.
+    let reply = app
+        .send(
+            app.client
+                .get(app.url("/v1/shelves/s1"))
+                .header("traceparent", "0".repeat(60_000)),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(app.get("/v1/shelves/s1").await.status, 200);
+}
+
+#[tokio::test]
+async fn answers_to_requests_with_credentials_are_never_stored() {
+    let app = app().await;
+    let anonymous = app.get("/v1/shelves/s1").await;
+    assert_eq!(anonymous.status, 200);
+    assert_eq!(anonymous.header("cache-control"), None);
+    let reply = app
+        .send(
+            app.client
+                .get(app.url("/v1/shelves/s1"))
+                .header("authorization", "Bearer t"),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+}
