@@ -67,6 +67,28 @@ fn one(violation: FieldViolation) -> Vec<FieldViolation> {
     vec![violation]
 }
 
+/// One violation per query parameter whose name or value is not UTF-8 once percent-decoded
+/// (`?query=%FF%FE`), named by its name (lossily decoded).
+fn not_utf8(query: &str) -> Vec<FieldViolation> {
+    let decodes = |text: &str| {
+        let plus_as_space = text.replace('+', " ");
+        percent_encoding::percent_decode_str(&plus_as_space)
+            .decode_utf8()
+            .is_ok()
+    };
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (!decodes(key) || !decodes(value)).then(|| {
+                let name = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
+                FieldViolation::new(name.as_ref(), "not valid UTF-8 once percent-decoded")
+            })
+        })
+        .collect()
+}
+
 /// Sets the fields named by the query parameters. Names are dotted paths of proto or JSON field
 /// names; repeated fields take every occurrence; anything else is an error naming the parameter.
 fn apply_query(
@@ -74,7 +96,11 @@ fn apply_query(
     message: &mut DynamicMessage,
     query: &str,
 ) -> Result<(), Vec<FieldViolation>> {
-    let mut violations = Vec::new();
+    let mut violations = not_utf8(query);
+    if !violations.is_empty() {
+        // The form decoder would turn such bytes into U+FFFD and search for that.
+        return Err(violations);
+    }
     let mut seen: Vec<String> = Vec::new();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if matches!(route.body, BodyRule::Whole) {
@@ -193,4 +219,20 @@ fn field_mut<'m>(
         }
     }
     Some(current.get_field_mut(leaf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_that_are_not_utf8_are_named() {
+        let bad = not_utf8("query=%FF%FE&pageSize=5&%C3%28=x");
+        let names: Vec<&str> = bad.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(names[0], "query");
+        // Chinese, emoji and `+` for a space are fine.
+        assert!(not_utf8("query=%E5%B7%A5%E7%A8%8B%E5%B8%88&q=%F0%9F%A6%80&x=a+b").is_empty());
+        assert!(not_utf8("").is_empty());
+    }
 }

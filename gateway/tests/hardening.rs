@@ -387,3 +387,15 @@ async fn answers_to_requests_with_credentials_are_never_stored() {
     assert_eq!(reply.status, 200, "{}", reply.json);
     assert_eq!(reply.header("cache-control"), Some("no-store"));
 }
+
+#[tokio::test]
+async fn a_query_parameter_that_is_not_utf8_is_400_naming_it() {
+    let app = app().await;
+    let reply = app.get("/v1/shelves/s1?label=%FF%FE").await;
+    assert_eq!(reply.status, 400, "{}", reply.json);
+    assert!(
+        reply.json.to_string().contains("\"label\""),
+        "{}",
+        reply.json
+    );
+}
