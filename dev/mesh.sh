@@ -11,8 +11,9 @@
 # Consul runs with ACLs (dev/servers.sh): each process gets its own token, read from
 # $TALENTMESH_DATA/consul/tokens/<name>.token, as TALENTMESH_CONSUL_TOKEN; it may register only
 # its own name. TALENTMESH_CONSUL_ADDR (default http://127.0.0.1:18500) points at another agent.
-# TALENTMESH_MESH_TLS=connect (exported before `up`) makes every process talk Connect-native mutual
-# TLS with certificates from Consul's CA, under the intentions dev/servers.sh creates.
+# Every process talks Connect-native mutual TLS with certificates from Consul's CA, under the
+# intentions dev/servers.sh creates (TALENTMESH_MESH_TLS=connect, the default for a service in a
+# mesh); exporting TALENTMESH_MESH_TLS=off before `up` runs the mesh in plaintext for debugging.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

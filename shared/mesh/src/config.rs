@@ -194,7 +194,10 @@ pub struct MeshConfig {
     /// without ACLs).
     pub consul_token: Secret,
     /// `TALENTMESH_MESH_TLS`: `connect` for mutual TLS with Consul Connect certificates
-    /// between the services ([`crate::connect`]), `off` (the default) for plaintext.
+    /// between the services ([`crate::connect`]), `off` for plaintext. Unset, it is `connect`
+    /// whenever the service is in a mesh (a Consul address is set) and `off` only for a
+    /// service started alone (`TALENTMESH_CONSUL_ADDR=""`): a mesh never falls back to
+    /// plaintext unless told so.
     pub mesh_tls: crate::connect::MeshTls,
     /// How often Consul runs the gRPC health check; a killed instance goes critical within it.
     pub check_interval: Duration,
@@ -320,6 +323,10 @@ impl MeshConfig {
         // Overridable so tests and canaries can register under a name of their own.
         let name = env.string("TALENTMESH_SERVICE_NAME", name);
         let name = name.as_str();
+        let mesh_tls = env.parse(
+            "TALENTMESH_MESH_TLS",
+            crate::connect::MeshTls::default_for(&consul_addr),
+        );
         let config = MeshConfig {
             service_name: name.to_string(),
             instance_id: env.string(
@@ -331,7 +338,7 @@ impl MeshConfig {
             advertise_host,
             consul_addr,
             consul_token: env.secret("TALENTMESH_CONSUL_TOKEN", ""),
-            mesh_tls: env.parse("TALENTMESH_MESH_TLS", crate::connect::MeshTls::Off),
+            mesh_tls,
             check_interval,
             deregister_critical_after,
             otlp_endpoint: env.optional("TALENTMESH_OTLP_ENDPOINT"),
@@ -394,9 +401,28 @@ mod tests {
         assert_eq!(c.grpc_addr.port(), 50051);
         assert_eq!(c.consul_addr, "http://127.0.0.1:18500");
         assert!(c.consul_token.is_empty());
-        assert_eq!(c.mesh_tls, crate::connect::MeshTls::Off);
+        assert_eq!(c.mesh_tls, crate::connect::MeshTls::Connect);
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(c.grpc_max_message, crate::limits::DEFAULT_MAX_MESSAGE);
+    }
+
+    #[test]
+    fn mesh_tls_is_on_in_a_mesh_and_off_only_when_asked_or_alone() {
+        use crate::connect::MeshTls;
+        let load = |vars: &[(&str, &str)]| {
+            let mut env = Env::from_map(vars.iter().copied());
+            let c = MeshConfig::load(&mut env, "job", 50053);
+            env.finish().map(|()| c.mesh_tls).map_err(|e| e.problems)
+        };
+        assert_eq!(load(&[]), Ok(MeshTls::Connect));
+        assert_eq!(load(&[("TALENTMESH_MESH_TLS", "off")]), Ok(MeshTls::Off));
+        assert_eq!(load(&[("TALENTMESH_CONSUL_ADDR", "")]), Ok(MeshTls::Off));
+        let alone_but_tls = load(&[
+            ("TALENTMESH_CONSUL_ADDR", ""),
+            ("TALENTMESH_MESH_TLS", "connect"),
+        ]);
+        assert!(alone_but_tls.is_err(), "{alone_but_tls:?}");
+        assert!(load(&[("TALENTMESH_MESH_TLS", "plaintext")]).is_err());
     }
 
     #[test]

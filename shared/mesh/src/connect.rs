@@ -1,5 +1,5 @@
 //! Connect-native mutual TLS between the services (issue 15, service identity), switched on by
-//! `TALENTMESH_MESH_TLS=connect` ([`MeshTls`]; off by default).
+//! `TALENTMESH_MESH_TLS=connect` ([`MeshTls`]; the default for every service in a mesh).
 //!
 //! Consul Connect's CA is the mesh's certificate authority. Each process asks its local agent for
 //! its leaf certificate (`GET /v1/agent/connect/ca/leaf/<service>`) and the CA roots
@@ -52,13 +52,25 @@ const AUTHORIZE_TTL: Duration = Duration::from_secs(5);
 const UNAUTHENTICATED_PREFIX: &str = "/grpc.health.v1.Health/";
 
 /// `TALENTMESH_MESH_TLS`: how services talk to each other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MeshTls {
-    /// Plaintext HTTP/2 (the default until every deployment has Connect's CA).
-    #[default]
+    /// Plaintext HTTP/2: only when asked for (`off`), or for a service started without Consul,
+    /// which has no CA to take certificates from.
     Off,
     /// Mutual TLS with Consul Connect leaf certificates, SPIFFE identities and intentions.
     Connect,
+}
+
+impl MeshTls {
+    /// The mode when `TALENTMESH_MESH_TLS` is unset: [`MeshTls::Connect`] for a service in a
+    /// mesh (`consul_addr` non-empty), [`MeshTls::Off`] for one started alone.
+    pub fn default_for(consul_addr: &str) -> MeshTls {
+        if consul_addr.is_empty() {
+            MeshTls::Off
+        } else {
+            MeshTls::Connect
+        }
+    }
 }
 
 impl FromStr for MeshTls {

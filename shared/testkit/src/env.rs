@@ -53,14 +53,16 @@ pub fn consul() -> ConsulClient {
         .with_token(consul_token())
 }
 
-/// Whether the tests run the mesh over Connect mutual TLS: `TALENTMESH_MESH_TLS=connect` in
-/// the test process (off by default). Services registered in Consul by tests then serve TLS.
+/// Whether the tests run the mesh over Connect mutual TLS, as every deployment does: yes
+/// unless the test process has `TALENTMESH_MESH_TLS=off` (to look at plaintext traffic while
+/// debugging). Services registered in Consul by tests then serve TLS only.
 pub fn mesh_tls() -> bool {
-    std::env::var("TALENTMESH_MESH_TLS").is_ok_and(|v| v == "connect")
+    !matches!(std::env::var("TALENTMESH_MESH_TLS").as_deref(), Ok("off"))
 }
 
 /// The variables that register a service in the tests' Consul: the address, the token, and the
-/// mesh TLS mode when [`mesh_tls`].
+/// mesh TLS mode, always said outright (`connect`, or `off` when not [`mesh_tls`]) so a service
+/// and the test's clients never disagree.
 pub fn consul_vars() -> Vec<(String, String)> {
     let mut vars = vec![
         ("TALENTMESH_CONSUL_ADDR".to_string(), consul_addr()),
@@ -69,9 +71,8 @@ pub fn consul_vars() -> Vec<(String, String)> {
             consul_token().expose().to_string(),
         ),
     ];
-    if mesh_tls() {
-        vars.push(("TALENTMESH_MESH_TLS".to_string(), "connect".to_string()));
-    }
+    let mode = if mesh_tls() { "connect" } else { "off" };
+    vars.push(("TALENTMESH_MESH_TLS".to_string(), mode.to_string()));
     vars
 }
 

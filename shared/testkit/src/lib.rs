@@ -48,7 +48,8 @@ pub use servers::{
     service_store_vars,
 };
 pub use spawned::{
-    assert_serving_exactly, fails, health_status, reflected_services, Spawned, NOT_SERVING, SERVING,
+    assert_serving_exactly, fails, health_status, health_status_on, reflected_services,
+    reflected_services_on, Spawned, NOT_SERVING, SERVING,
 };
 
 /// Polls `probe` every 100 ms until it returns a value or `timeout` passes.

@@ -11,14 +11,21 @@ pub const SERVING: i32 = 1;
 /// grpc.health.v1 `NOT_SERVING`.
 pub const NOT_SERVING: i32 = 2;
 
-/// The grpc.health.v1 status of `service` ("" for the whole server) at `addr`, or None when the
-/// server does not answer.
+/// The grpc.health.v1 status of `service` ("" for the whole server) at `addr`, over plaintext,
+/// or None when the server does not answer. For a service that may speak mesh TLS, use
+/// [`Spawned::health_status`].
 pub async fn health_status(addr: std::net::SocketAddr, service: &str) -> Option<i32> {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .ok()?
         .connect()
         .await
         .ok()?;
+    health_status_on(channel, service).await
+}
+
+/// The grpc.health.v1 status of `service` ("" for the whole server) over `channel`, or None
+/// when the server does not answer.
+pub async fn health_status_on(channel: tonic::transport::Channel, service: &str) -> Option<i32> {
     tonic_health::pb::health_client::HealthClient::new(channel)
         .check(tonic_health::pb::HealthCheckRequest {
             service: service.to_string(),
@@ -28,18 +35,24 @@ pub async fn health_status(addr: std::net::SocketAddr, service: &str) -> Option<
         .map(|r| r.into_inner().status)
 }
 
-/// The services `addr` lists through gRPC reflection (v1), sorted.
+/// The services `addr` lists through gRPC reflection (v1), sorted, over plaintext. For a service
+/// that may speak mesh TLS, use [`Spawned::reflected_services`].
 pub async fn reflected_services(addr: std::net::SocketAddr) -> Vec<String> {
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .expect("endpoint")
         .connect()
         .await
         .expect("connect for reflection");
+    reflected_services_on(channel).await
+}
+
+/// The services the server behind `channel` lists through gRPC reflection (v1), sorted.
+pub async fn reflected_services_on(channel: tonic::transport::Channel) -> Vec<String> {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+
     let mut client = ServerReflectionClient::new(channel);
     let request = ServerReflectionRequest {
         host: String::new(),
@@ -88,6 +101,10 @@ pub async fn assert_serving_exactly(addr: std::net::SocketAddr, served: &[&str])
 pub struct Spawned {
     pub addr: std::net::SocketAddr,
     pub metrics: std::net::SocketAddr,
+    /// The name it registers in Consul under (the name its Connect certificate carries).
+    pub service: String,
+    /// Whether its gRPC port speaks mesh TLS only (see [`Spawned::channel`]).
+    pub tls: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -123,6 +140,8 @@ impl Spawned {
         let spawned = Spawned {
             addr,
             metrics,
+            service: mesh.service_name.clone(),
+            tls,
             shutdown: Some(tx),
             task: Some(task),
         };
@@ -171,6 +190,39 @@ impl Spawned {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// A channel to this very instance as a test client would call it: plaintext, or with
+    /// mesh TLS the Connect service `testkit-probe`'s leaf, accepting the server only if its
+    /// certificate names [`Spawned::service`]. Every test service lets any Connect caller in
+    /// (see [`crate::allow_all_to`]).
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        let endpoint = tonic::transport::Endpoint::from_shared(self.url()).expect("endpoint");
+        if !self.tls {
+            return endpoint.connect_lazy();
+        }
+        let identity =
+            talentmesh_mesh::connect::ConnectIdentity::start(crate::consul(), "testkit-probe");
+        assert!(
+            identity.wait_ready(Duration::from_secs(30)).await,
+            "no Connect leaf certificate for the test's probe"
+        );
+        let config = identity
+            .client_config(&self.service)
+            .expect("client TLS config");
+        talentmesh_mesh::connect::tls_channel(endpoint, config)
+    }
+
+    /// The grpc.health.v1 status of `service` ("" for the whole server), over
+    /// [`Spawned::channel`], or None when the server does not answer.
+    pub async fn health_status(&self, service: &str) -> Option<i32> {
+        health_status_on(self.channel().await, service).await
+    }
+
+    /// The services this instance lists through gRPC reflection (v1), sorted, over
+    /// [`Spawned::channel`].
+    pub async fn reflected_services(&self) -> Vec<String> {
+        reflected_services_on(self.channel().await).await
     }
 
     /// Asks the service to shut down and asserts it stops cleanly.

@@ -94,8 +94,14 @@ async fn a_half_open_grpc_connection_is_closed_within_the_handshake_timeout() {
         .unwrap();
     let mut stream = tokio::net::TcpStream::connect(identity.addr).await.unwrap();
     let started = Instant::now();
-    // Half of the HTTP/2 connection preface, then nothing.
-    stream.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    if identity.tls {
+        // A mesh-TLS port: the first 5 bytes of a TLS record header (a handshake record of
+        // 512 bytes), then nothing: the TLS handshake never completes.
+        stream.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00]).await.unwrap();
+    } else {
+        // Half of the HTTP/2 connection preface, then nothing.
+        stream.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    }
     let mut buf = [0u8; 1024];
     let closed = loop {
         match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {

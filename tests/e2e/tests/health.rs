@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use talentmesh_e2e::Mesh;
-use talentmesh_testkit::{health_status, reflected_services, SERVING};
+use talentmesh_testkit::SERVING;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_reflected_service_of_every_service_is_serving() {
@@ -17,7 +17,7 @@ async fn every_reflected_service_of_every_service_is_serving() {
         "identity, company, job, resume, matching and sync"
     );
     for (name, spawned) in services {
-        let reflected = reflected_services(spawned.addr).await;
+        let reflected = spawned.reflected_services().await;
         assert!(
             reflected.iter().any(|s| s == "grpc.health.v1.Health"),
             "{name} reflects {reflected:?}"
@@ -33,7 +33,7 @@ async fn every_reflected_service_of_every_service_is_serving() {
                 "{name} reflects another service's contract {service}"
             );
             assert_eq!(
-                health_status(spawned.addr, service).await,
+                spawned.health_status(service).await,
                 Some(SERVING),
                 "{name}: health status of {service}"
             );

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use serde_json::json;
 use talentmesh_e2e::Mesh;
 use talentmesh_mesh::auth::{JwksCache, Verifier};
-use talentmesh_mesh::MeshChannel;
 
 #[tokio::test]
 async fn tokens_verify_with_keys_fetched_from_identity() {
@@ -25,11 +24,9 @@ async fn tokens_verify_with_keys_fetched_from_identity() {
         .await;
     let token = login["tokens"]["accessToken"].as_str().unwrap().to_string();
 
-    let channel = MeshChannel::fixed(
-        "identity",
-        &[mesh.identity.url()],
-        std::time::Duration::from_secs(5),
-    );
+    // As another service reaches identity: through Consul, with mesh TLS when the mesh has it.
+    let discovery = talentmesh_testkit::discovery("jwks-e2e", std::time::Duration::from_secs(5));
+    let channel = discovery.channel(&mesh.identity.service);
     let verifier = Verifier::new(
         Arc::new(JwksCache::from_identity(channel)),
         "talentmesh-identity",
@@ -52,11 +49,9 @@ async fn tokens_verify_with_keys_fetched_from_identity() {
     assert!(verifier.verify(&parts.join(".")).await.is_err());
     // Another audience's verifier refuses the same token.
     let elsewhere = Verifier::new(
-        Arc::new(JwksCache::from_identity(MeshChannel::fixed(
-            "identity",
-            &[mesh.identity.url()],
-            std::time::Duration::from_secs(5),
-        ))),
+        Arc::new(JwksCache::from_identity(
+            discovery.channel(&mesh.identity.service),
+        )),
         "talentmesh-identity",
         "another-audience",
     );
