@@ -315,6 +315,51 @@ async fn a_candidate_applies_and_the_company_moves_the_application_through_the_p
 }
 
 #[tokio::test]
+async fn a_draft_job_answers_an_applicant_as_one_that_does_not_exist() {
+    let m = start().await;
+    let owner = m.user(&["employer"]);
+    let cand = m.user(&["candidate"]);
+    let (company, _) = m.posted_job(&owner).await;
+    let cv = m.resume(&cand).await;
+    let draft = m
+        .jobs
+        .clone()
+        .create_job(req(
+            pb::CreateJobRequest {
+                parent: company.clone(),
+                job: Some(pb::Job {
+                    title: "Stealth project lead".into(),
+                    city_code: "310000".into(),
+                    recruit_type: pb::RecruitType::Social as i32,
+                    headcount: 1,
+                    ..Default::default()
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap()
+        .name;
+    let missing = format!("{company}/jobs/{}", uuid::Uuid::now_v7());
+    let mut apps = m.apps.clone();
+    let to_draft = fails(
+        apps.create_application(req(apply(&draft, &cv), &cand))
+            .await,
+        Code::NotFound,
+    );
+    let to_missing = fails(
+        apps.create_application(req(apply(&missing, &cv), &cand))
+            .await,
+        Code::NotFound,
+    );
+    assert_eq!(to_draft.message(), to_missing.message());
+    m.stop().await;
+}
+
+#[tokio::test]
 async fn application_lists_come_in_pages() {
     let m = start().await;
     let owner = m.user(&["employer"]);

@@ -50,7 +50,7 @@ async fn full_width_traditional_and_one_character_queries_find_the_job() {
         &["高级Rust后端工程师", "資深前端開發", "数据分析"],
     )
     .await;
-    let cases: [(&str, &[&str]); 9] = [
+    let cases: [(&str, &[&str]); 12] = [
         ("ｒｕｓｔ", &["高级Rust后端工程师"]),
         ("ＲＵＳＴ　後端", &["高级Rust后端工程师"]),
         ("後端工程師", &["高级Rust后端工程师"]),
@@ -61,6 +61,11 @@ async fn full_width_traditional_and_one_character_queries_find_the_job() {
         ("开发", &["資深前端開發"]),
         ("端", &["高级Rust后端工程师", "資深前端開發"]),
         ("医", &[]),
+        // A query with no searchable word finds nothing, never everything.
+        ("🚀🔥", &[]),
+        ("？！…", &[]),
+        // Blank is no query at all: every job.
+        ("  ", &["高级Rust后端工程师", "資深前端開發", "数据分析"]),
     ];
     for (q, want) in cases {
         let mut found = search(&m, query(q)).await;

@@ -41,6 +41,9 @@ pub struct SearchRequest {
 pub struct Query {
     /// The query text's [`tokens`]; every one must be in a match.
     pub tokens: Vec<String>,
+    /// The query has text but no searchable word in it (only emoji, symbols or punctuation):
+    /// it matches no job, as a full-text match of no terms does, rather than every job.
+    pub matches_nothing: bool,
     pub city_code: String,
     pub skill: String,
     pub salary_min: i32,
@@ -188,9 +191,11 @@ impl SearchRequest {
         if !problems.is_empty() {
             return Err(problems);
         }
+        let tokens = tokens(&self.query);
         Ok((
             Query {
-                tokens: tokens(&self.query),
+                matches_nothing: tokens.is_empty() && !self.query.trim().is_empty(),
+                tokens,
                 city_code: self.city_code,
                 skill: self.skill,
                 salary_min: self.salary_min,

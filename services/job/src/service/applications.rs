@@ -79,8 +79,12 @@ impl Jobs {
         };
         self.applications
             .insert(&new, |job| {
+                // A draft was never public: it answers as a job that does not exist, so an
+                // applicant cannot learn what a company is preparing. Only a closed job,
+                // which everyone could see, says it takes no more applications.
                 let job = job
                     .filter(|j| j.company_id == company && !j.deleted)
+                    .filter(|j| matches!(j.state, JobState::Published | JobState::Closed))
                     .ok_or(Error::JobNotFound)?;
                 if job.state != JobState::Published {
                     return Err(Error::JobNotOpen);

@@ -146,6 +146,9 @@ pub async fn find(
     after: Option<&SearchKey>,
     limit: i64,
 ) -> Result<(Vec<SearchKey>, bool)> {
+    if q.matches_nothing {
+        return Ok((Vec::new(), false));
+    }
     // One row past the page says whether more follow.
     let wanted = limit + 1;
     let mut found = if q.by_relevance && !q.tokens.is_empty() {
