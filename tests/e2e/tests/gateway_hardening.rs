@@ -97,7 +97,10 @@ async fn a_half_open_grpc_connection_is_closed_within_the_handshake_timeout() {
     if identity.tls {
         // A mesh-TLS port: the first 5 bytes of a TLS record header (a handshake record of
         // 512 bytes), then nothing: the TLS handshake never completes.
-        stream.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00]).await.unwrap();
+        stream
+            .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00])
+            .await
+            .unwrap();
     } else {
         // Half of the HTTP/2 connection preface, then nothing.
         stream.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
