@@ -9,7 +9,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use talentmesh_mesh::consul::ConsulClient;
-use talentmesh_mesh::Discovery;
 use talentmesh_proto::identity::v1 as pb;
 use talentmesh_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use talentmesh_testkit::{consul, eventually, TestEnv};
@@ -56,6 +55,8 @@ async fn two_instances_share_traffic_survive_a_kill_and_deregister_on_sigterm() 
     let consul = consul();
     let (a_id, b_id) = (format!("{service}-a"), format!("{service}-b"));
 
+    // The test's own service name is not in the mesh's intentions: let any caller in.
+    talentmesh_testkit::allow_all_to(&service).await;
     // The first instance creates the database; the second joins it.
     let mut a = spawn(&env, &a_id);
     assert!(
@@ -74,7 +75,9 @@ async fn two_instances_share_traffic_survive_a_kill_and_deregister_on_sigterm() 
         "instance b never became passing in consul"
     );
 
-    let discovery = Discovery::new(consul.clone(), Duration::from_secs(5));
+    // As another service of the mesh calls identity: through Consul, over mesh TLS when the
+    // processes speak it (their default in a mesh).
+    let discovery = talentmesh_testkit::discovery("identity-consul-test", Duration::from_secs(5));
     let channel = discovery.channel(&service);
     assert!(
         eventually(Duration::from_secs(10), || async {

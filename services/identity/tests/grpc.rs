@@ -542,7 +542,7 @@ async fn the_bootstrap_admin_may_read_any_account_and_others_may_not() {
 async fn every_served_service_reports_its_health_and_nothing_else_is_reflected() {
     let app = start(TestEnv::new("identity")).await;
     talentmesh_testkit::assert_serving_exactly(
-        app.service.addr,
+        &app.service,
         &[
             "talentmesh.identity.v1.IdentityService",
             "talentmesh.sync.v1.SyncAdminService",

@@ -19,7 +19,7 @@ use tonic::Code;
 async fn the_job_and_application_services_report_their_health() {
     let m = start().await;
     talentmesh_testkit::assert_serving_exactly(
-        m.job.addr,
+        &m.job,
         &[
             "talentmesh.job.v1.ApplicationService",
             "talentmesh.job.v1.JobService",
@@ -28,7 +28,7 @@ async fn the_job_and_application_services_report_their_health() {
     )
     .await;
     talentmesh_testkit::assert_serving_exactly(
-        m.company.addr,
+        &m.company,
         &[
             "talentmesh.company.v1.CompanyService",
             "talentmesh.company.v1.MembershipService",

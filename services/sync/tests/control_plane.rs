@@ -288,7 +288,7 @@ async fn start_sync(keys: &Arc<Keys>) -> (Spawned, SyncServiceClient<tonic::tran
         )
     })
     .await;
-    let client = SyncServiceClient::connect(spawned.url()).await.unwrap();
+    let client = SyncServiceClient::new(spawned.channel().await);
     (spawned, client)
 }
 
@@ -587,7 +587,6 @@ async fn non_admins_bad_names_bad_kinds_and_unknown_services_are_refused() {
 async fn the_control_plane_reports_health_and_reflection_for_exactly_what_it_serves() {
     let keys = Keys::new();
     let (sync, _client) = start_sync(&keys).await;
-    talentmesh_testkit::assert_serving_exactly(sync.addr, &["talentmesh.sync.v1.SyncService"])
-        .await;
+    talentmesh_testkit::assert_serving_exactly(&sync, &["talentmesh.sync.v1.SyncService"]).await;
     sync.stop().await;
 }

@@ -76,23 +76,24 @@ pub async fn reflected_services_on(channel: tonic::transport::Channel) -> Vec<St
     names
 }
 
-/// Asserts that the service at `addr` reflects exactly `served` plus `grpc.health.v1.Health`,
-/// and that grpc.health.v1 reports SERVING for every one of them (a served service without a
-/// health status answers NOT_FOUND and fails here).
-pub async fn assert_serving_exactly(addr: std::net::SocketAddr, served: &[&str]) {
+/// Asserts that `service` reflects exactly `served` plus `grpc.health.v1.Health`, and that
+/// grpc.health.v1 reports SERVING for every one of them (a served service without a health
+/// status answers NOT_FOUND and fails here). Asked over [`Spawned::channel`], so with mesh TLS
+/// too.
+pub async fn assert_serving_exactly(service: &Spawned, served: &[&str]) {
     let mut expected: Vec<String> = served.iter().map(|s| s.to_string()).collect();
     expected.push("grpc.health.v1.Health".to_string());
     expected.sort();
     assert_eq!(
-        reflected_services(addr).await,
+        service.reflected_services().await,
         expected,
         "reflection lists what is served"
     );
-    for service in served {
+    for name in served {
         assert_eq!(
-            health_status(addr, service).await,
+            service.health_status(name).await,
             Some(SERVING),
-            "health status of {service}"
+            "health status of {name}"
         );
     }
 }

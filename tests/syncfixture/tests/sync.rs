@@ -23,7 +23,7 @@ const SETTLE: Duration = Duration::from_secs(60);
 async fn the_kit_reports_health_and_reflection_for_exactly_what_is_served() {
     let h = Harness::start().await;
     talentmesh_testkit::assert_serving_exactly(
-        h.server.addr,
+        &h.server,
         &[
             "talentmesh.sync.v1.SyncAdminService",
             "talentmesh.syncfixture.v1.NoteService",
