@@ -88,6 +88,14 @@ pub struct GatewayConfig {
     /// `TALENTMESH_GATEWAY_MAX_CONNECTIONS`, default 4096: open client connections; one past it
     /// is closed as soon as it is accepted.
     pub max_connections: usize,
+    /// `TALENTMESH_GATEWAY_CORS_ORIGINS`, origins (`https://app.example.com,http://localhost:3000`)
+    /// or `*`, default none: the web origins whose pages may call the API from a browser
+    /// (CORS). Empty turns CORS off: no `Access-Control-*` headers, and a preflight `OPTIONS`
+    /// is 405 like any method a path does not have.
+    pub cors_origins: Vec<String>,
+    /// `TALENTMESH_GATEWAY_CORS_MAX_AGE`, default 10 min: how long a browser may keep a preflight
+    /// answer (`Access-Control-Max-Age`).
+    pub cors_max_age: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -107,6 +115,8 @@ impl Default for GatewayConfig {
             body_timeout: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
+            cors_origins: Vec::new(),
+            cors_max_age: Duration::from_secs(600),
         }
     }
 }
@@ -140,7 +150,22 @@ impl GatewayConfig {
                 "TALENTMESH_GATEWAY_MAX_CONNECTIONS",
                 defaults.max_connections,
             ),
+            cors_origins: Vec::new(),
+            cors_max_age: env.duration("TALENTMESH_GATEWAY_CORS_MAX_AGE", defaults.cors_max_age),
         };
+        for origin in list(&env.string("TALENTMESH_GATEWAY_CORS_ORIGINS", "")) {
+            if origin == "*" || is_origin(&origin) {
+                config.cors_origins.push(origin);
+            } else {
+                env.problem(format!(
+                    "TALENTMESH_GATEWAY_CORS_ORIGINS: `{origin}` is not `*` or an origin such as \
+                     https://app.example.com (scheme, host and port only)"
+                ));
+            }
+        }
+        if config.cors_origins.len() > 1 && config.cors_origins.iter().any(|o| o == "*") {
+            env.problem("TALENTMESH_GATEWAY_CORS_ORIGINS: `*` stands alone");
+        }
         if let Some(services) = env.optional("TALENTMESH_GATEWAY_SERVICES") {
             config.services = list(&services);
         }
@@ -203,6 +228,13 @@ fn list(raw: &str) -> Vec<String> {
         .filter(|e| !e.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// Whether `text` is a serialized web origin (RFC 6454): `scheme://host[:port]`, nothing more.
+fn is_origin(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https") && url.origin().ascii_serialization() == text
+    })
 }
 
 /// A network in CIDR notation, or one address (a /32 or /128).
@@ -309,6 +341,37 @@ mod tests {
             let vars = HashMap::from([(key.to_string(), value.to_string())]);
             let err = GatewayConfig::from_map(&vars).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn cors_is_off_by_default_and_takes_origins_or_a_star() {
+        let config = GatewayConfig::from_map(&HashMap::new()).unwrap();
+        assert!(config.cors_origins.is_empty());
+        let vars = |v: &str| {
+            HashMap::from([("TALENTMESH_GATEWAY_CORS_ORIGINS".to_string(), v.to_string())])
+        };
+        let config =
+            GatewayConfig::from_map(&vars("https://app.example.com, http://localhost:3000"))
+                .unwrap();
+        assert_eq!(
+            config.cors_origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        assert_eq!(
+            GatewayConfig::from_map(&vars("*")).unwrap().cors_origins,
+            ["*"]
+        );
+        for bad in [
+            "https://app.example.com/",
+            "app.example.com",
+            "*,https://a.b",
+        ] {
+            let err = GatewayConfig::from_map(&vars(bad)).unwrap_err().to_string();
+            assert!(
+                err.contains("TALENTMESH_GATEWAY_CORS_ORIGINS"),
+                "{bad}: {err}"
+            );
         }
     }
 

@@ -44,10 +44,8 @@ pub(crate) struct Shared<U> {
     /// Serializes read-merge-swap updates so two refreshes cannot lose each other's files. Held
     /// only while compiling, never across an await.
     pub update: Mutex<()>,
-    /// Requests by route and status, latency by route; served by the binary on its metrics port.
+    /// Request durations by method, route and status; served by the binary on its metrics port.
     pub metrics: Arc<talentmesh_mesh::metrics::Metrics>,
-    /// The series of requests that matched no route.
-    pub unmatched: talentmesh_mesh::metrics::HttpRoute,
     /// The bodies of the error responses hyper writes itself (see [`crate::conn`]).
     pub automatic: Arc<AutomaticBodies>,
 }
@@ -104,7 +102,6 @@ impl<U: Upstreams> Gateway<U> {
                 fallback_status,
                 serialize,
                 update: Mutex::new(()),
-                unmatched: metrics.http_route("unmatched"),
                 metrics,
                 automatic,
             }),

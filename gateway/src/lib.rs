@@ -12,6 +12,8 @@
 //! - [`conn`]: each connection is served by hyper within bounds: a header read timeout, an idle
 //!   timeout, HTTP/2 keep-alive and stream limits, a cap on open connections, and JSON bodies on
 //!   the errors hyper answers itself.
+//! - `access_log`: around everything, the request's server span (continuing the client's trace
+//!   context, passed on in its place) and one access log line per request.
 //! - [`server`]: axum serves `/healthz`, `/readyz`, `/openapi.json`; every other path goes to
 //!   the proxy.
 //! - [`routes`] / [`router`] / [`template`]: the current [`RouteTable`] (compiled from the pool,
@@ -22,6 +24,9 @@
 //! - [`proxy`] / [`codec`] / [`metadata`] / [`upstream`]: the message goes to the service's
 //!   channel (from an [`Upstreams`]) as a unary call with the deadline, auth, request id and trace
 //!   context; the reply becomes JSON.
+//! - [`conditional`]: `ETag` on answers, `If-None-Match` (304) on reads, `If-Match` (412) on
+//!   writes; `HEAD` is served by the `GET` route.
+//! - [`layers`]: gzip when the client accepts it, CORS for the configured origins.
 //! - [`status`]: every error, the gateway's or the service's, is a `google.rpc.Status` in JSON
 //!   with the HTTP status of the shared error table.
 //! - [`reflection`] / [`descriptors`]: [`Gateway::refresh_from_reflection`] pulls a service's
@@ -32,7 +37,9 @@
 //! with their default values (configurable with [`GatewayConfig::emit_unpopulated`]), so every
 //! response of a method has the same shape; unset message fields are omitted (see [`json`]).
 
+mod access_log;
 pub mod codec;
+pub mod conditional;
 pub mod config;
 pub mod conn;
 pub mod consul;
@@ -40,6 +47,7 @@ pub mod descriptors;
 pub mod error;
 pub mod gateway;
 pub mod json;
+pub mod layers;
 pub mod metadata;
 pub mod openapi;
 mod proxy;

@@ -20,7 +20,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn start() -> anyhow::Result<()> {
     // The mesh's telemetry: JSON logs, and spans that carry W3C trace context on to the services
-    // (exported over OTLP when TALENTMESH_OTLP_ENDPOINT is set).
+    // (exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; see `telemetry::OtelConfig`).
     // One loader for the mesh settings (telemetry, Consul, metrics port) and the gateway's own,
     // so every problem in the environment is reported at once.
     let mut env = Env::from_process();

@@ -13,9 +13,9 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PRAGMA};
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, PRAGMA};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt as _, Limited};
 use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, ReflectMessage as _, SerializeOptions, Value,
@@ -23,6 +23,7 @@ use prost_reflect::{
 use talentmesh_mesh::error::{ApiError, FieldViolation};
 
 use crate::codec::DynamicCodec;
+use crate::conditional;
 use crate::gateway::Shared;
 use crate::json;
 use crate::metadata::{self, X_REQUEST_ID};
@@ -40,6 +41,7 @@ pub(crate) async fn handle<U: Upstreams>(
     request: Request,
 ) -> Response {
     let request_id = metadata::request_id(request.headers());
+    let method = request.method().clone();
     // The table current when the request starts serves it to the end, even across a refresh.
     let table = shared.routes.load_full();
     let started = Instant::now();
@@ -50,20 +52,24 @@ pub(crate) async fn handle<U: Upstreams>(
             rejection.into_response(&shared.status_descriptor(&table), &shared.serialize)
         }
     };
-    let recorder = match matched {
+    let (status, seconds) = (response.status().as_u16(), started.elapsed().as_secs_f64());
+    match matched {
         Some(route) => route
             .recorder
-            .get_or_init(|| shared.metrics.http_route(&route.label)),
-        None => &shared.unmatched,
-    };
-    recorder.record(response.status().as_u16(), started.elapsed().as_secs_f64());
+            .get_or_init(|| {
+                shared
+                    .metrics
+                    .http_route(route.method.as_str(), &route.pattern)
+            })
+            .record(status, seconds),
+        None => shared.metrics.record_unmatched(&method, status, seconds),
+    }
     response.headers_mut().insert(X_REQUEST_ID, request_id);
     response
 }
 
-// Debug level: the gateway is a transparent hop. It passes the client's W3C trace context on
-// unchanged and adds no span of its own to traces, which keeps span bookkeeping off the hot path;
-// the service's server span is the first one a trace shows.
+// Debug level: the request's traced span is the access log's (`access_log`), around this one;
+// its context is already in the request's `traceparent`, which goes on with the call.
 #[tracing::instrument(
     level = "debug",
     skip_all,
@@ -121,17 +127,170 @@ async fn forward<'t, U: Upstreams>(
     if let Some((name, limit)) = metadata::oversized_header(&parts.headers) {
         return Err(Rejection::header_too_large(name, limit));
     }
+    let if_match = conditional::if_match(&parts.headers).map_err(Rejection::bad_condition)?;
+    let if_none_match =
+        conditional::if_none_match(&parts.headers).map_err(Rejection::bad_condition)?;
+    let writes = matches!(parts.method, Method::PUT | Method::PATCH | Method::DELETE);
+    let mut message = message;
+    // Whether the service checks the client's If-Match itself (a stale write is then ABORTED).
+    let mut checked_upstream = false;
+    if let (true, Some(condition @ conditional::Condition::Tags(_))) = (writes, &if_match) {
+        checked_upstream = check_if_match(
+            shared,
+            table,
+            route,
+            &parts,
+            &segments,
+            request_id,
+            condition,
+            &mut message,
+        )
+        .await?;
+    }
+    let reply = call(shared, route, &parts, request_id, message)
+        .await
+        .map_err(|rejection| match rejection {
+            // The version the client's If-Match named is no longer current.
+            Upstream(status) if checked_upstream && status.code() == tonic::Code::Aborted => {
+                Rejection::precondition_failed(status.message())
+            }
+            Upstream(status) => Rejection::upstream(&status),
+            Local(rejection) => rejection,
+        })?;
+
     // An answer to a request with credentials is about that caller (a profile, resumes, an
     // export): no cache may keep it.
     let personal = parts.headers.contains_key(http::header::AUTHORIZATION);
+    let (metadata, message, _) = reply.into_parts();
+    let json = render_response(route, &message, &shared.serialize)
+        .map_err(|e| Rejection::api(&ApiError::internal(&e)))?;
+    let reads = parts.method == Method::GET || parts.method == Method::HEAD;
+    let tag =
+        (reads || route.entity.is_some()).then(|| conditional::entity_tag(route, &message, &json));
+    let not_modified = match (&tag, &if_none_match, reads) {
+        (Some(tag), Some(condition), true) => conditional::none_match_hits(condition, tag),
+        _ => false,
+    };
+    let mut response = if not_modified {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let mut response = Response::new(Body::from(json));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, APPLICATION_JSON);
+        response
+    };
+    let headers = response.headers_mut();
+    if let Some(tag) = tag {
+        headers.insert(ETAG, tag);
+    }
+    if route.rpc.no_store || personal {
+        // Tokens must not be kept by any cache between the client and the gateway, nor by
+        // the client's own (RFC 6749 section 5.1), and neither may what a caller's credentials
+        // opened; Pragma for HTTP/1.0 caches.
+        headers.insert(CACHE_CONTROL, NO_STORE);
+        headers.insert(PRAGMA, NO_CACHE);
+    }
+    metadata::incoming(metadata, headers);
+    Ok(response)
+}
+
+/// Why a call produced no reply.
+enum CallError {
+    /// The service (or the channel) answered with this status.
+    Upstream(tonic::Status),
+    /// The gateway refused before calling.
+    Local(Rejection),
+}
+use CallError::{Local, Upstream};
+
+/// Checks an `If-Match` on a write before it is sent (see [`crate::conditional`]): either puts
+/// the one version it names into the request's precondition field (returns true: the service
+/// checks it), or reads the resource through `route.reader` as the caller and compares,
+/// refusing with 412 on a mismatch.
+#[allow(clippy::too_many_arguments)]
+async fn check_if_match<U: Upstreams>(
+    shared: &Shared<U>,
+    table: &RouteTable,
+    route: &Route,
+    parts: &Parts,
+    segments: &[crate::router::PathSegment<'_>],
+    request_id: &HeaderValue,
+    condition: &conditional::Condition,
+    message: &mut DynamicMessage,
+) -> Result<bool, Rejection> {
+    if let (Some(field), Some(version)) =
+        (&route.precondition, conditional::single_version(condition))
+    {
+        if field.kind() == Kind::Int64 {
+            message.set_field(field, Value::I64(version));
+            return Ok(true);
+        }
+    }
+    let Some(reader) = route.reader.and_then(|i| table.routes().get(i)) else {
+        return Err(Rejection::precondition_failed(
+            "If-Match cannot be checked on this method: it has no version field and no GET \
+             on the same path",
+        ));
+    };
+    let read = crate::request::build(reader, segments, None, b"")
+        .map_err(|violations| Rejection::api(&ApiError::invalid(violations)))?;
+    let current = match call(shared, reader, parts, request_id, read).await {
+        Ok(reply) => reply.into_inner(),
+        // Nothing to match: RFC 9110 §13.1.1, the write must not happen.
+        Err(Upstream(status)) if status.code() == tonic::Code::NotFound => {
+            return Err(Rejection::precondition_failed(status.message()))
+        }
+        Err(Upstream(status)) => return Err(Rejection::upstream(&status)),
+        Err(Local(rejection)) => return Err(rejection),
+    };
+    let json = render_response(reader, &current, &shared.serialize)
+        .map_err(|e| Rejection::api(&ApiError::internal(&e)))?;
+    let tag = conditional::entity_tag(reader, &current, &json);
+    if !conditional::match_hits(condition, &tag) {
+        return Err(Rejection::precondition_failed(&format!(
+            "the resource changed: its current entity tag is {}",
+            tag.to_str().unwrap_or_default()
+        )));
+    }
+    // The version just read, so a change since that read is refused by the service.
+    let version = conditional::Tag {
+        weak: false,
+        opaque: tag
+            .to_str()
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string(),
+    }
+    .version();
+    if let (Some(field), Some(version)) = (&route.precondition, version) {
+        if field.kind() == Kind::Int64 {
+            message.set_field(field, Value::I64(version));
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// One unary call of `route`'s method with `message`, carrying the request's credentials,
+/// request id, trace context and client address, within the gateway's deadline.
+async fn call<U: Upstreams>(
+    shared: &Shared<U>,
+    route: &Route,
+    parts: &Parts,
+    request_id: &HeaderValue,
+    message: DynamicMessage,
+) -> Result<tonic::Response<DynamicMessage>, CallError> {
     let channel = shared
         .upstreams
         .channel(&route.rpc.upstream)
         .ok_or_else(|| {
-            Rejection::api(&ApiError::unavailable(format!(
+            Local(Rejection::api(&ApiError::unavailable(format!(
                 "no instance of service {} is available",
                 route.rpc.upstream
-            )))
+            ))))
         })?;
     let client = parts
         .extensions
@@ -179,37 +338,21 @@ async fn forward<'t, U: Upstreams>(
             .await
             .unwrap_or_else(|_| Err(expired()))
     };
-    let answer = match answer {
+    match answer {
         // tonic servers answer an expired grpc-timeout with CANCELLED; to the client it is the
         // gateway's deadline that passed, so it is reported as such.
         Err(status)
             if status.code() == tonic::Code::Cancelled
                 && started.elapsed() + deadline / 20 >= deadline =>
         {
-            Err(expired())
+            Err(Upstream(expired()))
         }
-        answer => answer,
-    };
-    let reply = answer.map_err(|status| {
-        tracing::debug!(code = ?status.code(), message = status.message(), "upstream error");
-        Rejection::upstream(&status)
-    })?;
-
-    let (metadata, message, _) = reply.into_parts();
-    let json = render_response(route, &message, &shared.serialize)
-        .map_err(|e| Rejection::api(&ApiError::internal(&e)))?;
-    let mut response = Response::new(Body::from(json));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, APPLICATION_JSON);
-    if route.rpc.no_store || personal {
-        // Tokens must not be kept by any cache between the client and the gateway, nor by
-        // the client's own (RFC 6749 section 5.1), and neither may what a caller's credentials
-        // opened; Pragma for HTTP/1.0 caches.
-        headers.insert(CACHE_CONTROL, NO_STORE);
-        headers.insert(PRAGMA, NO_CACHE);
+        Err(status) => {
+            tracing::debug!(code = ?status.code(), message = status.message(), "upstream error");
+            Err(Upstream(status))
+        }
+        Ok(reply) => Ok(reply),
     }
-    metadata::incoming(metadata, headers);
-    Ok(response)
 }
 
 /// How much of a request body the gateway reads, and how long it waits for each piece.

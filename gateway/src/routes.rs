@@ -82,6 +82,23 @@ pub struct Route {
     pub label: String,
     /// The route's metrics series, fetched on its first request.
     pub recorder: std::sync::OnceLock<talentmesh_mesh::metrics::HttpRoute>,
+    /// Where the answer's entity tag comes from (see [`crate::conditional`]).
+    pub entity: Option<EntityVersion>,
+    /// The request field an `If-Match` sets: a top-level `expected_version` (int64) or `etag`
+    /// (string) the path and body do not bind (AIP-154), so the service checks it atomically.
+    pub precondition: Option<FieldDescriptor>,
+    /// The index of the `GET` route on the same path, which reads the resource this route
+    /// writes: an `If-Match` the contract has no field for is checked against its answer.
+    pub reader: Option<usize>,
+}
+
+/// The version of the resource a route answers with: an int64 `version` or a string `etag`
+/// field of the rendered message (the `response_body` message, or the whole reply).
+#[derive(Debug, Clone)]
+pub struct EntityVersion {
+    /// The `response_body` field holding the resource; `None` when the reply is the resource.
+    pub container: Option<FieldDescriptor>,
+    pub field: FieldDescriptor,
 }
 
 impl Route {
@@ -154,6 +171,7 @@ impl RouteTable {
         for problem in &problems {
             tracing::warn!(problem = %problem, "route skipped");
         }
+        link_readers(&mut routes);
         let mut root = Node::default();
         for (i, route) in routes.iter().enumerate() {
             root.insert(&route.template.segments, i);
@@ -199,10 +217,16 @@ impl RouteTable {
         self.openapi.clone()
     }
 
-    /// Finds the route for `method` and `path`.
+    /// Finds the route for `method` and `path`. `HEAD` finds the `GET` route (RFC 9110 §9.3.2:
+    /// the same answer without its body), and `Allow` lists `HEAD` wherever it lists `GET`.
     pub fn find<'p>(&self, method: &Method, path: &'p str) -> RouteMatch<'_, 'p> {
         let Some(segments) = split_path(path) else {
             return RouteMatch::NotFound;
+        };
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
         };
         let mut candidates = self.interpretations(segments);
         for i in 0..candidates.len() {
@@ -233,6 +257,9 @@ impl RouteTable {
                 }
                 false
             });
+        }
+        if allowed.contains(&Method::GET) {
+            allowed.push(Method::HEAD);
         }
         if allowed.is_empty() {
             RouteMatch::NotFound
@@ -399,8 +426,22 @@ fn compile_binding(rpc: &Arc<Rpc>, rule: &HttpRule, index: usize) -> Result<Rout
             )
         })?),
     };
+    let entity = entity_version(&rpc.output, response_body.as_ref());
+    let precondition = ["expected_version", "etag"].into_iter().find_map(|name| {
+        let field = rpc.input.get_field_by_name(name)?;
+        let kind = field.kind();
+        let fits = matches!(
+            (name, kind),
+            ("expected_version", Kind::Int64) | ("etag", Kind::String)
+        );
+        let bound = template.variables.iter().any(|v| v.dotted() == name);
+        (fits && !field.is_list() && !bound).then_some(field)
+    });
     Ok(Route {
         label: format!("{method} {pattern}"),
+        entity,
+        precondition,
+        reader: None,
         recorder: std::sync::OnceLock::new(),
         method,
         pattern,
@@ -411,6 +452,46 @@ fn compile_binding(rpc: &Arc<Rpc>, rule: &HttpRule, index: usize) -> Result<Rout
         rpc: rpc.clone(),
         binding_index: index,
     })
+}
+
+/// The `version` (int64) or `etag` (string) field of the resource a reply renders, if any.
+fn entity_version(
+    output: &MessageDescriptor,
+    response_body: Option<&FieldDescriptor>,
+) -> Option<EntityVersion> {
+    let (container, resource) = match response_body {
+        Some(field) => match field.kind() {
+            Kind::Message(m) if !field.is_list() && !field.is_map() => (Some(field.clone()), m),
+            _ => return None,
+        },
+        None => (None, output.clone()),
+    };
+    let field = ["version", "etag"].into_iter().find_map(|name| {
+        let field = resource.get_field_by_name(name)?;
+        let fits = matches!(
+            (name, field.kind()),
+            ("version", Kind::Int64) | ("etag", Kind::String)
+        );
+        (fits && !field.is_list()).then_some(field)
+    })?;
+    Some(EntityVersion { container, field })
+}
+
+/// Links every `PUT`, `PATCH` and `DELETE` route to the `GET` route of the same path, if any.
+fn link_readers(routes: &mut [Route]) {
+    for i in 0..routes.len() {
+        if !matches!(
+            routes[i].method,
+            Method::PUT | Method::PATCH | Method::DELETE
+        ) {
+            continue;
+        }
+        routes[i].reader = routes.iter().position(|r| {
+            r.method == Method::GET
+                && r.template.segments == routes[i].template.segments
+                && r.template.verb == routes[i].template.verb
+        });
+    }
 }
 
 /// Resolves a dotted proto field path; every step but the last must be a singular message.
@@ -496,8 +577,10 @@ mod tests {
         );
         assert!(matches!(
             table.find(&Method::DELETE, "/v1/users/42"),
-            RouteMatch::MethodNotAllowed(m) if m == [Method::GET]
+            RouteMatch::MethodNotAllowed(m) if m == [Method::GET, Method::HEAD]
         ));
+        // HEAD is the GET route without its body.
+        assert_eq!(found(&table, Method::HEAD, "/v1/users/42"), "GetUser");
         assert!(matches!(
             table.find(&Method::GET, "/v1/users"),
             RouteMatch::NotFound
@@ -530,6 +613,54 @@ mod tests {
         ));
         // A colon that is part of an id is sent escaped.
         assert_eq!(found(&table, Method::GET, "/v1/users/a%3Ab"), "GetUser");
+    }
+
+    #[test]
+    fn allow_lists_only_the_methods_of_a_custom_method_path() {
+        let table = table();
+        // A custom method answers with the one method it has; the resource path's GET, PATCH
+        // and DELETE are not offered on `:network`.
+        assert!(matches!(
+            table.find(&Method::PATCH, "/v1/companies/c1:network"),
+            RouteMatch::MethodNotAllowed(m) if m == [Method::GET, Method::HEAD]
+        ));
+        assert!(matches!(
+            table.find(&Method::GET, "/v1/companies/c1:submitVerification"),
+            RouteMatch::MethodNotAllowed(m) if m == [Method::POST]
+        ));
+        assert!(matches!(
+            table.find(&Method::POST, "/v1/companies/c1"),
+            RouteMatch::MethodNotAllowed(m)
+                if m == [Method::DELETE, Method::GET, Method::HEAD, Method::PATCH]
+        ));
+    }
+
+    #[test]
+    fn writes_know_their_reader_version_and_precondition() {
+        let table = table();
+        let route = |method: Method, path| match table.find(&method, path) {
+            RouteMatch::Found { route, .. } => route,
+            other => panic!("{path}: {other:?}"),
+        };
+        let update = route(Method::PATCH, "/v1/companies/c1");
+        assert_eq!(
+            update.precondition.as_ref().map(|f| f.name()),
+            Some("expected_version")
+        );
+        let reader = &table.routes()[update.reader.expect("a reader")];
+        assert_eq!(reader.rpc.method.name(), "GetCompany");
+        let version = update.entity.as_ref().expect("a versioned company");
+        assert_eq!(version.field.name(), "version");
+        assert_eq!(
+            version.container.as_ref().map(|f| f.name()),
+            Some("company")
+        );
+        // Delete has no version field: If-Match is checked against the GET.
+        let delete = route(Method::DELETE, "/v1/companies/c1");
+        assert!(delete.precondition.is_none());
+        assert_eq!(delete.reader, update.reader);
+        // A user has no version: its tag is a digest.
+        assert!(route(Method::GET, "/v1/users/42").entity.is_none());
     }
 
     #[test]

@@ -22,15 +22,21 @@ use crate::upstream::Upstreams;
 impl<U: Upstreams> Gateway<U> {
     /// The gateway as an axum router, for serving or embedding.
     pub fn router(&self) -> Router {
-        Router::new()
+        let router = Router::new()
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz::<U>))
             .route("/openapi.json", get(openapi::<U>))
             .fallback(crate::proxy::handle::<U>)
-            .with_state(self.shared.clone())
+            .with_state(self.shared.clone());
+        // gzip and CORS around every answer (see `layers`).
+        let config = &self.shared.config;
+        crate::layers::apply(router, &config.cors_origins, config.cors_max_age)
             // Outermost, so every answer has it, axum's own 405s included: browsers must not
             // guess a type other than the declared JSON.
             .layer(axum::middleware::map_response(nosniff))
+            // Outside everything: the request's span and access log line see the final status
+            // and the bytes actually sent, CORS preflights and the gateway's own endpoints too.
+            .layer(crate::access_log::AccessLogLayer::new(self.shared.clone()))
     }
 }
 

@@ -18,6 +18,9 @@ use talentmesh_proto::google::rpc;
 
 pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const CLOSE: HeaderValue = HeaderValue::from_static("close");
+/// `Retry-After` of a 429 or 503 whose error carries no `google.rpc.RetryInfo`: the time a
+/// restarted instance takes to pass its health check and be found again.
+pub const DEFAULT_RETRY_AFTER_SECONDS: u64 = 1;
 
 /// A request the gateway answers with an error.
 #[derive(Debug)]
@@ -141,6 +144,34 @@ impl Rejection {
         }
     }
 
+    /// An `If-Match` that does not hold (RFC 9110 §13.1.1): 412, the write not made. The body
+    /// carries ABORTED, the code services give a stale `expected_version`.
+    pub fn precondition_failed(message: &str) -> Rejection {
+        let error = ApiError::new(
+            ErrorCode::Aborted,
+            format!("If-Match precondition failed: {message}"),
+        )
+        .with_reason("PRECONDITION_FAILED");
+        Rejection {
+            status: StatusCode::PRECONDITION_FAILED,
+            body: error.to_rpc_status(),
+            allow: None,
+            close: false,
+        }
+    }
+
+    /// A malformed `If-Match` or `If-None-Match`: 400 naming the header.
+    pub fn bad_condition(description: String) -> Rejection {
+        let header = description
+            .split_whitespace()
+            .next()
+            .unwrap_or("if-match")
+            .to_string();
+        Rejection::api(&ApiError::invalid(vec![
+            talentmesh_mesh::FieldViolation::new(header, description),
+        ]))
+    }
+
     pub fn unsupported_media_type(content_type: &str) -> Rejection {
         let error = ApiError::new(
             ErrorCode::InvalidArgument,
@@ -176,7 +207,17 @@ impl Rejection {
         if let Some(allow) = self.allow {
             response.headers_mut().insert(ALLOW, allow);
         }
-        if let Some(seconds) = retry_after_seconds(&self.body) {
+        let retry = retry_after_seconds(&self.body).or_else(|| {
+            // Overloaded or unavailable without a delay from the service: tell the client to
+            // come back shortly rather than nothing (RFC 9110 §10.2.3), so clients that honour
+            // Retry-After back off instead of retrying at once.
+            matches!(
+                self.status,
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            )
+            .then_some(DEFAULT_RETRY_AFTER_SECONDS)
+        });
+        if let Some(seconds) = retry {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(seconds));

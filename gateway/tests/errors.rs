@@ -41,11 +41,11 @@ async fn wrong_method_is_405_with_allow() {
     let app = app().await;
     let reply = app.json("POST", "/v1/shelves/s1/books/b1", "{}").await;
     assert_eq!(reply.status, 405);
-    assert_eq!(reply.header("allow"), Some("DELETE, GET, PATCH, PUT"));
+    assert_eq!(reply.header("allow"), Some("DELETE, GET, HEAD, PATCH, PUT"));
     assert_eq!(reply.json["code"], 3, "INVALID_ARGUMENT");
     assert_eq!(
         reply.json["message"],
-        "method POST is not allowed on /v1/shelves/s1/books/b1; allowed: DELETE, GET, PATCH, PUT"
+        "method POST is not allowed on /v1/shelves/s1/books/b1; allowed: DELETE, GET, HEAD, PATCH, PUT"
     );
     assert_eq!(reply.json["details"][0]["reason"], "METHOD_NOT_ALLOWED");
 }

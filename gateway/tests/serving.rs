@@ -153,7 +153,8 @@ async fn openapi_documents_the_test_routes() {
     let message = &schemas["talentmesh.testing.v1.RoutingMessage"];
     assert_eq!(
         message["properties"]["pageSize"],
-        json!({"type": "integer", "format": "int32", "description": "Maximum number of results."})
+        json!({"type": "integer", "format": "int32", "minimum": 0,
+               "description": "Maximum number of results."})
     );
     assert_eq!(message["properties"]["startTime"]["format"], "date-time");
     assert_eq!(

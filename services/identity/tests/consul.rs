@@ -42,7 +42,10 @@ async fn served(metrics_port: &str) -> u64 {
         .await
         .unwrap();
     body.lines()
-        .filter(|l| l.contains("grpc_requests_total") && l.contains("ListPublicKeys"))
+        .filter(|l| {
+            l.starts_with("grpc_server_handled_total{")
+                && l.contains(r#"grpc_method="ListPublicKeys""#)
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }

@@ -117,12 +117,15 @@ impl ServiceKit {
         migrations: Migrations,
     ) -> anyhow::Result<Stores> {
         let stores = Stores::connect(config, migrations).await?;
+        self.count_pools(&stores, Some(config.max_connections));
         self.stores = Some(stores.clone());
         Ok(stores)
     }
 
     /// Counts into `metrics` instead of a registry of the kit's own (a fixture that reads its
     /// sync runtime's metrics, registered before the server starts).
+    /// Call it before [`ServiceKit::stores`] and [`ServiceKit::upstream`], whose metrics go
+    /// to the registry current when they are called.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> ServiceKit {
         self.metrics = metrics;
         self
@@ -131,8 +134,16 @@ impl ServiceKit {
     /// Uses stores connected elsewhere (a fixture whose stores outlive one server): readiness
     /// then follows their health, as after [`ServiceKit::stores`].
     pub fn adopt_stores(&mut self, stores: Stores) -> &mut Self {
+        self.count_pools(&stores, None);
         self.stores = Some(stores);
         self
+    }
+
+    /// The pools of `stores` in the metrics (`talentmesh_store_pool_*`), sampled per scrape.
+    fn count_pools(&self, stores: &Stores, configured_max: Option<u32>) {
+        self.metrics.registry().register_collector(Box::new(
+            talentmesh_storage::pool_metrics::StorePoolMetrics::new(stores.clone(), configured_max),
+        ));
     }
 
     /// Calls the peer `service` under another Consul name (a mesh whose services are
@@ -149,8 +160,9 @@ impl ServiceKit {
     /// # Errors
     /// The Consul address is not a usable URL.
     pub fn upstream(&mut self, service: &str) -> anyhow::Result<MeshChannel> {
+        // Every call to a peer is counted in this service's `grpc_client_*` series.
         if let Some(channel) = self.launch.upstreams.get(service) {
-            return Ok(channel.clone());
+            return Ok(channel.with_metrics(self.metrics.clone()));
         }
         let discovery = match &self.discovery {
             Some(d) => d.clone(),
@@ -164,7 +176,9 @@ impl ServiceKit {
             .consul_names
             .get(service)
             .map_or(service, String::as_str);
-        Ok(discovery.channel(consul_name))
+        Ok(discovery
+            .channel(consul_name)
+            .with_metrics(self.metrics.clone()))
     }
 
     /// The data-sync setup over this service's stores, for the service to declare its sources,

@@ -205,6 +205,9 @@ pub struct MeshConfig {
     pub deregister_critical_after: Duration,
     /// OTLP/gRPC endpoint for traces; none means traces stay local.
     pub otlp_endpoint: Option<String>,
+    /// The standard `OTEL_*` settings (exporter, endpoint, propagators, SDK switch); see
+    /// [`crate::telemetry::OtelConfig`].
+    pub otel: crate::telemetry::OtelConfig,
     pub log_format: LogFormat,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_grace: Duration,
@@ -342,6 +345,7 @@ impl MeshConfig {
             check_interval,
             deregister_critical_after,
             otlp_endpoint: env.optional("TALENTMESH_OTLP_ENDPOINT"),
+            otel: crate::telemetry::OtelConfig::load(env),
             log_format: env.parse("TALENTMESH_LOG_FORMAT", LogFormat::Json),
             shutdown_grace: env.duration("TALENTMESH_SHUTDOWN_GRACE", Duration::from_secs(10)),
             default_deadline: env.duration("TALENTMESH_DEFAULT_DEADLINE", Duration::from_secs(5)),

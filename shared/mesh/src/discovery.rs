@@ -241,6 +241,9 @@ struct ChannelInner {
 #[derive(Clone)]
 pub struct MeshChannel {
     inner: Arc<ChannelInner>,
+    /// Where the `grpc_client_*` series of calls through this handle go; a handle of its own
+    /// per process ([`MeshChannel::with_metrics`]), sharing the endpoints.
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl MeshChannel {
@@ -255,6 +258,7 @@ impl MeshChannel {
                 known: watch::Sender::new(false),
                 connect: None,
             }),
+            metrics: None,
         }
     }
 
@@ -272,6 +276,16 @@ impl MeshChannel {
                 known: watch::Sender::new(false),
                 connect: Some(connect),
             }),
+            metrics: self.metrics,
+        }
+    }
+
+    /// This channel (the same endpoints and connections), recording the `grpc_client_*` series
+    /// of every call made through it in `metrics`.
+    pub fn with_metrics(&self, metrics: Arc<crate::metrics::Metrics>) -> MeshChannel {
+        MeshChannel {
+            inner: self.inner.clone(),
+            metrics: Some(metrics),
         }
     }
 
@@ -491,11 +505,27 @@ impl Service<http::Request<Body>> for MeshChannel {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
-        let this = self.clone();
-        if !req.headers().contains_key("traceparent") {
-            telemetry::inject_current(req.headers_mut());
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        match &self.metrics {
+            // Outermost, so a call refused here (no instance, too large, past its deadline)
+            // is counted with the code the caller sees.
+            Some(metrics) => {
+                let record = metrics.client_call(req.uri().path());
+                Box::pin(crate::metrics::observe_client(record, self.call_inner(req)))
+            }
+            None => self.call_inner(req),
         }
+    }
+}
+
+impl MeshChannel {
+    fn call_inner(
+        &self,
+        mut req: http::Request<Body>,
+    ) -> BoxFuture<'static, Result<http::Response<Body>, BoxError>> {
+        let this = self.clone();
+        // The call's client span; its context and the request id go out with the request.
+        let span = telemetry::client_span(&mut req, &this.inner.service);
         let deadline = match req
             .headers()
             .get("grpc-timeout")
@@ -511,7 +541,7 @@ impl Service<http::Request<Body>> for MeshChannel {
                 d
             }
         };
-        Box::pin(async move {
+        let call = Box::pin(async move {
             let service = this.inner.service.clone();
             let work = async move {
                 // Unary request bodies are one small frame; holding them lets a call move to
@@ -578,6 +608,15 @@ impl Service<http::Request<Body>> for MeshChannel {
                 Err(_) => Err(Box::new(tonic::Status::deadline_exceeded(format!(
                     "deadline of {deadline:?} exceeded calling {service}"
                 ))) as BoxError),
+            }
+        });
+        Box::pin(async move {
+            match tracing::Instrument::instrument(call, span.clone()).await {
+                Ok(response) => Ok(telemetry::observe_response(span, response, false)),
+                Err(e) => {
+                    telemetry::record_failure(&span, e.as_ref());
+                    Err(e)
+                }
             }
         })
     }

@@ -15,16 +15,20 @@
 //!   and roots from the agent, SPIFFE identities checked both ways, intentions per call.
 //! - [`error`]: the error-code table (gRPC code, HTTP status), `ApiError` with `google.rpc`
 //!   details; [`upstream`]: `UpstreamError`, the one mapping of a peer's failure.
-//! - [`metrics`]: the Prometheus registry and the RPC metrics layer; [`telemetry`]: logs and
-//!   OTLP traces, W3C trace context.
+//! - [`metrics`]: the Prometheus registries, the `grpc_server_*` / `grpc_client_*` layers, the
+//!   gateway's HTTP histogram, process metrics and build info, served with grpc.health.v1 (h2c)
+//!   on the metrics port; [`build_info`]: version and git revision; [`descriptors`]: per-port
+//!   reflection sets and the RPC kinds; [`telemetry`]: logs and OTLP traces, W3C trace context.
 //! - [`limits`]: the one message size limit (`TALENTMESH_GRPC_MAX_MESSAGE`) on servers and
 //!   mesh channels, refused with RESOURCE_EXHAUSTED where first seen.
 //! - [`retry`]: the one backoff policy (backon); [`time`]: protobuf timestamps to and from chrono.
 
 pub mod auth;
+pub mod build_info;
 pub mod config;
 pub mod connect;
 pub mod consul;
+pub mod descriptors;
 pub mod discovery;
 pub mod error;
 pub mod limits;

@@ -143,20 +143,18 @@ async fn set_all(reporter: &HealthReporter, services: &[&'static str], status: S
     }
 }
 
-/// Reflection lists exactly the services served and `grpc.health.v1.Health`: a client of one
-/// port sees what that port answers, not every contract of the mesh.
+/// Reflection lists exactly the services served and `grpc.health.v1.Health`, and describes only
+/// them: its descriptors are the files defining those services and the files they import
+/// ([`crate::descriptors::served_set`]), so a client of one port sees what that port answers,
+/// not every contract of the mesh.
 fn reflection(
     options: &ServeOptions,
-    descriptor_sets: &[&'static [u8]],
+    served: &prost_types::FileDescriptorSet,
 ) -> tonic_reflection::server::Builder<'static> {
     let mut builder = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(talentmesh_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_file_descriptor_set(served.clone())
         .include_reflection_service(false)
         .with_service_name(HEALTH_SERVICE);
-    for set in descriptor_sets {
-        builder = builder.register_encoded_file_descriptor_set(set);
-    }
     for name in &options.services {
         builder = builder.with_service_name(*name);
     }
@@ -230,20 +228,28 @@ pub async fn serve_with_descriptors(
         });
     }
 
-    let reflection_v1 = reflection(&options, &descriptor_sets).build_v1()?;
-    let reflection_v1alpha = reflection(&options, &descriptor_sets).build_v1alpha()?;
+    let served_set = crate::descriptors::served_set(&options.services, &descriptor_sets)?;
+    let reflection_v1 = reflection(&options, &served_set).build_v1()?;
+    let reflection_v1alpha = reflection(&options, &served_set).build_v1alpha()?;
+    // The RPC series label the fixture's methods like talentmesh's own.
+    for set in &descriptor_sets {
+        options.metrics.learn_descriptors(set)?;
+    }
     let mut routes = routes;
     routes = routes
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
+    // The metrics port also answers grpc.health.v1 in plaintext, from the same reporter, for
+    // probes that cannot speak the gRPC port's mutual TLS (Kubernetes').
     let metrics_task = {
         let metrics = options.metrics.clone();
         let mut stop = stop_rx.clone();
-        tokio::spawn(crate::metrics::serve_metrics(
+        tokio::spawn(crate::metrics::serve_metrics_with_health(
             listeners.metrics,
             metrics,
+            Some(reporter.clone()),
             async move {
                 let _ = stop.changed().await;
             },
@@ -272,6 +278,10 @@ pub async fn serve_with_descriptors(
         tags: options.tags.clone(),
         meta: [
             ("version".to_string(), config.version.clone()),
+            (
+                "revision".to_string(),
+                crate::build_info::REVISION.to_string(),
+            ),
             ("metrics_port".to_string(), metrics_addr.port().to_string()),
         ]
         .into_iter()
@@ -301,7 +311,8 @@ pub async fn serve_with_descriptors(
     });
 
     // Order matters, outermost first: the trace span wraps everything so metrics and auth
-    // failures are inside it; metrics see every request including the ones auth refuses.
+    // failures are inside it; metrics see every request including the ones auth refuses
+    // (health checks excepted: they are probes, not traffic).
     let auth = options
         .verifier
         .clone()
@@ -507,7 +518,9 @@ impl<IO: tonic::transport::server::Connected> tonic::transport::server::Connecte
     }
 }
 
-/// Opens a span per RPC, child of the caller's W3C trace context.
+/// Opens the server span of every RPC ([`telemetry::server_span`]: named after the method,
+/// child of the caller's W3C trace context, carrying the request id) and records the call's
+/// gRPC status on it from the answer's headers or trailers. Health checks get no span.
 #[derive(Clone, Copy)]
 pub struct TraceLayer;
 
@@ -525,7 +538,7 @@ pub struct TraceService<S> {
 
 impl<S> tower::Service<http::Request<Body>> for TraceService<S>
 where
-    S: tower::Service<http::Request<Body>>,
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -538,23 +551,17 @@ where
 
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         use tracing::Instrument;
-        let request_id = req
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let span = tracing::info_span!(
-            "rpc",
-            otel.kind = "server",
-            rpc.method = %req.uri().path(),
-            request_id = %request_id,
-        );
-        telemetry::adopt_parent(&span, req.headers());
+        if telemetry::is_health_check(req.uri().path()) {
+            return Box::pin(self.inner.call(req));
+        }
+        let span = telemetry::server_span(&req);
         let fut = {
             let _entered = span.enter();
             self.inner.call(req)
         };
-        Box::pin(fut.instrument(span))
+        Box::pin(async move {
+            let response = fut.instrument(span.clone()).await?;
+            Ok(telemetry::observe_response(span, response, true))
+        })
     }
 }

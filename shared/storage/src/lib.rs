@@ -9,7 +9,8 @@
 //! Module map, in the order an entity change travels:
 //! - [`config`]: where the stores are, the service's namespaces ([`config::namespace`]
 //!   validates one), which stores it needs.
-//! - [`stores`]: the pools, migrations and start-up patience; [`health`]: the probes.
+//! - [`stores`]: the pools, migrations and start-up patience; [`health`]: the probes;
+//!   [`pool_metrics`]: the pools' connections as metrics, sampled at scrape time.
 //! - [`outbox`]: an entity change and its event in one MySQL transaction (`VersionedUpdate`
 //!   refuses stale versions), the relay that publishes outbox rows to the service's Redis
 //!   Stream in order, retention.
@@ -28,6 +29,7 @@ pub mod config;
 pub mod health;
 pub mod outbox;
 pub mod paging;
+pub mod pool_metrics;
 pub mod projection;
 pub mod stores;
 pub mod sync;

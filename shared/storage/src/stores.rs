@@ -48,6 +48,12 @@ impl RedisPool {
         &self.prefix
     }
 
+    /// The pool's connections now: `(open, idle, maximum)`, for the pool metrics.
+    pub fn pool_status(&self) -> (usize, usize, usize) {
+        let status = self.pool.status();
+        (status.size, status.available, status.max_size)
+    }
+
     pub async fn get(&self) -> Result<deadpool_redis::Connection> {
         self.pool
             .get()

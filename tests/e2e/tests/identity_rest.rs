@@ -440,15 +440,16 @@ async fn bad_input_gets_the_right_status_and_writes_nothing() {
         users_before,
         "no user written by bad input"
     );
-    // The gateway counted them by route template (never by raw path) and status.
+    // The gateway timed them by method, route template (never by raw path) and status.
     let metrics = mesh.gateway_metrics.encode();
     for series in [
-        r#"route="POST /v1/users:register",status="400""#,
-        r#"route="POST /v1/users:register",status="409""#,
-        r#"route="POST /v1/sessions:login",status="429""#,
-        r#"route="unmatched",status="404""#,
+        r#"{http_request_method="POST",http_route="/v1/users:register",http_response_status_code="400"}"#,
+        r#"{http_request_method="POST",http_route="/v1/users:register",http_response_status_code="409"}"#,
+        r#"{http_request_method="POST",http_route="/v1/sessions:login",http_response_status_code="429"}"#,
+        r#"{http_request_method="GET",http_route="",http_response_status_code="404"}"#,
     ] {
-        assert!(metrics.contains(series), "{series} in\n{metrics}");
+        let series = format!("http_server_request_duration_seconds_count{series}");
+        assert!(metrics.contains(&series), "{series} in\n{metrics}");
     }
     assert!(
         !metrics.contains("/v1/nothing/here"),

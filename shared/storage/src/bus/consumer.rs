@@ -405,19 +405,30 @@ impl Worker {
         let mut backoff = Backoff::new(Duration::from_millis(50), self.config.max_backoff);
         let mut last_touch = Instant::now();
         loop {
+            // A consumer span (OpenTelemetry messaging conventions): the child of the first
+            // event's producer span, linked to the others'.
             let span = tracing::info_span!(
                 "consume",
+                otel.name = format!("process {}", self.config.stream),
+                otel.kind = "consumer",
+                messaging.system = "redis",
+                messaging.operation.type = "process",
+                messaging.destination.name = %self.config.stream,
+                messaging.consumer.group.name = %self.config.group,
+                messaging.batch.message_count = events.len(),
                 group = %self.config.group,
                 stream = %self.config.stream,
                 events = events.len()
             );
-            if let Some(first) = events.first() {
-                adopt_event_parent(
-                    &span,
-                    &first.envelope.traceparent,
-                    &first.envelope.tracestate,
-                );
-            }
+            talentmesh_mesh::telemetry::continue_events(
+                &span,
+                events.iter().map(|e| {
+                    (
+                        e.envelope.traceparent.as_str(),
+                        e.envelope.tracestate.as_str(),
+                    )
+                }),
+            );
             let outcome = AssertUnwindSafe(self.handler.handle(events).instrument(span))
                 .catch_unwind()
                 .await;
@@ -553,19 +564,4 @@ impl Worker {
             _ = self.stopped.changed() => false,
         }
     }
-}
-
-/// Continues the trace of the request that produced the event.
-fn adopt_event_parent(span: &tracing::Span, traceparent: &str, tracestate: &str) {
-    if traceparent.is_empty() {
-        return;
-    }
-    let mut headers = tonic::codegen::http::HeaderMap::new();
-    if let Ok(v) = traceparent.parse() {
-        headers.insert("traceparent", v);
-    }
-    if let Ok(v) = tracestate.parse() {
-        headers.insert("tracestate", v);
-    }
-    talentmesh_mesh::telemetry::adopt_parent(span, &headers);
 }

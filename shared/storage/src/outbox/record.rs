@@ -117,6 +117,15 @@ impl Outbox {
             ));
         }
         let event_id = Uuid::now_v7();
+        // The envelope carries the context of the event's producer span (a child of the
+        // request that made the change), so consumers continue the same trace.
+        let (traceparent, tracestate) = talentmesh_mesh::telemetry::event_created(
+            &draft.traceparent,
+            &draft.tracestate,
+            &draft.event_type,
+            &self.source,
+            &event_id.to_string(),
+        );
         let envelope = Envelope {
             id: event_id.to_string(),
             r#type: draft.event_type.clone(),
@@ -124,8 +133,8 @@ impl Outbox {
             subject: draft.subject.clone(),
             entity_version: draft.entity_version,
             time: Some(talentmesh_mesh::time::now()),
-            traceparent: draft.traceparent,
-            tracestate: draft.tracestate,
+            traceparent,
+            tracestate,
             payload: Some(draft.payload),
         };
         Ok((
