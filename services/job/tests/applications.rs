@@ -321,28 +321,7 @@ async fn a_draft_job_answers_an_applicant_as_one_that_does_not_exist() {
     let cand = m.user(&["candidate"]);
     let (company, _) = m.posted_job(&owner).await;
     let cv = m.resume(&cand).await;
-    let draft = m
-        .jobs
-        .clone()
-        .create_job(req(
-            pb::CreateJobRequest {
-                parent: company.clone(),
-                job: Some(pb::Job {
-                    title: "Stealth project lead".into(),
-                    city_code: "310000".into(),
-                    recruit_type: pb::RecruitType::Social as i32,
-                    headcount: 1,
-                    ..Default::default()
-                }),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .job
-        .unwrap()
-        .name;
+    let draft = m.draft_job(&owner, &company, "Stealth project lead").await;
     let missing = format!("{company}/jobs/{}", uuid::Uuid::now_v7());
     let mut apps = m.apps.clone();
     let to_draft = fails(

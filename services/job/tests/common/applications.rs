@@ -137,14 +137,24 @@ impl Mesh {
             .company
             .unwrap()
             .name;
-        let job = self
-            .jobs
+        let job = self.draft_job(owner, &company, "Rust Engineer").await;
+        self.jobs
+            .clone()
+            .publish_job(req(pb::PublishJobRequest { name: job.clone() }, owner))
+            .await
+            .unwrap();
+        (company, job)
+    }
+
+    /// A job of `company` named `title`, created by `owner` and left a draft.
+    pub async fn draft_job(&self, owner: &User, company: &str, title: &str) -> String {
+        self.jobs
             .clone()
             .create_job(req(
                 pb::CreateJobRequest {
-                    parent: company.clone(),
+                    parent: company.to_string(),
                     job: Some(pb::Job {
-                        title: "Rust Engineer".into(),
+                        title: title.into(),
                         city_code: "310000".into(),
                         recruit_type: pb::RecruitType::Social as i32,
                         headcount: 1,
@@ -158,13 +168,7 @@ impl Mesh {
             .into_inner()
             .job
             .unwrap()
-            .name;
-        self.jobs
-            .clone()
-            .publish_job(req(pb::PublishJobRequest { name: job.clone() }, owner))
-            .await
-            .unwrap();
-        (company, job)
+            .name
     }
 
     pub async fn resume(&self, who: &User) -> String {
