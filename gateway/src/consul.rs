@@ -23,6 +23,9 @@ pub struct DiscoveryUpstreams {
     discoveries: Arc<Vec<Discovery>>,
     /// Route service name → Consul service name, where they differ.
     renamed: Arc<HashMap<String, String>>,
+    /// Where the calls' `grpc_client_*` series go, once the gateway is built
+    /// ([`Upstreams::record_into`]).
+    metrics: Arc<std::sync::OnceLock<Arc<talentmesh_mesh::metrics::Metrics>>>,
 }
 
 impl DiscoveryUpstreams {
@@ -31,6 +34,7 @@ impl DiscoveryUpstreams {
         DiscoveryUpstreams {
             discoveries: Arc::new(vec![discovery]),
             renamed: Arc::new(HashMap::new()),
+            metrics: Arc::default(),
         }
     }
 
@@ -43,6 +47,7 @@ impl DiscoveryUpstreams {
         Ok(DiscoveryUpstreams {
             discoveries: Arc::new((0..=workers).map(|_| make()).collect::<Result<_, E>>()?),
             renamed: Arc::new(HashMap::new()),
+            metrics: Arc::default(),
         })
     }
 
@@ -79,7 +84,16 @@ impl Upstreams for DiscoveryUpstreams {
     type Channel = MeshChannel;
 
     fn channel(&self, service: &str) -> Option<MeshChannel> {
-        Some(self.discovery().channel(self.consul_name(service)))
+        let channel = self.discovery().channel(self.consul_name(service));
+        Some(match self.metrics.get() {
+            Some(metrics) => channel.with_metrics(metrics.clone()),
+            None => channel,
+        })
+    }
+
+    fn record_into(&self, metrics: &Arc<talentmesh_mesh::metrics::Metrics>) {
+        // Set once: a second gateway over the same upstreams keeps the first one's series.
+        let _ = self.metrics.set(metrics.clone());
     }
 
     /// The mesh channel runs every call under its deadline, from picking an instance on.

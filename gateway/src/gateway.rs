@@ -94,6 +94,7 @@ impl<U: Upstreams> Gateway<U> {
         let automatic = Arc::new(automatic_bodies(&fallback_status, &serialize));
         let table = RouteTable::compile(pool, &config.services);
         let metrics = talentmesh_mesh::metrics::Metrics::new("gateway");
+        upstreams.record_into(&metrics);
         Ok(Gateway {
             shared: Arc::new(Shared {
                 config,

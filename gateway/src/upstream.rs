@@ -41,6 +41,13 @@ pub trait Upstreams: Send + Sync + 'static {
     fn enforces_deadline(&self) -> bool {
         false
     }
+
+    /// Records the `grpc_client_*` series of every call made through these upstreams in
+    /// `metrics` (the gateway's own, handed over once when the gateway is built). Upstreams
+    /// whose channels cannot count calls ignore it.
+    fn record_into(&self, metrics: &std::sync::Arc<talentmesh_mesh::metrics::Metrics>) {
+        let _ = metrics;
+    }
 }
 
 /// A fixed map from service name to channel.

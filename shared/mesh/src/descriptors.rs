@@ -60,6 +60,23 @@ fn builtin_sets() -> [&'static [u8]; 3] {
     ]
 }
 
+/// One descriptor file: decoded for reading its name, imports and services, and its bytes as
+/// they were compiled. Reflection must send the compiled bytes: prost drops fields it does not
+/// know on decode, which would strip custom options (`google.api.http`, field behaviour) that
+/// the gateway builds its routes from.
+#[derive(Clone)]
+struct File {
+    proto: FileDescriptorProto,
+    encoded: Vec<u8>,
+}
+
+/// A `google.protobuf.FileDescriptorSet` with each file left encoded (field 1, repeated).
+#[derive(Clone, PartialEq, prost::Message)]
+struct EncodedSet {
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    file: Vec<Vec<u8>>,
+}
+
 /// Decodes `sets` into files by name; the first file of a name wins (talentmesh's own copies of
 /// shared imports come first, as they did when every set was registered whole).
 ///
@@ -67,11 +84,14 @@ fn builtin_sets() -> [&'static [u8]; 3] {
 /// A set that is not an encoded `google.protobuf.FileDescriptorSet`.
 fn files_by_name(
     sets: impl IntoIterator<Item = &'static [u8]>,
-) -> Result<HashMap<String, FileDescriptorProto>, prost::DecodeError> {
+) -> Result<HashMap<String, File>, prost::DecodeError> {
     let mut files = HashMap::new();
     for set in sets {
-        for file in FileDescriptorSet::decode(set)?.file {
-            files.entry(file.name().to_string()).or_insert(file);
+        for encoded in EncodedSet::decode(set)?.file {
+            let proto = FileDescriptorProto::decode(encoded.as_slice())?;
+            files
+                .entry(proto.name().to_string())
+                .or_insert(File { proto, encoded });
         }
     }
     Ok(files)
@@ -102,11 +122,44 @@ pub fn served_set(
     services: &[&str],
     extra: &[&'static [u8]],
 ) -> Result<FileDescriptorSet, prost::DecodeError> {
+    Ok(FileDescriptorSet {
+        file: served_files(services, extra)?
+            .into_iter()
+            .map(|f| f.proto)
+            .collect(),
+    })
+}
+
+/// [`served_set`] encoded with every file's compiled bytes (custom options kept), for
+/// reflection to serve.
+///
+/// # Errors
+/// A descriptor set that does not decode.
+pub fn served_set_encoded(
+    services: &[&str],
+    extra: &[&'static [u8]],
+) -> Result<Vec<u8>, prost::DecodeError> {
+    let set = EncodedSet {
+        file: served_files(services, extra)?
+            .into_iter()
+            .map(|f| f.encoded)
+            .collect(),
+    };
+    Ok(set.encode_to_vec())
+}
+
+fn served_files(
+    services: &[&str],
+    extra: &[&'static [u8]],
+) -> Result<Vec<File>, prost::DecodeError> {
     let files = files_by_name(builtin_sets().into_iter().chain(extra.iter().copied()))?;
     let mut defining: HashMap<String, &str> = HashMap::new();
     for (name, file) in &files {
-        for service in &file.service {
-            defining.insert(full_name(file.package(), service.name()), name.as_str());
+        for service in &file.proto.service {
+            defining.insert(
+                full_name(file.proto.package(), service.name()),
+                name.as_str(),
+            );
         }
     }
     let mut wanted = Vec::new();
@@ -127,17 +180,15 @@ pub fn served_set(
             continue;
         }
         if let Some(file) = files.get(&name) {
-            wanted.extend(file.dependency.iter().cloned());
+            wanted.extend(file.proto.dependency.iter().cloned());
         } else {
             tracing::warn!(file = %name, "an imported descriptor file is missing");
         }
     }
-    Ok(FileDescriptorSet {
-        file: closure
-            .into_iter()
-            .filter_map(|name| files.get(&name).cloned())
-            .collect(),
-    })
+    Ok(closure
+        .into_iter()
+        .filter_map(|name| files.get(&name).cloned())
+        .collect())
 }
 
 /// Every RPC of a set of descriptors, by request path (`/pkg.Service/Method`).
@@ -192,6 +243,24 @@ impl MethodCatalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_served_files_keep_their_custom_options() {
+        // The gateway routes by `google.api.http`, an extension prost does not know: a file
+        // decoded and encoded again loses it, the compiled bytes keep it.
+        let route = b"/v1/jobs:search";
+        let has_route = |bytes: &[u8]| bytes.windows(route.len()).any(|w| w == route);
+        let services = ["talentmesh.job.v1.JobService"];
+        let encoded = served_set_encoded(&services, &[]).unwrap_or_default();
+        assert!(has_route(&encoded), "the http rule is served");
+        let decoded = served_set(&services, &[]).unwrap_or_default();
+        assert!(
+            !has_route(&decoded.encode_to_vec()),
+            "a re-encoded set would have lost it (this test would not see the difference)"
+        );
+        let again = FileDescriptorSet::decode(encoded.as_slice()).unwrap_or_default();
+        assert_eq!(again.file.len(), decoded.file.len(), "the same files");
+    }
 
     #[test]
     fn a_served_set_holds_the_service_its_imports_and_health_only() {

@@ -147,12 +147,14 @@ async fn set_all(reporter: &HealthReporter, services: &[&'static str], status: S
 /// them: its descriptors are the files defining those services and the files they import
 /// ([`crate::descriptors::served_set`]), so a client of one port sees what that port answers,
 /// not every contract of the mesh.
-fn reflection(
+fn reflection<'a>(
     options: &ServeOptions,
-    served: &prost_types::FileDescriptorSet,
-) -> tonic_reflection::server::Builder<'static> {
+    served: &'a [u8],
+) -> tonic_reflection::server::Builder<'a> {
+    // Encoded, so the files go out with the bytes they were compiled to: custom options such
+    // as `google.api.http`, which the gateway routes by, survive (a decoded set loses them).
     let mut builder = tonic_reflection::server::Builder::configure()
-        .register_file_descriptor_set(served.clone())
+        .register_encoded_file_descriptor_set(served)
         .include_reflection_service(false)
         .with_service_name(HEALTH_SERVICE);
     for name in &options.services {
@@ -228,7 +230,7 @@ pub async fn serve_with_descriptors(
         });
     }
 
-    let served_set = crate::descriptors::served_set(&options.services, &descriptor_sets)?;
+    let served_set = crate::descriptors::served_set_encoded(&options.services, &descriptor_sets)?;
     let reflection_v1 = reflection(&options, &served_set).build_v1()?;
     let reflection_v1alpha = reflection(&options, &served_set).build_v1alpha()?;
     // The RPC series label the fixture's methods like talentmesh's own.

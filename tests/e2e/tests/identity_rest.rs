@@ -455,6 +455,15 @@ async fn bad_input_gets_the_right_status_and_writes_nothing() {
         !metrics.contains("/v1/nothing/here"),
         "raw paths never become labels"
     );
+    // And its calls to the services, from the client's side.
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("grpc_client_handled_total{")
+                && l.contains(r#"grpc_service="talentmesh.identity.v1.IdentityService""#)
+                && l.contains(r#"grpc_method="Register""#)),
+        "the gateway's calls to identity in\n{metrics}"
+    );
     assert_eq!(
         mesh.env.redis_keys("rt:*").await.len(),
         sessions_before,
