@@ -3,6 +3,7 @@
 //! is mapped), keeping the codes, messages, `ErrorInfo` reasons and metadata clients rely on.
 
 use talentmesh_mesh::{ApiError, ErrorCode, FieldViolation, UpstreamError};
+use talentmesh_storage::idempotency::Refusal;
 
 use crate::domain::{Invalid, Permission};
 
@@ -60,6 +61,9 @@ pub enum Error {
     /// A rate limit refused the call, or its store was down.
     #[error("{0}")]
     RateLimited(#[from] talentmesh_ratelimit::Error),
+    /// A create with the same AIP-155 `request_id` is still running; retry.
+    #[error("{0}")]
+    RequestInProgress(talentmesh_storage::idempotency::Refusal),
     /// A MySQL failure.
     #[error("mysql: {0}")]
     Db(#[from] sqlx::Error),
@@ -93,6 +97,15 @@ impl Error {
 impl From<Invalid> for Error {
     fn from(i: Invalid) -> Self {
         Error::Invalid(vec![i])
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::InvalidRequestId => Error::invalid("request_id", r.to_string()),
+            Refusal::InProgress => Error::RequestInProgress(r),
+        }
     }
 }
 
@@ -144,6 +157,9 @@ impl From<Error> for ApiError {
             Error::TooManyRelations => precondition(&e, "TOO_MANY_RELATIONS"),
             Error::CacheUnavailable => ApiError::unavailable(e.to_string()),
             Error::RateLimited(e) => e.into(),
+            Error::RequestInProgress(_) => {
+                ApiError::new(ErrorCode::Aborted, e.to_string()).with_reason("REQUEST_IN_PROGRESS")
+            }
             Error::Db(e) => talentmesh_storage::Error::MySql(e).into(),
             Error::Store(e) => e.into(),
             Error::Upstream(e) => ApiError::from(e),

@@ -99,6 +99,7 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
             store::NetworkGraph::new(graph, &stores.neo4j_namespace),
             access.clone(),
         )),
+        idempotency: talentmesh_storage::idempotency::Idempotency::new(redis.clone()),
     }));
     kit.serve(MembershipServiceServer::new(grpc::MembershipGrpc {
         members: Arc::new(

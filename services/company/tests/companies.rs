@@ -27,6 +27,7 @@ async fn create_ignores_server_fields_and_update_takes_only_what_the_mask_names(
                     version: 99,
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &owner,
         ))
@@ -57,6 +58,7 @@ async fn create_ignores_server_fields_and_update_takes_only_what_the_mask_names(
                     display_name: "x".into(),
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &candidate,
         ))

@@ -69,7 +69,13 @@ async fn control_characters_are_refused_with_the_field_named() {
     let owner = t.employer();
     let create = |c: pb::Company| {
         let mut client = t.companies.clone();
-        let r = req(pb::CreateCompanyRequest { company: Some(c) }, &owner);
+        let r = req(
+            pb::CreateCompanyRequest {
+                company: Some(c),
+                ..Default::default()
+            },
+            &owner,
+        );
         async move { client.create_company(r).await }
     };
     for (c, field) in [

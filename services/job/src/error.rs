@@ -2,6 +2,7 @@
 //! is mapped below (no catch-all), so a new failure cannot reach a caller unmapped.
 
 use talentmesh_mesh::{ApiError, ErrorCode, FieldViolation, UpstreamError};
+use talentmesh_storage::idempotency::Refusal;
 
 use crate::domain::{JobState, Stage};
 
@@ -42,6 +43,9 @@ pub enum Error {
     /// A call to another service (company, resume) failed.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// A create with the same AIP-155 `request_id` is still running; retry.
+    #[error("{0}")]
+    RequestInProgress(Refusal),
     /// A MySQL query failed.
     #[error("mysql: {0}")]
     Db(#[from] sqlx::Error),
@@ -79,6 +83,15 @@ impl From<FieldViolation> for Error {
     }
 }
 
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Error {
+        match r {
+            Refusal::InvalidRequestId => Error::invalid("request_id", r.to_string()),
+            Refusal::InProgress => Error::RequestInProgress(r),
+        }
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         match e {
@@ -111,6 +124,9 @@ impl From<Error> for ApiError {
             Error::NotInInterview => ApiError::new(ErrorCode::FailedPrecondition, e.to_string())
                 .with_reason("NOT_IN_INTERVIEW"),
             Error::Upstream(e) => ApiError::from(e),
+            Error::RequestInProgress(_) => {
+                ApiError::new(ErrorCode::Aborted, e.to_string()).with_reason("REQUEST_IN_PROGRESS")
+            }
             Error::Db(e) => talentmesh_storage::Error::MySql(e).into(),
             Error::Store(e) => e.into(),
         }

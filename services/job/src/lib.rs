@@ -94,16 +94,21 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
         store: store::JobStore::new(mysql.clone(), outbox.clone()),
         applications: store::ApplicationStore::new(mysql, outbox),
         index: store::SearchIndex::new(pg),
-        cache: store::JobCache::new(redis),
+        cache: store::JobCache::new(redis.clone()),
         hot: store::HotJobs::new(config.hot_cache, 10_000),
         authz: PermissionClient::new(company.clone(), config.permission_cache),
         companies: service::Companies::new(company),
         resumes: service::Resumes::new(kit.upstream("resume")?),
     });
     kit.public_methods(grpc::PUBLIC_METHODS);
-    kit.serve(JobServiceServer::new(grpc::JobGrpc { jobs: jobs.clone() }));
+    let idempotency = talentmesh_storage::idempotency::Idempotency::new(redis);
+    kit.serve(JobServiceServer::new(grpc::JobGrpc {
+        jobs: jobs.clone(),
+        idempotency: idempotency.clone(),
+    }));
     kit.serve(ApplicationServiceServer::new(grpc::ApplicationGrpc {
         jobs,
+        idempotency,
     }));
     kit.run().await
 }

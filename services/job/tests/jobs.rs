@@ -95,6 +95,7 @@ async fn members_post_validated_jobs_that_search_finds_in_chinese_and_english() 
                 pb::CreateJobRequest {
                     parent: co.clone(),
                     job: Some(bad),
+                    ..Default::default()
                 },
                 &owner,
             ))
@@ -121,6 +122,7 @@ async fn members_post_validated_jobs_that_search_finds_in_chinese_and_english() 
             pb::CreateJobRequest {
                 parent: co.clone(),
                 job: Some(job("x", &[])),
+                ..Default::default()
             },
             &stranger,
         ))
@@ -131,6 +133,7 @@ async fn members_post_validated_jobs_that_search_finds_in_chinese_and_english() 
         jobs.create_job(tonic::Request::new(pb::CreateJobRequest {
             parent: co.clone(),
             job: Some(job("x", &[])),
+            ..Default::default()
         }))
         .await,
         Code::Unauthenticated,
@@ -148,6 +151,7 @@ async fn members_post_validated_jobs_that_search_finds_in_chinese_and_english() 
                     version: 9,
                     ..job("高级Rust后端工程师", &["Rust", "Go", "SQL"])
                 }),
+                ..Default::default()
             },
             &owner,
         ))
@@ -196,6 +200,7 @@ async fn members_post_validated_jobs_that_search_finds_in_chinese_and_english() 
                     city_code: "310000".into(),
                     ..job("Senior Rust Engineer", &["Rust", "Kubernetes"])
                 }),
+                ..Default::default()
             },
             &owner,
         ))
@@ -212,6 +217,7 @@ async fn members_post_validated_jobs_that_search_finds_in_chinese_and_english() 
                     recruit_type: pb::RecruitType::Intern as i32,
                     ..job("Java开发实习生", &["Java"])
                 }),
+                ..Default::default()
             },
             &owner,
         ))

@@ -23,6 +23,7 @@ async fn another_companys_draft_answers_a_change_like_a_missing_job() {
             pb::CreateJobRequest {
                 parent: co.clone(),
                 job: Some(job("Secret Rust role", &["Rust"])),
+                ..Default::default()
             },
             &owner,
         ))
@@ -163,6 +164,7 @@ async fn search_filters_and_masks_are_capped_on_raw_grpc() {
                     office: format!("{co}/offices/{big}"),
                     ..job("Rust", &[])
                 }),
+                ..Default::default()
             },
             &owner,
         ))

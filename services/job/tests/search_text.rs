@@ -98,6 +98,7 @@ async fn control_characters_are_refused_by_field_and_line_breaks_kept_in_descrip
             pb::CreateJobRequest {
                 parent: co.clone(),
                 job: Some(j),
+                ..Default::default()
             },
             &owner,
         );

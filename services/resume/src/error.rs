@@ -4,6 +4,7 @@
 //! unmapped.
 
 use talentmesh_mesh::{ApiError, ErrorCode, FieldViolation, UpstreamError};
+use talentmesh_storage::idempotency::Refusal;
 
 /// Everything that can go wrong in the resume service. Client-facing variants carry what the
 /// answer needs; infrastructure variants carry their cause, which is logged (with an id) and
@@ -37,6 +38,9 @@ pub enum Error {
     /// goes through the mesh's one mapping.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// A create with the same AIP-155 `request_id` is still running; retry.
+    #[error("{0}")]
+    RequestInProgress(Refusal),
     /// A MySQL query failed.
     #[error("mysql: {0}")]
     Db(#[from] sqlx::Error),
@@ -65,6 +69,15 @@ impl From<FieldViolation> for Error {
     }
 }
 
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::InvalidRequestId => Error::invalid("request_id", r.to_string()),
+            Refusal::InProgress => Error::RequestInProgress(r),
+        }
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
@@ -86,6 +99,9 @@ impl From<Error> for ApiError {
             .with_retry_after(retry_after),
             Error::NotFound => ApiError::not_found("resume not found"),
             Error::Upstream(e) => ApiError::from(e),
+            Error::RequestInProgress(_) => {
+                ApiError::new(ErrorCode::Aborted, e.to_string()).with_reason("REQUEST_IN_PROGRESS")
+            }
             Error::Db(e) => talentmesh_storage::Error::MySql(e).into(),
             Error::Store(e) => e.into(),
             e @ Error::Internal(_) => ApiError::internal(&e),

@@ -81,7 +81,7 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
         store::ResumeStore::new(
             mysql,
             Outbox::new(config::SERVICE),
-            store::cache::projection(redis),
+            store::cache::projection(redis.clone()),
         ),
         PermissionClient::new(kit.upstream("company")?, config.permission_cache),
         config.import_budget,
@@ -89,6 +89,7 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
     kit.serve(ResumeServiceServer::new(grpc::ResumeGrpc {
         resumes,
         max_message: config.mesh.grpc_max_message,
+        idempotency: talentmesh_storage::idempotency::Idempotency::new(redis),
     }));
     kit.run().await
 }

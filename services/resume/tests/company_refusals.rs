@@ -195,6 +195,7 @@ async fn a_refused_membership_check_keeps_its_code_and_never_reads_as_unavailabl
                     visibility: pb::Visibility::Public as i32,
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &owner,
         ))

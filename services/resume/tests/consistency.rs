@@ -43,6 +43,7 @@ async fn drift_in_every_resume_projection_is_found_and_repaired() {
                 summary: "Rust 和 k8s".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         });
         r.metadata_mut().insert(
             "authorization",

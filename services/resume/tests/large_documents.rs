@@ -76,6 +76,7 @@ async fn six_versions(c: &mut ResumeServiceClient<Channel>, me: &User) -> String
         .create_resume(req(
             pb::CreateResumeRequest {
                 resume: Some(at_the_size_limit('简')),
+                ..Default::default()
             },
             me,
         ))
@@ -241,6 +242,7 @@ async fn at_the_size_limit_each(
             .create_resume(req(
                 pb::CreateResumeRequest {
                     resume: Some(at_the_size_limit(*mark)),
+                    ..Default::default()
                 },
                 me,
             ))

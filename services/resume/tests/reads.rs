@@ -30,6 +30,7 @@ async fn companies_see_only_what_the_owner_opened_to_them_and_never_the_contact(
                     display_name: name.into(),
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             who,
         );

@@ -54,6 +54,7 @@ async fn saves_are_versioned_analysed_and_restorable() {
         c.create_resume(req(
             pb::CreateResumeRequest {
                 resume: Some(resume()),
+                ..Default::default()
             },
             &employer,
         ))
@@ -362,7 +363,13 @@ async fn a_request_with_hundreds_of_broken_fields_is_invalid_argument() {
     let s = fails(
         m.resumes
             .clone()
-            .create_resume(req(pb::CreateResumeRequest { resume: Some(r) }, &me))
+            .create_resume(req(
+                pb::CreateResumeRequest {
+                    resume: Some(r),
+                    ..Default::default()
+                },
+                &me,
+            ))
             .await,
         Code::InvalidArgument,
     );

@@ -27,6 +27,7 @@
 pub mod bus;
 pub mod config;
 pub mod health;
+pub mod idempotency;
 pub mod outbox;
 pub mod paging;
 pub mod pool_metrics;

@@ -98,6 +98,7 @@ impl Companies {
                         city_code: city.into(),
                         ..Default::default()
                     }),
+                    ..Default::default()
                 },
                 who,
             ))

@@ -4,16 +4,21 @@ use std::sync::Arc;
 
 use talentmesh_mesh::CallContext;
 use talentmesh_proto::company::v1 as pb;
+use talentmesh_storage::idempotency::Idempotency;
 use tonic::Request;
 
 use super::convert;
 use super::{ok, Reply};
+use crate::domain::names::company_name;
+use crate::domain::CompanyView;
 use crate::service::companies::ProfileUpdate;
 use crate::service::{Companies, Offices, Relations};
 
 /// The adapter of `talentmesh.company.v1.CompanyService`.
 pub struct CompanyGrpc {
     pub companies: Arc<Companies>,
+    /// AIP-155 request ids of the create methods.
+    pub idempotency: Idempotency,
     pub offices: Arc<Offices>,
     pub relations: Arc<Relations>,
 }
@@ -25,9 +30,20 @@ impl pb::company_service_server::CompanyService for CompanyGrpc {
         &self,
         request: Request<pb::CreateCompanyRequest>,
     ) -> Reply<pb::CreateCompanyResponse> {
-        let ctx = CallContext::of(&request);
-        let input = request.into_inner().company.map(convert::profile_input);
-        let view = self.companies.create(&ctx, input).await?;
+        let ctx = &CallContext::of(&request);
+        let req = request.into_inner();
+        let input = req.company.map(convert::profile_input);
+        let view = self
+            .idempotency
+            .once(
+                ctx.caller.as_ref().map(|c| c.user_id.as_str()),
+                "CreateCompany",
+                &req.request_id,
+                || self.companies.create(ctx, input),
+                |view: &CompanyView| company_name(&view.company.id),
+                |name| async move { self.companies.get(ctx, &name).await },
+            )
+            .await?;
         ok(pb::CreateCompanyResponse {
             company: Some(convert::company(&view)),
         })

@@ -4,16 +4,20 @@ use std::sync::Arc;
 
 use talentmesh_mesh::CallContext;
 use talentmesh_proto::job::v1 as pb;
+use talentmesh_storage::idempotency::Idempotency;
 use tonic::{Request, Response};
 
 use super::wire::{application_to_pb, interview_request};
 use super::Reply;
+use crate::domain::Application;
 use crate::service::{ApplicationRequest, Jobs, ListApplications};
 
 /// The application service's gRPC face.
 pub struct ApplicationGrpc {
     /// The service layer.
     pub jobs: Arc<Jobs>,
+    /// AIP-155 request ids of CreateApplication.
+    pub idempotency: Idempotency,
 }
 
 #[tonic::async_trait]
@@ -23,12 +27,22 @@ impl pb::application_service_server::ApplicationService for ApplicationGrpc {
         &self,
         request: Request<pb::CreateApplicationRequest>,
     ) -> Reply<pb::CreateApplicationResponse> {
-        let ctx = CallContext::of(&request);
+        let ctx = &CallContext::of(&request);
         let req = request.into_inner();
         let application = req
             .application
             .map(|a| ApplicationRequest { resume: a.resume });
-        let app = self.jobs.apply(&ctx, &req.parent, application).await?;
+        let app = self
+            .idempotency
+            .once(
+                ctx.caller.as_ref().map(|c| c.user_id.as_str()),
+                "CreateApplication",
+                &req.request_id,
+                || self.jobs.apply(ctx, &req.parent, application),
+                |app: &Application| application_to_pb(app).name,
+                |name| async move { self.jobs.get_application(ctx, &name).await },
+            )
+            .await?;
         Ok(Response::new(pb::CreateApplicationResponse {
             application: Some(application_to_pb(&app)),
         }))

@@ -4,19 +4,22 @@ use std::sync::Arc;
 
 use talentmesh_mesh::CallContext;
 use talentmesh_proto::job::v1 as pb;
+use talentmesh_storage::idempotency::Idempotency;
 use tonic::{Request, Response};
 
-use super::wire::{job_fields, job_to_pb};
+use super::wire::{job_fields, job_name_of, job_to_pb};
 use super::Reply;
 use crate::domain::job::JobUpdate;
 use crate::domain::search::SearchRequest;
-use crate::domain::JobState;
+use crate::domain::{Job, JobState};
 use crate::service::{Jobs, ListJobs};
 
 /// The job service's gRPC face.
 pub struct JobGrpc {
     /// The service layer.
     pub jobs: Arc<Jobs>,
+    /// AIP-155 request ids of CreateJob.
+    pub idempotency: Idempotency,
 }
 
 #[tonic::async_trait]
@@ -26,11 +29,18 @@ impl pb::job_service_server::JobService for JobGrpc {
         &self,
         request: Request<pb::CreateJobRequest>,
     ) -> Reply<pb::CreateJobResponse> {
-        let ctx = CallContext::of(&request);
+        let ctx = &CallContext::of(&request);
         let req = request.into_inner();
         let job = self
-            .jobs
-            .create(&ctx, &req.parent, req.job.map(job_fields))
+            .idempotency
+            .once(
+                ctx.caller.as_ref().map(|c| c.user_id.as_str()),
+                "CreateJob",
+                &req.request_id,
+                || self.jobs.create(ctx, &req.parent, req.job.map(job_fields)),
+                |job: &Job| job_name_of(&job.company_id, &job.id),
+                |name| async move { self.jobs.get(ctx, &name).await },
+            )
             .await?;
         Ok(Response::new(pb::CreateJobResponse {
             job: Some(job_to_pb(&job)),

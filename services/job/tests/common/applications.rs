@@ -128,6 +128,7 @@ impl Mesh {
                         display_name: "Acme".into(),
                         ..Default::default()
                     }),
+                    ..Default::default()
                 },
                 owner,
             ))
@@ -160,6 +161,7 @@ impl Mesh {
                         headcount: 1,
                         ..Default::default()
                     }),
+                    ..Default::default()
                 },
                 owner,
             ))
@@ -184,6 +186,7 @@ impl Mesh {
                         }),
                         ..Default::default()
                     }),
+                    ..Default::default()
                 },
                 who,
             ))
@@ -204,6 +207,7 @@ pub fn apply(job: &str, resume: &str) -> pb::CreateApplicationRequest {
             stage: pb::Stage::Hired as i32,
             ..Default::default()
         }),
+        ..Default::default()
     }
 }
 

@@ -113,6 +113,7 @@ impl Mesh {
                 pb::CreateJobRequest {
                     parent: company.to_string(),
                     job: Some(job),
+                    ..Default::default()
                 },
                 who,
             ))
@@ -159,6 +160,7 @@ pub async fn company(m: &Mesh, owner: &User, name: &str) -> (String, String) {
                     city_code: "440300".into(),
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             owner,
         ))

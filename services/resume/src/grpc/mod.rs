@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use talentmesh_mesh::CallContext;
 use talentmesh_proto::resume::v1 as pb;
+use talentmesh_storage::idempotency::Idempotency;
 use talentmesh_storage::paging::{page_size, Pages};
 use tonic::{Request, Response, Status};
 
-use crate::domain::ResumeId;
+use crate::domain::{Resume, ResumeId};
 use crate::error::Error;
 use crate::service::Resumes;
 use convert::{content_from_pb, resume_to_pb, version_to_pb};
@@ -40,6 +41,8 @@ pub struct ResumeGrpc {
     /// The mesh's message size limit (`TALENTMESH_GRPC_MAX_MESSAGE`): pages of resumes,
     /// versions and exports are cut to fit it.
     pub max_message: usize,
+    /// AIP-155 request ids of CreateResume.
+    pub idempotency: Idempotency,
 }
 
 impl ResumeGrpc {
@@ -61,9 +64,20 @@ impl pb::resume_service_server::ResumeService for ResumeGrpc {
         &self,
         request: Request<pb::CreateResumeRequest>,
     ) -> Reply<pb::CreateResumeResponse> {
-        let ctx = CallContext::of(&request);
-        let content = request.into_inner().resume.map(content_from_pb);
-        let resume = self.resumes.create(&ctx, content).await?;
+        let ctx = &CallContext::of(&request);
+        let req = request.into_inner();
+        let content = req.resume.map(content_from_pb);
+        let resume = self
+            .idempotency
+            .once(
+                ctx.caller.as_ref().map(|c| c.user_id.as_str()),
+                "CreateResume",
+                &req.request_id,
+                || self.resumes.create(ctx, content),
+                |resume: &Resume| resume.id.name(),
+                |name| async move { self.resumes.get(ctx, &id("name", &name)?, "").await },
+            )
+            .await?;
         Ok(Response::new(pb::CreateResumeResponse {
             resume: Some(resume_to_pb(&resume)),
         }))

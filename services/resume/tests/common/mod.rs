@@ -126,6 +126,7 @@ impl Mesh {
             .create_resume(req(
                 pb::CreateResumeRequest {
                     resume: Some(resume),
+                    ..Default::default()
                 },
                 who,
             ))

@@ -198,6 +198,7 @@ async fn main() -> anyhow::Result<()> {
                         display_name: "Bench Co".into(),
                         ..Default::default()
                     }),
+                    ..Default::default()
                 },
                 &owner_token,
             ))
