@@ -108,13 +108,21 @@ impl Gateway {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// A create (`POST` to a collection that takes AIP-155's `request_id`): one request id for
+    /// every try, so a retry after a 503 whose create had committed returns that resource
+    /// instead of making a second one.
+    pub async fn create(&self, collection: &str, body: &Value) -> Result<Value> {
+        let path = format!("{collection}?requestId={}", uuid::Uuid::new_v4());
+        self.call(Method::POST, &path, Some(body)).await
+    }
+
     /// Any call; the parsed JSON answer of a 2xx, else [`Error::Http`].
     ///
     /// A 503 (UNAVAILABLE: a store or an upstream is briefly out, "retry shortly") is tried
-    /// again, up to [`RETRIES`] times with doubling pauses from 250 ms. The API has no
-    /// idempotency key yet (AIP-155 `request_id`), so a create whose commit succeeded before
-    /// the 503 could be made twice; for the admin calls and demo data this tool makes, a rare
-    /// duplicate (an office, a job) is better than a run that stops half-way.
+    /// again, up to [`RETRIES`] times with doubling pauses from 250 ms. Creates that take a
+    /// request id go through [`Gateway::create`] and are never made twice; the others (an
+    /// office) could be, if their commit succeeded before the 503: for the admin calls and demo
+    /// data this tool makes, a rare duplicate is better than a run that stops half-way.
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
         let mut pause = Duration::from_millis(250);
         let mut attempt = 0;

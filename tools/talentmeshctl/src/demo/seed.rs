@@ -190,7 +190,7 @@ async fn carry_out(
         async move {
             let what = format!("company {} ({})", i + 1, c.display_name);
             let body = owner
-                .post(
+                .create(
                     "/v1/companies",
                     &json!({
                         "displayName": c.display_name,
@@ -264,7 +264,7 @@ async fn carry_out(
             let mut body = j.body.clone();
             body["office"] = json!(company.offices[j.office]);
             let job = owner
-                .post(&format!("/v1/{}/jobs", company.name), &body)
+                .create(&format!("/v1/{}/jobs", company.name), &body)
                 .await
                 .map_err(|e| context(&what, e))?;
             let name = name_of(&job, &what)?;
@@ -285,7 +285,7 @@ async fn carry_out(
         async move {
             let what = format!("resume {} ({})", i + 1, text(&r.body["title"]));
             let resume = owner
-                .post("/v1/resumes", &r.body)
+                .create("/v1/resumes", &r.body)
                 .await
                 .map_err(|e| context(&what, e))?;
             bar.inc(1);
@@ -304,7 +304,7 @@ async fn carry_out(
         async move {
             let what = format!("application {} ({} to {job})", i + 1, a.stage.api());
             let app = candidate
-                .post(
+                .create(
                     &format!("/v1/{job}/applications"),
                     &json!({"resume": resume}),
                 )
