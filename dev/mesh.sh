@@ -95,11 +95,30 @@ store_credentials() {
   fi
 }
 
+# stop_one NAME: SIGTERM its process (it deregisters and drains) and wait until it is gone.
+stop_one() {
+  local name=$1 pidfile="$MESH_DIR/$1.pid" pid
+  if pid_alive "$pidfile"; then
+    pid=$(head -n1 "$pidfile")
+    log "$name: stopping (pid $pid)"
+    kill -TERM "$pid"
+    wait_until "$name (stopping pid $pid)" "$MESH_DIR/$name.log" 30 bash -c "! kill -0 $pid"
+  fi
+  rm -f "$pidfile"
+}
+
 start_one() {
   local name=$1 bin=$2 pidfile="$MESH_DIR/$1.pid" logfile="$MESH_DIR/$1.log"
   if pid_alive "$pidfile"; then
-    log "$name: already running (pid $(head -n1 "$pidfile"))"
-    return 0
+    # A binary built after the process started (its pid file) is new code: run it, or the
+    # mesh would mix old services with a new gateway.
+    if [[ $RELEASE_DIR/$bin -nt $pidfile ]]; then
+      log "$name: rebuilt since it started; restarting"
+      stop_one "$name"
+    else
+      log "$name: already running (pid $(head -n1 "$pidfile"))"
+      return 0
+    fi
   fi
   log "$name: starting (log $logfile)"
   # Exported for the child only: this function runs in the script's shell, and each service is
@@ -141,17 +160,35 @@ passing() {
 
 gateway_ready() { curl -fsS "http://$GATEWAY_ADDR/readyz" >/dev/null 2>&1; }
 
+# running_and NAME CHECK...: CHECK passes. A process that exited while starting stops the wait
+# at once, with the end of its log (backtrace frames left out, so its error line shows).
+running_and() {
+  local name=$1
+  shift
+  if ! pid_alive "$MESH_DIR/$name.pid"; then
+    # fd 4 is up()'s stderr: wait_until sends the check's own output to /dev/null.
+    {
+      log "ERROR: $name exited while starting; its log: $MESH_DIR/$name.log"
+      grep -Ev '^ +[0-9]+: |^ +at ' "$MESH_DIR/$name.log" | tail -n 20
+    } >&4 2>&4
+    exit 1
+  fi
+  "$@"
+}
+
 up() {
   local entry name binary kind port metrics
   mkdir -p "$MESH_DIR"
   build
+  exec 4>&2
   for entry in "${PROCESSES[@]}"; do
     read -r name binary kind port metrics <<<"$entry"
     start_one "$name" "$binary"
     if [[ $kind == http ]]; then
-      wait_until "$name (/readyz)" "$MESH_DIR/$name.log" 60 gateway_ready
+      wait_until "$name (/readyz)" "$MESH_DIR/$name.log" 60 running_and "$name" gateway_ready
     else
-      wait_until "$name (passing in consul)" "$MESH_DIR/$name.log" 90 passing "$name"
+      wait_until "$name (passing in consul)" "$MESH_DIR/$name.log" 90 \
+        running_and "$name" passing "$name"
     fi
   done
   printf '\ntalentmesh is up.\n'
@@ -173,19 +210,11 @@ MSG
 }
 
 down() {
-  local entry name pid i
+  local entry i
   # Reverse order: the gateway stops taking traffic before the services behind it go.
   for ((i = ${#PROCESSES[@]} - 1; i >= 0; i--)); do
     entry=${PROCESSES[i]}
-    name=${entry%% *}
-    local pidfile="$MESH_DIR/$name.pid"
-    if pid_alive "$pidfile"; then
-      pid=$(head -n1 "$pidfile")
-      log "$name: stopping (pid $pid)"
-      kill -TERM "$pid"
-      wait_until "$name (stopping pid $pid)" "$MESH_DIR/$name.log" 30 bash -c "! kill -0 $pid"
-    fi
-    rm -f "$pidfile"
+    stop_one "${entry%% *}"
   done
 }
 

@@ -50,10 +50,18 @@ pub struct Listeners {
 }
 
 impl Listeners {
+    /// # Errors
+    /// An address cannot be bound; the error names which (`TALENTMESH_GRPC_ADDR` or
+    /// `TALENTMESH_METRICS_ADDR`) and the address.
     pub async fn bind(config: &MeshConfig) -> std::io::Result<Listeners> {
+        let bind = |what: &'static str, addr: std::net::SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{what} {addr}: {e}")))
+        };
         Ok(Listeners {
-            grpc: TcpListener::bind(config.grpc_addr).await?,
-            metrics: TcpListener::bind(config.metrics_addr).await?,
+            grpc: bind("TALENTMESH_GRPC_ADDR", config.grpc_addr).await?,
+            metrics: bind("TALENTMESH_METRICS_ADDR", config.metrics_addr).await?,
         })
     }
 }
