@@ -464,6 +464,9 @@ pub struct PublicJwk {
 type FetchKeys =
     Arc<dyn Fn() -> BoxFuture<'static, Result<Vec<PublicJwk>, ApiError>> + Send + Sync>;
 
+/// How many times one refresh asks identity for its keys before giving up until the next.
+const FETCH_TRIES: usize = 3;
+
 /// Keys fetched from identity and cached. An unknown `kid` triggers a refetch (so a rotated key
 /// is picked up at once), at most once per `min_refresh` so forged kids cannot flood identity.
 pub struct JwksCache {
@@ -498,7 +501,17 @@ impl JwksCache {
             return;
         }
         *last = Some(Instant::now());
-        match (self.fetch)().await {
+        // Each try goes to the next identity instance (the channel balances round robin), so
+        // one instance that cannot be reached, or one that is not identity at all and fails
+        // the TLS check, does not leave the keys unknown until the next refresh.
+        let mut fetched = (self.fetch)().await;
+        for _ in 1..FETCH_TRIES {
+            if fetched.is_ok() {
+                break;
+            }
+            fetched = (self.fetch)().await;
+        }
+        match fetched {
             Ok(jwks) => {
                 let mut keys = HashMap::new();
                 for jwk in jwks {
@@ -1008,5 +1021,28 @@ mod tests {
             .await
             .expect("the poll task ends with its set")
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_fails_on_one_instance_asks_the_next() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        // The first instance asked cannot be reached; the next one answers.
+        let cache = JwksCache::new(Arc::new(move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                if n == 0 {
+                    Err(ApiError::unavailable("not identity"))
+                } else {
+                    Ok(vec![PublicJwk {
+                        kid: "k1".to_string(),
+                        x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo".to_string(),
+                    }])
+                }
+            })
+        }));
+        assert!(cache.key("k1").await.is_some(), "the key of the second try");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }
