@@ -464,8 +464,9 @@ pub struct PublicJwk {
 type FetchKeys =
     Arc<dyn Fn() -> BoxFuture<'static, Result<Vec<PublicJwk>, ApiError>> + Send + Sync>;
 
-/// How many times one refresh asks identity for its keys before giving up until the next.
-const FETCH_TRIES: usize = 3;
+/// How many times one refresh asks identity for its keys before giving up until the next
+/// (over about 1.4 s; see [`JwksCache::refresh`]).
+const FETCH_TRIES: usize = 4;
 
 /// Keys fetched from identity and cached. An unknown `kid` triggers a refetch (so a rotated key
 /// is picked up at once), at most once per `min_refresh` so forged kids cannot flood identity.
@@ -503,12 +504,18 @@ impl JwksCache {
         *last = Some(Instant::now());
         // Each try goes to the next identity instance (the channel balances round robin), so
         // one instance that cannot be reached, or one that is not identity at all and fails
-        // the TLS check, does not leave the keys unknown until the next refresh.
+        // the TLS check, does not leave the keys unknown until the next refresh. The pauses
+        // between tries (200 ms, doubling) cover a process that has just started: its own
+        // Connect client certificate, or its first list of identity instances, may still be
+        // on the way from the agent.
         let mut fetched = (self.fetch)().await;
+        let mut pause = Duration::from_millis(200);
         for _ in 1..FETCH_TRIES {
             if fetched.is_ok() {
                 break;
             }
+            tokio::time::sleep(pause).await;
+            pause *= 2;
             fetched = (self.fetch)().await;
         }
         match fetched {
