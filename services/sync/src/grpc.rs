@@ -224,6 +224,69 @@ impl pb::sync_service_server::SyncService for SyncGrpc {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(rpc = "ListSyncOperations", service))]
+    async fn list_sync_operations(
+        &self,
+        request: Request<pb::ListSyncOperationsRequest>,
+    ) -> Result<Response<pb::ListSyncOperationsResponse>, Status> {
+        let forwarded = admin(&request)?;
+        let req = request.into_inner();
+        let service = parse_service("parent", &req.parent)?;
+        tracing::Span::current().record("service", service.as_str());
+        // Operations live in the service's Redis, so one instance lists them all; page size,
+        // token and filter are checked there (the token is bound to the service).
+        let answer = self
+            .fleet
+            .call_any(&service, |mut client, deadline| {
+                let request = forwarded.request(
+                    pb::ListOperationsRequest {
+                        page_size: req.page_size,
+                        page_token: req.page_token.clone(),
+                        filter: req.filter.clone(),
+                    },
+                    deadline,
+                );
+                async move { client.list_operations(request).await }
+            })
+            .await?;
+        let operations = answer
+            .operations
+            .into_iter()
+            .map(|op| rename_operation(&service, op))
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Response::new(pb::ListSyncOperationsResponse {
+            operations,
+            next_page_token: answer.next_page_token,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "CancelSyncOperation", operation))]
+    async fn cancel_sync_operation(
+        &self,
+        request: Request<pb::CancelSyncOperationRequest>,
+    ) -> Result<Response<pb::CancelSyncOperationResponse>, Status> {
+        let forwarded = admin(&request)?;
+        let name = OperationName::parse("name", &request.get_ref().name)
+            .map_err(|v| Status::from(Error::Invalid(vec![v])))?;
+        tracing::Span::current().record("operation", name.resource());
+        // Any instance will do: the cancel request goes through Redis to the one running it.
+        let answer = self
+            .fleet
+            .call_any(&name.service, |mut client, deadline| {
+                let request = forwarded.request(
+                    pb::CancelOperationRequest {
+                        name: name.instance_name(),
+                    },
+                    deadline,
+                );
+                async move { client.cancel_operation(request).await }
+            })
+            .await?;
+        Ok(Response::new(pb::CancelSyncOperationResponse {
+            operation: Some(operation_of(&name.service, answer.operation)?),
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(rpc = "ListServiceDeadLetters", service))]
     async fn list_service_dead_letters(
         &self,

@@ -178,6 +178,54 @@ impl SyncAdminService for Stub {
         }))
     }
 
+    /// Two operations, newest first; the paging fields come back in the next page token so a
+    /// test sees what was forwarded.
+    async fn list_operations(
+        &self,
+        request: Request<pb::ListOperationsRequest>,
+    ) -> Result<Response<pb::ListOperationsResponse>, Status> {
+        must_be_admin(&request)?;
+        let r = request.into_inner();
+        let op = |id: &str, state: pb::OperationState| pb::Operation {
+            name: format!("operations/{id}"),
+            kind: pb::OperationKind::Repair as i32,
+            state: state as i32,
+            done: state != pb::OperationState::Running,
+            ..Default::default()
+        };
+        Ok(Response::new(pb::ListOperationsResponse {
+            operations: vec![
+                op("op-2", pb::OperationState::Running),
+                op("op-1", pb::OperationState::Cancelled),
+            ],
+            next_page_token: format!("{}|{}|{}", r.page_size, r.page_token, r.filter),
+        }))
+    }
+
+    /// `op-1` runs (cancellable), `op-done` succeeded already, any other is unknown.
+    async fn cancel_operation(
+        &self,
+        request: Request<pb::CancelOperationRequest>,
+    ) -> Result<Response<pb::CancelOperationResponse>, Status> {
+        must_be_admin(&request)?;
+        match request.get_ref().name.as_str() {
+            "operations/op-1" => Ok(Response::new(pb::CancelOperationResponse {
+                operation: Some(pb::Operation {
+                    name: "operations/op-1".into(),
+                    state: pb::OperationState::Running as i32,
+                    ..Default::default()
+                }),
+            })),
+            "operations/op-done" => Err(ApiError::new(
+                talentmesh_mesh::ErrorCode::FailedPrecondition,
+                "operations/op-done is done",
+            )
+            .with_precondition("STATE", "operations/op-done", "is SUCCEEDED, not RUNNING")
+            .into()),
+            _ => Err(ApiError::not_found("no such operation").into()),
+        }
+    }
+
     async fn list_dead_letters(
         &self,
         request: Request<pb::ListDeadLettersRequest>,
@@ -521,6 +569,112 @@ async fn operations_and_dead_letters_are_forwarded_and_instance_errors_relayed()
         .unwrap()
         .into_inner();
     assert_eq!(discarded.discarded, 2);
+}
+
+#[tokio::test]
+async fn operations_are_listed_and_cancelled_through_an_instance_with_its_errors_relayed() {
+    use talentmesh_proto::prost::Message;
+
+    let keys = Keys::new();
+    let service = service_name();
+    let (_a, _) = start_stub(&keys, &service, Duration::ZERO).await;
+    wait_passing(&service, 1).await;
+    let (_sync, mut client) = start_sync(&keys).await;
+    let token = keys.token(&["admin"]);
+    let parent = format!("services/{service}");
+
+    let listed = client
+        .list_sync_operations(authed(
+            pb::ListSyncOperationsRequest {
+                parent: parent.clone(),
+                page_size: 2,
+                page_token: "tok".into(),
+                filter: "state = RUNNING".into(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = listed.operations.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            format!("{parent}/operations/op-2"),
+            format!("{parent}/operations/op-1")
+        ]
+    );
+    assert_eq!(listed.next_page_token, "2|tok|state = RUNNING");
+
+    let cancelled = client
+        .cancel_sync_operation(authed(
+            pb::CancelSyncOperationRequest {
+                name: format!("{parent}/operations/op-1"),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .operation
+        .unwrap();
+    assert_eq!(cancelled.name, format!("{parent}/operations/op-1"));
+
+    let done = client
+        .cancel_sync_operation(authed(
+            pb::CancelSyncOperationRequest {
+                name: format!("{parent}/operations/op-done"),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(done.code(), Code::FailedPrecondition, "{done:?}");
+    let violations: Vec<_> = talentmesh_mesh::error::rpc_status_of(&done)
+        .details
+        .iter()
+        .filter(|d| d.type_url.ends_with("/google.rpc.PreconditionFailure"))
+        .filter_map(|d| {
+            talentmesh_proto::google::rpc::PreconditionFailure::decode(d.value.as_slice()).ok()
+        })
+        .flat_map(|p| p.violations)
+        .collect();
+    assert_eq!(violations.len(), 1, "{done:?}");
+    assert_eq!(violations[0].r#type, "STATE");
+
+    let unknown = client
+        .cancel_sync_operation(authed(
+            pb::CancelSyncOperationRequest {
+                name: format!("{parent}/operations/op-9"),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    let bad = client
+        .cancel_sync_operation(authed(
+            pb::CancelSyncOperationRequest {
+                name: format!("{parent}/op-1"),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+
+    let not_admin = client
+        .list_sync_operations(authed(
+            pb::ListSyncOperationsRequest {
+                parent: parent.clone(),
+                ..Default::default()
+            },
+            &keys.token(&["member"]),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(not_admin.code(), Code::PermissionDenied);
 }
 
 #[tokio::test]

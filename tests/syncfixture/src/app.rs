@@ -14,6 +14,7 @@ use talentmesh_storage::outbox::RelayConfig;
 use talentmesh_storage::sync::{BusSettings, SyncRuntime, SyncSetup};
 use talentmesh_storage::{Migrations, Needs, StorageConfig, Stores};
 
+use crate::gate::{CheckGate, GatedSource};
 use crate::grpc::{NotesGrpc, PUBLIC_METHODS};
 use crate::notes::{NoteSource, NoteStore};
 use crate::pb::note_service_server::NoteServiceServer;
@@ -29,6 +30,8 @@ pub struct AppOptions {
     pub bus: BusSettings,
     pub check_every: Option<Duration>,
     pub settle: Duration,
+    /// When set, the checker waits on it before each projection (see [`CheckGate`]).
+    pub check_gate: Option<CheckGate>,
 }
 
 impl Default for AppOptions {
@@ -47,6 +50,7 @@ impl Default for AppOptions {
             },
             check_every: None,
             settle: Duration::from_millis(500),
+            check_gate: None,
         }
     }
 }
@@ -79,7 +83,13 @@ impl App {
             .bus(options.bus)
             .checks(options.check_every, true)
             .settle(options.settle)
-            .source(Arc::new(NoteSource::new(mysql.clone())));
+            .source(match options.check_gate {
+                Some(gate) => Arc::new(GatedSource {
+                    source: Arc::new(NoteSource::new(mysql.clone())),
+                    gate,
+                }),
+                None => Arc::new(NoteSource::new(mysql.clone())),
+            });
         for p in projections::all(&stores, &poison)? {
             setup = setup.projection(p, projections::change_of());
         }

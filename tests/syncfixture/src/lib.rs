@@ -5,9 +5,10 @@
 //!
 //! Module map: `notes` (the MySQL side: writes, reads, the checker's source), `projections`
 //! (the three derived views and the event → change mapping), `grpc` (the adapter), `app`
-//! (wiring and serving).
+//! (wiring and serving), `gate` (a test hook that holds the checker between projections).
 
 pub mod app;
+pub mod gate;
 pub mod grpc;
 pub mod notes;
 pub mod projections;

@@ -102,6 +102,30 @@ pub enum SyncCommand {
     /// Events the consumers gave up on.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLetterCommand),
+    /// Checks, repairs and rebuilds a service ran: list them, cancel a running one.
+    #[command(subcommand)]
+    Operations(OperationCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperationCommand {
+    /// A page of a service's operations, newest first.
+    List {
+        /// The service, e.g. `job`.
+        service: String,
+        #[arg(long, default_value_t = 20)]
+        page_size: i32,
+        #[arg(long)]
+        page_token: Option<String>,
+        /// Only operations in this state: running, succeeded, failed or cancelled.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Ask a running operation to stop at its next batch boundary (it then ends CANCELLED).
+    Cancel {
+        /// `services/{service}/operations/{id}`, as `list` prints it.
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use talentmesh_mesh::{ApiError, ErrorCode, FieldViolation};
 use talentmesh_proto::sync::v1::sync_admin_service_server::SyncAdminService;
 use talentmesh_proto::sync::v1::{
-    DeadLetter as DeadLetterProto, DiscardDeadLettersRequest, DiscardDeadLettersResponse,
-    GetOperationRequest, GetOperationResponse, GetSyncStatusRequest, GetSyncStatusResponse,
-    ListDeadLettersRequest, ListDeadLettersResponse, OperationKind, ReplayDeadLettersRequest,
-    ReplayDeadLettersResponse, StartOperationRequest, StartOperationResponse,
+    CancelOperationRequest, CancelOperationResponse, DeadLetter as DeadLetterProto,
+    DiscardDeadLettersRequest, DiscardDeadLettersResponse, GetOperationRequest,
+    GetOperationResponse, GetSyncStatusRequest, GetSyncStatusResponse, ListDeadLettersRequest,
+    ListDeadLettersResponse, ListOperationsRequest, ListOperationsResponse, OperationKind,
+    OperationState, ReplayDeadLettersRequest, ReplayDeadLettersResponse, StartOperationRequest,
+    StartOperationResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -46,6 +48,17 @@ fn store_error(e: Error) -> Status {
 
 fn invalid(field: &str, why: &str) -> Status {
     ApiError::invalid(vec![FieldViolation::new(field, why)]).into()
+}
+
+/// The id of `operations/{id}`, or INVALID_ARGUMENT on `name`.
+fn operation_id(name: &str) -> Result<&str, Status> {
+    name.strip_prefix("operations/")
+        .filter(|id| uuid::Uuid::parse_str(id).is_ok())
+        .ok_or_else(|| invalid("name", "must be operations/{id}"))
+}
+
+fn operation_not_found(name: &str) -> Status {
+    ApiError::new(ErrorCode::NotFound, format!("{name} not found")).into()
 }
 
 /// A stream entry id, `<ms>-<seq>`: dead-letter ids and page tokens.
@@ -146,16 +159,101 @@ impl SyncAdminService for SyncAdmin {
     ) -> Result<Response<GetOperationResponse>, Status> {
         require_admin(&req)?;
         let name = req.into_inner().name;
-        let id = name
-            .strip_prefix("operations/")
-            .filter(|id| uuid::Uuid::parse_str(id).is_ok())
-            .ok_or_else(|| invalid("name", "must be operations/{id}"))?;
+        let id = operation_id(&name)?;
         match self.inner.operations.get(id).await.map_err(store_error)? {
             Some(op) => Ok(Response::new(GetOperationResponse {
                 operation: Some(op),
             })),
-            None => Err(ApiError::new(ErrorCode::NotFound, format!("{name} not found")).into()),
+            None => Err(operation_not_found(&name)),
         }
+    }
+
+    async fn list_operations(
+        &self,
+        req: Request<ListOperationsRequest>,
+    ) -> Result<Response<ListOperationsResponse>, Status> {
+        require_admin(&req)?;
+        let r = req.into_inner();
+        if r.page_size < 0 || r.page_size > MAX_PAGE {
+            return Err(invalid("page_size", "must be between 0 and 1000"));
+        }
+        let state = super::operations::parse_state_filter(&r.filter)
+            .map_err(|why| invalid("filter", &why))?;
+        // Keyed on the last operation id of the page, bound to this service and the filter: a
+        // token of another service (the control plane forwards them) or another filter is
+        // refused rather than paging through the wrong list.
+        let pages = Pages::of("sync.operations")
+            .bind(&self.inner.service)
+            .bind(state.unwrap_or(0));
+        let before: Option<String> = pages
+            .parse(&r.page_token)
+            .map_err(|v| Status::from(ApiError::invalid(vec![v])))?;
+        if before
+            .as_deref()
+            .is_some_and(|b| uuid::Uuid::parse_str(b).is_err())
+        {
+            return Err(invalid("page_token", "not a token this service issued"));
+        }
+        let size = if r.page_size == 0 {
+            DEFAULT_PAGE
+        } else {
+            r.page_size
+        };
+        let size = usize::try_from(size).unwrap_or(100);
+        let (operations, more) = self
+            .inner
+            .operations
+            .list(before.as_deref(), size, state)
+            .await
+            .map_err(store_error)?;
+        let next_page_token = match operations.last() {
+            Some(last) if more => {
+                pages.token(&last.name.trim_start_matches("operations/").to_string())
+            }
+            _ => String::new(),
+        };
+        Ok(Response::new(ListOperationsResponse {
+            operations,
+            next_page_token,
+        }))
+    }
+
+    async fn cancel_operation(
+        &self,
+        req: Request<CancelOperationRequest>,
+    ) -> Result<Response<CancelOperationResponse>, Status> {
+        require_admin(&req)?;
+        let name = req.into_inner().name;
+        let id = operation_id(&name)?;
+        let op = self
+            .inner
+            .operations
+            .get(id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| operation_not_found(&name))?;
+        if op.state != OperationState::Running as i32 {
+            let state = OperationState::try_from(op.state)
+                .unwrap_or(OperationState::Unspecified)
+                .as_str_name();
+            return Err(ApiError::new(
+                ErrorCode::FailedPrecondition,
+                format!("{name} is done ({state}); only a running operation can be cancelled"),
+            )
+            .with_precondition("STATE", name.as_str(), format!("is {state}, not RUNNING"))
+            .into());
+        }
+        // The instance running it stops at its next batch boundary; whichever instance answers
+        // here, the request reaches it through Redis.
+        self.inner
+            .operations
+            .request_cancel(id)
+            .await
+            .map_err(store_error)?;
+        tracing::warn!(operation = %name, "sync operation cancellation asked by an admin");
+        Ok(Response::new(CancelOperationResponse {
+            operation: Some(op),
+        }))
     }
 
     async fn list_dead_letters(

@@ -54,14 +54,25 @@ pub(super) async fn repair_at_start(inner: Arc<super::Inner>, names: Vec<String>
     tracing::info!(projections = ?names, "records marked stale at install; repairing");
     match super::new_operation(&inner, OperationKind::Repair, &names) {
         Ok((op, chosen)) => {
-            let _ = inner.operations.save(&op).await;
+            let _ = inner.operations.create(&op).await;
             super::run_operation(inner, op, chosen).await;
         }
         Err(e) => tracing::warn!(error = %e, "repair at start could not start"),
     }
 }
 
-/// Runs one projection's part of an operation; `progress` is saved by `report` as it goes.
+/// How one projection's part of an operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    Done,
+    /// `report` answered false at a batch boundary: the operation was cancelled. The progress
+    /// up to that boundary stands (what was repaired stays repaired).
+    Cancelled,
+}
+
+/// Runs one projection's part of an operation; `progress` is saved by `report` as it goes, at
+/// each batch boundary. `report` answers whether to go on: false stops at that boundary with
+/// [`Ended::Cancelled`] (cooperative cancellation).
 pub(crate) async fn reconcile<F, Fut>(
     kind: OperationKind,
     projection: &Arc<dyn Projection>,
@@ -69,14 +80,16 @@ pub(crate) async fn reconcile<F, Fut>(
     settle: Duration,
     progress: &mut ProjectionProgress,
     mut report: F,
-) -> Result<()>
+) -> Result<Ended>
 where
     F: FnMut(ProjectionProgress) -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: std::future::Future<Output = bool>,
 {
     let repair = matches!(kind, OperationKind::Repair | OperationKind::Rebuild);
     progress.total = source.count().await?;
-    report(progress.clone()).await;
+    if !report(progress.clone()).await {
+        return Ok(Ended::Cancelled);
+    }
 
     // Pass 1: what MySQL has.
     let mut candidates: Vec<String> = Vec::new();
@@ -113,7 +126,9 @@ where
         }
         progress.stale += overflow.len() as i64;
         progress.scanned += page.len() as i64;
-        report(progress.clone()).await;
+        if !report(progress.clone()).await {
+            return Ok(Ended::Cancelled);
+        }
     }
 
     // Candidates again after events in flight have had time to land.
@@ -140,8 +155,10 @@ where
                 projection.apply(&fix).await?;
                 progress.repaired += fix.len() as i64;
             }
+            if !report(progress.clone()).await {
+                return Ok(Ended::Cancelled);
+            }
         }
-        report(progress.clone()).await;
     }
 
     // Pass 2: what the projection has that MySQL does not.
@@ -170,6 +187,9 @@ where
                 progress.repaired += orphans.len() as i64;
             }
         }
+        if !report(progress.clone()).await {
+            return Ok(Ended::Cancelled);
+        }
         match next {
             Some(n) => cursor = Some(n),
             None => break,
@@ -177,7 +197,7 @@ where
     }
     progress.done = true;
     report(progress.clone()).await;
-    Ok(())
+    Ok(Ended::Done)
 }
 
 /// Total drift an operation found.

@@ -330,6 +330,7 @@ impl SyncRuntime {
         projections: &[String],
     ) -> Result<Operation> {
         let (op, chosen) = new_operation(&self.inner, kind, projections)?;
+        self.inner.operations.create(&op).await?;
         Ok(run_operation(Arc::clone(&self.inner), op, chosen).await)
     }
 
@@ -403,6 +404,7 @@ fn new_operation(
         }
         chosen
     };
+    let now = talentmesh_mesh::time::now();
     let op = Operation {
         name: format!("operations/{}", uuid::Uuid::now_v7()),
         service: inner.service.clone(),
@@ -417,9 +419,11 @@ fn new_operation(
                 ..Default::default()
             })
             .collect(),
-        start_time: Some(talentmesh_mesh::time::now()),
+        start_time: Some(now),
         end_time: None,
         error: String::new(),
+        done: false,
+        create_time: Some(now),
     };
     Ok((op, chosen))
 }
@@ -430,7 +434,7 @@ pub(crate) async fn start_operation(
     names: &[String],
 ) -> Result<Operation> {
     let (op, chosen) = new_operation(inner, kind, names)?;
-    inner.operations.save(&op).await?;
+    inner.operations.create(&op).await?;
     tokio::spawn(run_operation(Arc::clone(inner), op.clone(), chosen));
     Ok(op)
 }
@@ -443,6 +447,7 @@ async fn run_operation(
     let kind = OperationKind::try_from(op.kind).unwrap_or(OperationKind::Check);
     tracing::info!(operation = %op.name, kind = ?kind, "sync operation started");
     let mut failure: Option<String> = None;
+    let mut cancelled = false;
     for (i, projection) in chosen.iter().enumerate() {
         let Some(source) = inner.sources.get(projection.entity_type()) else {
             failure = Some(format!(
@@ -461,8 +466,10 @@ async fn run_operation(
                 snapshot.projections[i] = p;
                 let ops = ops.clone();
                 async move {
-                    // Progress is best effort; the final state is saved below.
-                    let _ = ops.save(&snapshot).await;
+                    // Answers whether to go on: not when CancelOperation asked it to stop.
+                    // Progress is best effort (the final state is saved below), and so is the
+                    // look for a cancel request: with Redis away the operation goes on.
+                    !ops.save_progress(&snapshot).await.unwrap_or(false)
                 }
             })
             .await;
@@ -475,13 +482,28 @@ async fn run_operation(
             progress.repaired,
         );
         op.projections[i] = progress;
-        if let Err(e) = outcome {
-            failure = Some(format!("{}: {e}", projection.name()));
-            break;
+        match outcome {
+            Ok(check::Ended::Done) => {}
+            Ok(check::Ended::Cancelled) => {
+                cancelled = true;
+                break;
+            }
+            Err(e) => {
+                failure = Some(format!("{}: {e}", projection.name()));
+                break;
+            }
         }
     }
     op.end_time = Some(talentmesh_mesh::time::now());
+    op.done = true;
     match failure {
+        // Cancelled: the progress so far is kept; it is not the projections' last finished
+        // check, so status keeps reporting the one before.
+        None if cancelled => {
+            tracing::info!(operation = %op.name, "sync operation cancelled");
+            op.state = OperationState::Cancelled as i32;
+            let _ = inner.operations.save(&op).await;
+        }
         Some(e) => {
             tracing::warn!(operation = %op.name, error = %e, "sync operation failed");
             op.state = OperationState::Failed as i32;
@@ -516,7 +538,7 @@ async fn scheduled_checks(inner: Arc<Inner>, every: Duration, kind: OperationKin
         }
         match new_operation(&inner, kind, &[]) {
             Ok((op, chosen)) => {
-                let _ = inner.operations.save(&op).await;
+                let _ = inner.operations.create(&op).await;
                 run_operation(Arc::clone(&inner), op, chosen).await;
             }
             Err(e) => tracing::warn!(error = %e, "scheduled check could not start"),

@@ -26,6 +26,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             sync::operation(&ctx, "OPERATION_KIND_REBUILD", &args).await
         }
         Command::Sync(SyncCommand::DeadLetters(cmd)) => sync::dead_letters(&ctx, cmd).await,
+        Command::Sync(SyncCommand::Operations(cmd)) => sync::operations(&ctx, cmd).await,
         Command::Companies(CompaniesCommand::Verifications(cmd)) => {
             companies::verifications(&ctx, cmd).await
         }

@@ -1,6 +1,6 @@
 //! `sync …`: the sync control plane's REST API (`/v1/sync/...`, proto/talentmesh/sync/v1)
 //! as the admin: the overview, check/repair/rebuild operations followed with progress bars
-//! until they end, and dead letters.
+//! until they end, listed and cancelled, and dead letters.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
-use crate::cli::{DeadLetterCommand, DeadLetterPick, OperationArgs};
+use crate::cli::{DeadLetterCommand, DeadLetterPick, OperationArgs, OperationCommand};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::{self, short, text};
@@ -288,6 +288,87 @@ pub async fn dead_letters(ctx: &Context, cmd: DeadLetterCommand) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
+/// The `ListSyncOperations` path: a page of `service`'s operations, optionally of one state.
+fn operations_path(
+    service: &str,
+    page_size: i32,
+    state: Option<String>,
+    page_token: Option<String>,
+) -> String {
+    let mut path = format!(
+        "/v1/sync/{}/operations?pageSize={page_size}",
+        service_resource(service)
+    );
+    if let Some(state) = state.filter(|s| !s.is_empty()) {
+        path.push_str(&format!("&filter={}", encode(&format!("state = {state}"))));
+    }
+    if let Some(token) = page_token.filter(|t| !t.is_empty()) {
+        path.push_str(&format!("&pageToken={}", encode(&token)));
+    }
+    path
+}
+
+/// `sync operations list|cancel`.
+pub async fn operations(ctx: &Context, cmd: OperationCommand) -> Result<ExitCode> {
+    let admin = ctx.admin().await?;
+    match cmd {
+        OperationCommand::List {
+            service,
+            page_size,
+            page_token,
+            state,
+        } => {
+            let path = operations_path(&service, page_size, state, page_token);
+            let body = admin.gateway.get(&path).await?;
+            if ctx.json() {
+                output::json(&body);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut table = output::table(["NAME", "KIND", "STATE", "STARTED", "ENDED", "DRIFT"]);
+            let ops = body["operations"].as_array().cloned().unwrap_or_default();
+            for op in &ops {
+                let drift: i64 = op["projections"]
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .map(|p| int(&p["missing"]) + int(&p["stale"]) + int(&p["orphaned"]))
+                            .sum()
+                    })
+                    .unwrap_or(0);
+                table.add_row(vec![
+                    text(&op["name"]),
+                    short(&op["kind"], "OPERATION_KIND_"),
+                    short(&op["state"], "OPERATION_STATE_"),
+                    text(&op["startTime"]),
+                    text(&op["endTime"]),
+                    drift.to_string(),
+                ]);
+            }
+            println!("{table}");
+            println!("{} operations", ops.len());
+            let next = text(&body["nextPageToken"]);
+            if !next.is_empty() {
+                println!("more: --page-token {next}");
+            }
+        }
+        OperationCommand::Cancel { name } => {
+            let body = admin
+                .gateway
+                .post(&format!("/v1/sync/{name}:cancel"), &json!({}))
+                .await?;
+            if ctx.json() {
+                output::json(&body);
+            } else {
+                println!(
+                    "{}: cancellation asked; it stops at its next batch boundary",
+                    text(&body["operation"]["name"])
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn pick_path(pick: &DeadLetterPick, verb: &str) -> String {
     format!(
         "/v1/sync/{}/deadLetters:{verb}",
@@ -321,6 +402,25 @@ mod tests {
         assert_eq!(int(&json!("12")), 12);
         assert_eq!(int(&json!(7)), 7);
         assert_eq!(int(&Value::Null), 0);
+    }
+
+    #[test]
+    fn operation_lists_carry_the_state_filter_and_token_encoded() {
+        assert_eq!(
+            super::operations_path("job", 20, None, None),
+            "/v1/sync/services/job/operations?pageSize=20"
+        );
+        let path = super::operations_path(
+            "services/job",
+            5,
+            Some("cancelled".into()),
+            Some("a+b/c".into()),
+        );
+        assert!(
+            path.starts_with("/v1/sync/services/job/operations?pageSize=5&filter=state"),
+            "{path}"
+        );
+        assert!(!path.contains(' ') && !path.contains("a+b/c"), "{path}");
     }
 
     #[test]

@@ -1,0 +1,241 @@
+//! Sync operations as long-running operations (AIP-151) through the fixture's admin contract:
+//! listed newest first in pages, filtered by state, and cancelled cooperatively: a running
+//! repair stops at its next batch boundary, ends CANCELLED and keeps what it repaired.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Harness;
+use talentmesh_proto::sync::v1::{
+    CancelOperationRequest, GetOperationRequest, ListOperationsRequest, ListOperationsResponse,
+    Operation, OperationKind, OperationState, StartOperationRequest,
+};
+use talentmesh_syncfixture::gate::CheckGate;
+use talentmesh_syncfixture::{projections, AppOptions};
+use tonic::Code;
+
+const SETTLE: Duration = Duration::from_secs(60);
+
+async fn start(h: &Harness, kind: OperationKind) -> Operation {
+    h.admin
+        .clone()
+        .start_operation(h.admin_request(StartOperationRequest {
+            kind: kind as i32,
+            projections: vec![],
+        }))
+        .await
+        .expect("start operation")
+        .into_inner()
+        .operation
+        .expect("operation")
+}
+
+async fn get(h: &Harness, name: &str) -> Operation {
+    h.admin
+        .clone()
+        .get_operation(h.admin_request(GetOperationRequest { name: name.into() }))
+        .await
+        .expect("get operation")
+        .into_inner()
+        .operation
+        .expect("operation")
+}
+
+async fn list(
+    h: &Harness,
+    page_size: i32,
+    page_token: &str,
+    filter: &str,
+) -> Result<ListOperationsResponse, tonic::Status> {
+    h.admin
+        .clone()
+        .list_operations(h.admin_request(ListOperationsRequest {
+            page_size,
+            page_token: page_token.into(),
+            filter: filter.into(),
+        }))
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn cancel(h: &Harness, name: &str) -> Result<Operation, tonic::Status> {
+    h.admin
+        .clone()
+        .cancel_operation(h.admin_request(CancelOperationRequest { name: name.into() }))
+        .await
+        .map(|r| r.into_inner().operation.expect("operation"))
+}
+
+/// Polls operation `name` until `done` holds, for at most a minute.
+async fn wait_for(
+    h: &Harness,
+    name: &str,
+    what: &str,
+    done: impl Fn(&Operation) -> bool,
+) -> Operation {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let op = get(h, name).await;
+        if done(&op) {
+            return op;
+        }
+        assert!(Instant::now() < deadline, "{what} did not happen: {op:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn names(page: &ListOperationsResponse) -> Vec<String> {
+    page.operations.iter().map(|o| o.name.clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_are_listed_newest_first_in_pages_and_filtered_by_state() {
+    let h = Harness::start().await;
+    let mut started = Vec::new();
+    for _ in 0..5 {
+        let op = h.operation(OperationKind::Check).await;
+        assert_eq!(op.state, OperationState::Succeeded as i32, "{op:?}");
+        assert!(
+            op.done && op.end_time.is_some() && op.create_time.is_some(),
+            "{op:?}"
+        );
+        started.push(op.name);
+    }
+    let newest_first: Vec<String> = started.iter().rev().cloned().collect();
+
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = list(&h, 2, &token, "").await.unwrap();
+        pages += 1;
+        assert!(page.operations.len() <= 2, "{page:?}");
+        seen.extend(names(&page));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(seen, newest_first);
+    assert_eq!(pages, 3);
+
+    // The default page holds them all; filters pick by state.
+    let all = list(&h, 0, "", "").await.unwrap();
+    assert_eq!(names(&all), newest_first);
+    assert!(all.next_page_token.is_empty());
+    let succeeded = list(&h, 0, "", "state = SUCCEEDED").await.unwrap();
+    assert_eq!(names(&succeeded), newest_first);
+    let running = list(&h, 0, "", "state = OPERATION_STATE_RUNNING")
+        .await
+        .unwrap();
+    assert!(running.operations.is_empty(), "{running:?}");
+
+    // A token is bound to its filter; bad sizes and filters are refused.
+    let first = list(&h, 2, "", "").await.unwrap();
+    let other = list(&h, 2, &first.next_page_token, "state = SUCCEEDED")
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), Code::InvalidArgument, "{other:?}");
+    for (size, filter) in [
+        (1001, ""),
+        (-1, ""),
+        (0, "kind = CHECK"),
+        (0, "state = LATE"),
+    ] {
+        let refused = list(&h, size, "", filter).await.unwrap_err();
+        assert_eq!(
+            refused.code(),
+            Code::InvalidArgument,
+            "{size} {filter}: {refused:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_repair_stops_at_a_batch_boundary_and_keeps_what_it_repaired() {
+    let gate = CheckGate::default();
+    let h = Harness::start_with(AppOptions {
+        check_gate: Some(gate.clone()),
+        ..Default::default()
+    })
+    .await;
+    let notes = h.create_notes("cancel", 30, 6).await;
+    assert!(h.wait_idle(SETTLE).await);
+    // Drift in the first projection (search) and in the last (cache).
+    for note in &notes[..4] {
+        sqlx::query("DELETE FROM note_search WHERE id = $1")
+            .bind(&note.id)
+            .execute(h.app.stores.postgres().unwrap())
+            .await
+            .unwrap();
+    }
+    let mut redis = h.env.redis().await;
+    redis::cmd("DEL")
+        .arg(format!("{}note:{}", h.env.redis_prefix, notes[5].id))
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(h.pg_count("SELECT COUNT(*) FROM note_search").await, 26);
+    let cache_before = h.redis_live_notes().await;
+
+    // The repair may start one projection: it repairs search, then waits before the next.
+    gate.allow(1);
+    let op = start(&h, OperationKind::Repair).await;
+    assert_eq!(op.projections[0].projection, projections::SEARCH);
+    let first_done = wait_for(&h, &op.name, "the search repair", |o| o.projections[0].done).await;
+    assert_eq!(first_done.state, OperationState::Running as i32);
+    assert!(!first_done.done);
+
+    let asked = cancel(&h, &op.name).await.unwrap();
+    assert_eq!(asked.name, op.name);
+    assert_eq!(asked.state, OperationState::Running as i32);
+    gate.open();
+    let ended = wait_for(&h, &op.name, "the cancellation", |o| o.done).await;
+
+    assert_eq!(ended.state, OperationState::Cancelled as i32, "{ended:?}");
+    assert!(
+        ended.end_time.is_some() && ended.error.is_empty(),
+        "{ended:?}"
+    );
+    let search = &ended.projections[0];
+    assert!(search.done, "{ended:?}");
+    assert_eq!(
+        (search.missing, search.repaired, search.scanned),
+        (4, 4, 30),
+        "{ended:?}"
+    );
+    assert!(
+        ended.projections[1..]
+            .iter()
+            .all(|p| !p.done && p.scanned == 0),
+        "later projections must not have run past the boundary: {ended:?}"
+    );
+    // What was repaired stays repaired; what was not reached stays broken.
+    assert_eq!(h.pg_count("SELECT COUNT(*) FROM note_search").await, 30);
+    assert_eq!(h.redis_live_notes().await, cache_before);
+
+    // Done operations are not cancelled again; unknown ones are not found.
+    let again = cancel(&h, &op.name).await.unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
+    let details = talentmesh_mesh::error::rpc_status_of(&again).details;
+    assert!(
+        details
+            .iter()
+            .any(|d| d.type_url.ends_with("/google.rpc.PreconditionFailure")),
+        "{details:?}"
+    );
+    let unknown = cancel(&h, &format!("operations/{}", uuid::Uuid::now_v7()))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
+    let malformed = cancel(&h, "operations/x").await.unwrap_err();
+    assert_eq!(malformed.code(), Code::InvalidArgument, "{malformed:?}");
+
+    // It is listed as cancelled.
+    let cancelled = list(&h, 0, "", "state = CANCELLED").await.unwrap();
+    assert_eq!(names(&cancelled), vec![op.name.clone()]);
+}
