@@ -11,10 +11,9 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
-use futures::future::BoxFuture;
 use jsonwebtoken::DecodingKey;
 use talentmesh_kit::{Launch, ServiceKit, SYNC_ADMIN_TAG};
-use talentmesh_mesh::auth::{Claims, KeySource, Verifier};
+use talentmesh_mesh::auth::{Claims, KeyLookup, KeySource, Verifier};
 use talentmesh_mesh::config::{Env, MeshConfig};
 use talentmesh_mesh::error::field_violations_of;
 use talentmesh_mesh::{caller, ApiError, FieldViolation};
@@ -73,9 +72,9 @@ impl Keys {
 }
 
 impl KeySource for Keys {
-    fn key(&self, kid: &str) -> BoxFuture<'_, Option<Arc<DecodingKey>>> {
+    fn key(&self, kid: &str) -> KeyLookup<'_> {
         let key = (kid == "test-key").then(|| self.decoding.clone());
-        Box::pin(async move { key })
+        Box::pin(async move { Ok(key) })
     }
 }
 

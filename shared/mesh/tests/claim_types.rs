@@ -10,10 +10,9 @@ use std::sync::Arc;
 
 use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
-use futures::future::BoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Value};
-use talentmesh_mesh::auth::{KeySource, Verifier};
+use talentmesh_mesh::auth::{KeyLookup, KeySource, Verifier};
 use talentmesh_mesh::error::ErrorCode;
 
 const KID: &str = "claim-types";
@@ -46,9 +45,9 @@ impl OneKey {
 }
 
 impl KeySource for OneKey {
-    fn key(&self, kid: &str) -> BoxFuture<'_, Option<Arc<DecodingKey>>> {
+    fn key(&self, kid: &str) -> KeyLookup<'_> {
         let key = (kid == KID).then(|| self.decoding.clone());
-        Box::pin(async move { key })
+        Box::pin(async move { Ok(key) })
     }
 }
 

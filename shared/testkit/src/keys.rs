@@ -74,11 +74,8 @@ impl TestKeys {
 }
 
 impl talentmesh_mesh::auth::KeySource for TestKeys {
-    fn key(
-        &self,
-        kid: &str,
-    ) -> futures::future::BoxFuture<'_, Option<std::sync::Arc<jsonwebtoken::DecodingKey>>> {
+    fn key(&self, kid: &str) -> talentmesh_mesh::auth::KeyLookup<'_> {
         let key = (kid == TEST_KID).then(|| self.decoding.clone());
-        Box::pin(async move { key })
+        Box::pin(async move { Ok(key) })
     }
 }

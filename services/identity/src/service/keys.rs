@@ -16,9 +16,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::Utc;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
-use futures::future::BoxFuture;
 use jsonwebtoken::{DecodingKey, EncodingKey};
-use talentmesh_mesh::auth::KeySource;
+use talentmesh_mesh::auth::{KeyLookup, KeySource};
+use talentmesh_mesh::error::ApiError;
 use tokio::sync::Mutex;
 
 use crate::error::{Error, Result};
@@ -234,11 +234,11 @@ impl KeyRing {
 }
 
 impl KeySource for KeyRing {
-    fn key(&self, kid: &str) -> BoxFuture<'_, Option<Arc<DecodingKey>>> {
+    fn key(&self, kid: &str) -> KeyLookup<'_> {
         let kid = kid.to_string();
         Box::pin(async move {
             if let Some(k) = self.known(&kid) {
-                return Some(k);
+                return Ok(Some(k));
             }
             // Another instance may have rotated; a reload answers for it. Forged key ids must not
             // turn into a query each, so reloads for unknown ids happen at most once a second.
@@ -256,9 +256,13 @@ impl KeySource for KeyRing {
             if due {
                 if let Err(e) = self.reload().await {
                     tracing::warn!(error = %e, "key ring reload failed");
+                    // The key may exist in the store: the token is not known to be bad.
+                    return self.known(&kid).map(Some).ok_or_else(|| {
+                        ApiError::unavailable("the signing keys cannot be read now; retry")
+                    });
                 }
             }
-            self.known(&kid)
+            Ok(self.known(&kid))
         })
     }
 }
