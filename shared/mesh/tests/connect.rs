@@ -224,3 +224,33 @@ async fn a_caller_refuses_a_server_that_is_not_the_service_it_meant() {
     assert_eq!(probe(to_impostor).await, tonic::Code::Unimplemented);
     let _ = stop.send(());
 }
+
+#[tokio::test]
+async fn a_caller_without_its_leaf_yet_does_not_connect_without_a_certificate() {
+    talentmesh_mesh::telemetry::init_for_tests();
+    let id = unique();
+    let (server, client) = (format!("connect-srv-{id}"), format!("connect-cli-{id}"));
+    allow(&client, &server).await;
+    let (addr, stop) = start_server(&server).await;
+    assert!(passing(&server).await);
+    // A caller whose agent will not issue its leaf (no token: the CA roots are public, a leaf
+    // needs service:write), like a process whose leaf is still on the way. Connected without a
+    // certificate, the server would answer every call on the connection UNAUTHENTICATED and the
+    // channel would keep it; the caller must not connect at all until it has its leaf.
+    let anonymous = ConsulClient::new(&consul_addr()).unwrap();
+    let identity = ConnectIdentity::start(anonymous, &client);
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let channel = tls_channel(endpoint, identity.client_config(&server).unwrap());
+    let mut codes = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while tokio::time::Instant::now() < deadline {
+        codes.push(probe(channel.clone()).await);
+        // Calls spread over the deadline, after the roots have arrived (milliseconds).
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        codes.iter().all(|c| *c == tonic::Code::Unavailable),
+        "every call before the leaf is UNAVAILABLE, none reaches the server: {codes:?}"
+    );
+    let _ = stop.send(());
+}
