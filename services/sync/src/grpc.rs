@@ -9,7 +9,7 @@ use talentmesh_proto::sync::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use crate::error::Error;
-use crate::fleet::{Fleet, Forwarded};
+use crate::fleet::{AdminClient, Fleet, Forwarded};
 use crate::merge;
 use crate::names::{OperationName, ServiceName};
 
@@ -73,6 +73,34 @@ fn operation_of(service: &ServiceName, op: Option<pb::Operation>) -> Result<pb::
 }
 
 impl SyncGrpc {
+    /// A call about one operation (get, cancel) forwarded to any instance of its service.
+    /// `name` is the control plane's resource name (`syncServices/{service}/operations/{id}`,
+    /// checked here: INVALID_ARGUMENT otherwise); `call` sends the instance's own name for it,
+    /// and `operation` takes the operation out of the answer, which comes back under the
+    /// control plane's name.
+    async fn forward_by_name<T, F, Fut>(
+        &self,
+        name: &str,
+        call: F,
+        operation: fn(T) -> Option<pb::Operation>,
+    ) -> Result<pb::Operation, Status>
+    where
+        F: Fn(AdminClient, String, std::time::Duration) -> Fut,
+        Fut: std::future::Future<Output = Result<Response<T>, Status>>,
+    {
+        let name = OperationName::parse("name", name)
+            .map_err(|v| Status::from(Error::Invalid(vec![v])))?;
+        tracing::Span::current().record("operation", name.resource());
+        let instance_name = name.instance_name();
+        let answer = self
+            .fleet
+            .call_any(&name.service, |client, deadline| {
+                call(client, instance_name.clone(), deadline)
+            })
+            .await?;
+        operation_of(&name.service, operation(answer))
+    }
+
     async fn service_sync(
         &self,
         service: &ServiceName,
@@ -204,23 +232,18 @@ impl pb::sync_service_server::SyncService for SyncGrpc {
         request: Request<pb::GetSyncOperationRequest>,
     ) -> Result<Response<pb::GetSyncOperationResponse>, Status> {
         let forwarded = admin(&request)?;
-        let name = OperationName::parse("name", &request.get_ref().name)
-            .map_err(|v| Status::from(Error::Invalid(vec![v])))?;
-        tracing::Span::current().record("operation", name.resource());
-        let answer = self
-            .fleet
-            .call_any(&name.service, |mut client, deadline| {
-                let request = forwarded.request(
-                    pb::GetOperationRequest {
-                        name: name.instance_name(),
-                    },
-                    deadline,
-                );
-                async move { client.get_operation(request).await }
-            })
+        let operation = self
+            .forward_by_name(
+                &request.get_ref().name,
+                |mut client, name, deadline| {
+                    let request = forwarded.request(pb::GetOperationRequest { name }, deadline);
+                    async move { client.get_operation(request).await }
+                },
+                |answer| answer.operation,
+            )
             .await?;
         Ok(Response::new(pb::GetSyncOperationResponse {
-            operation: Some(operation_of(&name.service, answer.operation)?),
+            operation: Some(operation),
         }))
     }
 
@@ -266,24 +289,19 @@ impl pb::sync_service_server::SyncService for SyncGrpc {
         request: Request<pb::CancelSyncOperationRequest>,
     ) -> Result<Response<pb::CancelSyncOperationResponse>, Status> {
         let forwarded = admin(&request)?;
-        let name = OperationName::parse("name", &request.get_ref().name)
-            .map_err(|v| Status::from(Error::Invalid(vec![v])))?;
-        tracing::Span::current().record("operation", name.resource());
         // Any instance will do: the cancel request goes through Redis to the one running it.
-        let answer = self
-            .fleet
-            .call_any(&name.service, |mut client, deadline| {
-                let request = forwarded.request(
-                    pb::CancelOperationRequest {
-                        name: name.instance_name(),
-                    },
-                    deadline,
-                );
-                async move { client.cancel_operation(request).await }
-            })
+        let operation = self
+            .forward_by_name(
+                &request.get_ref().name,
+                |mut client, name, deadline| {
+                    let request = forwarded.request(pb::CancelOperationRequest { name }, deadline);
+                    async move { client.cancel_operation(request).await }
+                },
+                |answer| answer.operation,
+            )
             .await?;
         Ok(Response::new(pb::CancelSyncOperationResponse {
-            operation: Some(operation_of(&name.service, answer.operation)?),
+            operation: Some(operation),
         }))
     }
 

@@ -339,6 +339,35 @@ async fn start_sync(keys: &Arc<Keys>) -> (Spawned, SyncServiceClient<tonic::tran
     (spawned, client)
 }
 
+/// One stand-in instance of a service of the test's own, passing in Consul, and the control
+/// plane over it, with an admin's token.
+struct OneInstance {
+    /// What the test's tokens are signed with.
+    keys: Arc<Keys>,
+    client: SyncServiceClient<tonic::transport::Channel>,
+    /// An admin's bearer token.
+    token: String,
+    /// `services/{service}`.
+    parent: String,
+    /// The instance and the control plane, stopped when dropped.
+    _running: (Spawned, Spawned),
+}
+
+async fn one_instance_and_the_control_plane() -> OneInstance {
+    let keys = Keys::new();
+    let service = service_name();
+    let (instance, _) = start_stub(&keys, &service, Duration::ZERO).await;
+    wait_passing(&service, 1).await;
+    let (sync, client) = start_sync(&keys).await;
+    OneInstance {
+        client,
+        token: keys.token(&["admin"]),
+        keys,
+        parent: format!("services/{service}"),
+        _running: (instance, sync),
+    }
+}
+
 fn authed<M>(message: M, token: &str) -> Request<M> {
     let mut request = Request::new(message);
     request
@@ -475,13 +504,13 @@ async fn a_slow_instance_is_reported_with_its_error_and_fails_health() {
 
 #[tokio::test]
 async fn operations_and_dead_letters_are_forwarded_and_instance_errors_relayed() {
-    let keys = Keys::new();
-    let service = service_name();
-    let (_a, _) = start_stub(&keys, &service, Duration::ZERO).await;
-    wait_passing(&service, 1).await;
-    let (_sync, mut client) = start_sync(&keys).await;
-    let token = keys.token(&["admin"]);
-    let parent = format!("services/{service}");
+    let OneInstance {
+        mut client,
+        token,
+        parent,
+        _running,
+        ..
+    } = one_instance_and_the_control_plane().await;
 
     let op = client
         .start_sync_operation(authed(
@@ -574,13 +603,13 @@ async fn operations_and_dead_letters_are_forwarded_and_instance_errors_relayed()
 async fn operations_are_listed_and_cancelled_through_an_instance_with_its_errors_relayed() {
     use talentmesh_proto::prost::Message;
 
-    let keys = Keys::new();
-    let service = service_name();
-    let (_a, _) = start_stub(&keys, &service, Duration::ZERO).await;
-    wait_passing(&service, 1).await;
-    let (_sync, mut client) = start_sync(&keys).await;
-    let token = keys.token(&["admin"]);
-    let parent = format!("services/{service}");
+    let OneInstance {
+        keys,
+        mut client,
+        token,
+        parent,
+        _running,
+    } = one_instance_and_the_control_plane().await;
 
     let listed = client
         .list_sync_operations(authed(

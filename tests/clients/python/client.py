@@ -13,6 +13,7 @@ job :50053; flags or TALENTMESH_CLIENT_* variables move them (see --help).
 """
 
 import argparse
+import contextlib
 import os
 import secrets
 import sys
@@ -86,9 +87,20 @@ def bad_request_fields(error):
 
 def main():
     args = parse_args()
-    identity_channel = channel(args, "identity")
-    company_channel = channel(args, "company")
-    job_channel = channel(args, "job")
+    # The channels (and their TLS relays) are closed on every way out, a failed call included,
+    # so the process ends without the relays' connections cut mid-way. `close`, not the
+    # channel's `with`: grpc's `__exit__` would skip the relay that `connect_channel` adds.
+    with contextlib.ExitStack() as stack:
+        channels = []
+        for service in ("identity", "company", "job"):
+            c = channel(args, service)
+            stack.callback(c.close)
+            channels.append(c)
+        return run(args, *channels)
+
+
+def run(args, identity_channel, company_channel, job_channel):
+    """The steps, printing one `key=value` line each; 0 when the job was found."""
     identity = identity_pb2_grpc.IdentityServiceStub(identity_channel)
     companies = company_pb2_grpc.CompanyServiceStub(company_channel)
     jobs = job_pb2_grpc.JobServiceStub(job_channel)
@@ -147,8 +159,6 @@ def main():
             break
         time.sleep(0.2)
     print(f"found={','.join(j.name for j in found)}", flush=True)
-    for c in (identity_channel, company_channel, job_channel):
-        c.close()
     return 0 if any(j.name == job.name for j in found) else 1
 
 

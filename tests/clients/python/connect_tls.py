@@ -55,37 +55,52 @@ def client_context(ca, cert, key):
 class _Relay:
     """A Unix socket in a private temporary folder; each connection to it is relayed to
     `host:port` over TLS with `ctx` once the server proved to be `service`. Runs an asyncio loop
-    on a daemon thread (one TLS stack per connection, never shared between threads)."""
+    on a daemon thread (one TLS stack per connection, never shared between threads) until
+    `close`, which ends the connections, the loop and the thread without a word on stderr."""
 
     def __init__(self, host, port, service, ctx):
         self.host, self.port, self.service, self.ctx = host, port, service, ctx
         self.folder = tempfile.mkdtemp(prefix="talentmesh-connect-")
         self.path = os.path.join(self.folder, "relay.sock")
         self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
         start = asyncio.start_unix_server(self._serve, path=self.path)
         self.server = asyncio.run_coroutine_threadsafe(start, self.loop).result()
 
+    def _run(self):
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
     async def _serve(self, local_reader, local_writer):
+        """One relayed connection. It always ends normally, `close` cancelling it included:
+        asyncio (Python 3.11) reports a connection task that ends cancelled as an unhandled
+        exception with a CancelledError traceback."""
+        writers = [local_writer]
         try:
-            reader, writer = await asyncio.open_connection(self.host, self.port, ssl=self.ctx)
-        except (OSError, ssl.SSLError) as e:
-            print(f"connect tls: {self.host}:{self.port}: {e}", file=sys.stderr, flush=True)
-            local_writer.close()
-            return
-        peer = writer.get_extra_info("peercert") or {}
-        uris = [v for (k, v) in peer.get("subjectAltName", ()) if k == "URI"]
-        if not any(spiffe_service(u) == self.service for u in uris):
-            print(
-                f"connect tls: the server at {self.host}:{self.port} is {uris or 'no service'}, "
-                f"not the service {self.service}: refused",
-                file=sys.stderr,
-                flush=True,
-            )
-            writer.close()
-            local_writer.close()
-            return
-        await asyncio.gather(_pump(local_reader, writer), _pump(reader, local_writer))
+            try:
+                reader, writer = await asyncio.open_connection(self.host, self.port, ssl=self.ctx)
+            except (OSError, ssl.SSLError) as e:
+                print(f"connect tls: {self.host}:{self.port}: {e}", file=sys.stderr, flush=True)
+                return
+            writers.append(writer)
+            peer = writer.get_extra_info("peercert") or {}
+            uris = [v for (k, v) in peer.get("subjectAltName", ()) if k == "URI"]
+            if not any(spiffe_service(u) == self.service for u in uris):
+                print(
+                    f"connect tls: the server at {self.host}:{self.port} is {uris or 'no service'}, "
+                    f"not the service {self.service}: refused",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return
+            await _relay(local_reader, writer, reader, local_writer)
+        except asyncio.CancelledError:
+            pass  # `close` ends the connection: the expected end, not an error.
+        finally:
+            for w in writers:
+                await _close(w)
 
     def close(self):
         """Stops accepting, ends the relayed connections and the loop, removes the socket."""
@@ -97,13 +112,30 @@ class _Relay:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(timeout=5)
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+async def _relay(local_reader, writer, reader, local_writer):
+    """Copies both ways until both directions ended (one side closing ends the other); if
+    cancelled, cancels and awaits both pumps before the CancelledError goes on."""
+    pumps = [
+        asyncio.create_task(_pump(local_reader, writer)),
+        asyncio.create_task(_pump(reader, local_writer)),
+    ]
+    try:
+        await asyncio.wait(pumps)
+    finally:
+        for pump in pumps:
+            pump.cancel()
+        await asyncio.gather(*pumps, return_exceptions=True)
+
+
 async def _pump(reader, writer):
-    """Copies `reader` to `writer` until either side ends, then closes `writer`."""
+    """Copies `reader` to `writer` until the reader ends, or either side fails, then closes
+    `writer`."""
     try:
         while data := await reader.read(65536):
             writer.write(data)
@@ -112,6 +144,20 @@ async def _pump(reader, writer):
         pass
     finally:
         writer.close()
+
+
+# How long closing a connection may wait for the peer (a TLS close_notify, a Unix socket's
+# end) before it is cut.
+CLOSE_SECONDS = 2
+
+
+async def _close(writer):
+    """Closes `writer` and waits until it is closed, cutting it after CLOSE_SECONDS."""
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), CLOSE_SECONDS)
+    except (OSError, ssl.SSLError, asyncio.TimeoutError):
+        writer.transport.abort()
 
 
 def connect_channel(address, service, ca, cert, key):

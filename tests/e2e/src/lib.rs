@@ -18,6 +18,11 @@ const GATEWAY_WORKERS: usize = 2;
 /// bytes); identity refuses to start without one.
 pub const IDENTITY_TEST_KEY_ENCRYPTION_KEY: &str = "dGFsZW50bWVzaCBlMmUgdGVzdHMga2V5IDMyIGJ5dGU=";
 
+/// The bootstrap admin of [`Mesh::start_with_sync_admin`].
+pub const ADMIN_EMAIL: &str = "root@example.com";
+/// [`ADMIN_EMAIL`]'s password (and the one the tests give their other users).
+pub const ADMIN_PASSWORD: &str = "correct horse 42";
+
 /// A fresh identity environment registered in Consul, with [`IDENTITY_TEST_KEY_ENCRYPTION_KEY`],
 /// trusting the client address the gateway forwards from loopback (as `dev/mesh.sh` does).
 pub fn identity_env() -> TestEnv {
@@ -93,6 +98,16 @@ impl Mesh {
     /// like any service. It knows this test's identity by the API name `identity`.
     pub async fn start_with_sync(tweak: impl FnOnce(TestEnv) -> TestEnv) -> Mesh {
         Mesh::start_inner(tweak, true).await
+    }
+
+    /// [`Mesh::start_with_sync`] with a bootstrap platform admin, [`ADMIN_EMAIL`] with
+    /// [`ADMIN_PASSWORD`]: what the sync control plane's tests log in as.
+    pub async fn start_with_sync_admin() -> Mesh {
+        Mesh::start_with_sync(|env| {
+            env.set("TALENTMESH_IDENTITY_ADMIN_EMAIL", ADMIN_EMAIL)
+                .set("TALENTMESH_IDENTITY_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        })
+        .await
     }
 
     /// Like [`Mesh::start_with`], plus the company service (stores of its own, registered in
@@ -461,6 +476,17 @@ impl Mesh {
             .await
             .unwrap();
         read(resp).await
+    }
+
+    /// POST `body` as JSON with `token` as bearer: `(status, JSON body)`.
+    pub async fn post_as(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
     }
 
     /// Any method, with a bearer token and a JSON body when given.

@@ -148,10 +148,12 @@ fn endpoint(service: &str, spawned: &Spawned) -> [String; 4] {
     ]
 }
 
-/// What a client run printed: its `key=value` lines, and whether it exited 0.
+/// What a client run printed: its `key=value` lines, its stderr, and whether it exited 0.
 struct Run {
     success: bool,
     lines: HashMap<String, String>,
+    /// Nothing on a successful run: no log lines, no tracebacks of the TLS relay at exit.
+    stderr: String,
     output: String,
 }
 
@@ -177,6 +179,7 @@ async fn run(bin: &str, tls: Option<&ClientCertificate>, args: &[String]) -> Run
         .unwrap_or_else(|_| panic!("{bin} did not finish within {CLIENT_TIMEOUT:?}"))
         .unwrap_or_else(|e| panic!("could not run {bin}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     Run {
         success: out.status.success(),
         lines: stdout
@@ -185,10 +188,10 @@ async fn run(bin: &str, tls: Option<&ClientCertificate>, args: &[String]) -> Run
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         output: format!(
-            "{bin}: {}\n--- stdout\n{stdout}--- stderr\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
+            "{bin}: {}\n--- stdout\n{stdout}--- stderr\n{stderr}",
+            out.status
         ),
+        stderr,
     }
 }
 
@@ -213,6 +216,7 @@ async fn posts_and_finds_a_job(bin: &str) {
     .concat();
     let run = run(bin, cert.as_ref(), &args).await;
     assert!(run.success, "{}", run.output);
+    assert_eq!(run.stderr, "", "a successful run prints nothing on stderr: {}", run.output);
     assert!(run.get("user").starts_with("users/"), "{}", run.output);
     let company = run.get("company");
     assert!(company.starts_with("companies/"), "{}", run.output);

@@ -7,22 +7,10 @@
 use std::time::Duration;
 
 use serde_json::json;
-use talentmesh_e2e::{bad_fields, Mesh};
-
-const ADMIN_EMAIL: &str = "root@example.com";
-const PASSWORD: &str = "correct horse 42";
-
-/// Identity with a bootstrap admin, the sync service and the gateway.
-async fn start() -> Mesh {
-    Mesh::start_with_sync(|env| {
-        env.set("TALENTMESH_IDENTITY_ADMIN_EMAIL", ADMIN_EMAIL)
-            .set("TALENTMESH_IDENTITY_ADMIN_PASSWORD", PASSWORD)
-    })
-    .await
-}
+use talentmesh_e2e::{bad_fields, Mesh, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 async fn login(mesh: &Mesh, email: &str) -> String {
-    mesh.login(email, PASSWORD, None).await.token
+    mesh.login(email, ADMIN_PASSWORD, None).await.token
 }
 
 async fn admin_token(mesh: &Mesh) -> String {
@@ -33,33 +21,16 @@ async fn candidate_token(mesh: &Mesh) -> String {
     let (status, body) = mesh
         .post(
             "/v1/users:register",
-            json!({"email": "cand@example.com", "password": PASSWORD, "role": "ROLE_CANDIDATE"}),
+            json!({"email": "cand@example.com", "password": ADMIN_PASSWORD, "role": "ROLE_CANDIDATE"}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
     login(mesh, "cand@example.com").await
 }
 
-async fn post(
-    mesh: &Mesh,
-    path: &str,
-    token: &str,
-    body: serde_json::Value,
-) -> (u16, serde_json::Value) {
-    let resp = mesh
-        .http
-        .post(mesh.url(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    talentmesh_e2e::read(resp).await
-}
-
 #[tokio::test]
 async fn overview_lists_identity_with_the_status_its_instance_reported() {
-    let mesh = start().await;
+    let mesh = Mesh::start_with_sync_admin().await;
     let token = admin_token(&mesh).await;
     let (status, body) = mesh.get("/v1/sync/overview", Some(&token)).await;
     assert_eq!(status, 200, "{body}");
@@ -88,7 +59,7 @@ async fn overview_lists_identity_with_the_status_its_instance_reported() {
 
 #[tokio::test]
 async fn non_admins_are_refused_with_403_and_anonymous_callers_with_401() {
-    let mesh = start().await;
+    let mesh = Mesh::start_with_sync_admin().await;
     let token = candidate_token(&mesh).await;
     for path in [
         "/v1/sync/overview",
@@ -100,43 +71,43 @@ async fn non_admins_are_refused_with_403_and_anonymous_callers_with_401() {
         let (status, body) = mesh.get(path, None).await;
         assert_eq!(status, 401, "{path}: {body}");
     }
-    let (status, body) = post(
-        &mesh,
-        "/v1/sync/services/identity/operations",
-        &token,
-        json!({"kind": "OPERATION_KIND_CHECK"}),
-    )
-    .await;
+    let (status, body) = mesh
+        .post_as(
+            "/v1/sync/services/identity/operations",
+            &token,
+            json!({"kind": "OPERATION_KIND_CHECK"}),
+        )
+        .await;
     assert_eq!(status, 403, "{body}");
 }
 
 #[tokio::test]
 async fn a_service_without_sync_admin_instances_is_404() {
-    let mesh = start().await;
+    let mesh = Mesh::start_with_sync_admin().await;
     let token = admin_token(&mesh).await;
     let (status, body) = mesh.get("/v1/sync/services/nope", Some(&token)).await;
     assert_eq!(status, 404, "{body}");
-    let (status, body) = post(
-        &mesh,
-        "/v1/sync/services/nope/operations",
-        &token,
-        json!({"kind": "OPERATION_KIND_CHECK"}),
-    )
-    .await;
+    let (status, body) = mesh
+        .post_as(
+            "/v1/sync/services/nope/operations",
+            &token,
+            json!({"kind": "OPERATION_KIND_CHECK"}),
+        )
+        .await;
     assert_eq!(status, 404, "{body}");
 }
 
 #[tokio::test]
 async fn a_check_started_through_the_control_plane_runs_to_success() {
-    let mesh = start().await;
+    let mesh = Mesh::start_with_sync_admin().await;
     let token = admin_token(&mesh).await;
-    let (status, body) = post(
-        &mesh,
-        "/v1/sync/services/identity/operations",
-        &token,
-        json!({"kind": "OPERATION_KIND_CHECK"}),
-    )
-    .await;
+    let (status, body) = mesh
+        .post_as(
+            "/v1/sync/services/identity/operations",
+            &token,
+            json!({"kind": "OPERATION_KIND_CHECK"}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let name = body["operation"]["name"].as_str().unwrap().to_string();
     assert!(
@@ -184,24 +155,24 @@ async fn a_check_started_through_the_control_plane_runs_to_success() {
 
 #[tokio::test]
 async fn an_operation_without_a_valid_kind_is_400() {
-    let mesh = start().await;
+    let mesh = Mesh::start_with_sync_admin().await;
     let token = admin_token(&mesh).await;
-    let (status, body) = post(
-        &mesh,
-        "/v1/sync/services/identity/operations",
-        &token,
-        json!({"kind": "OPERATION_KIND_UNSPECIFIED"}),
-    )
-    .await;
+    let (status, body) = mesh
+        .post_as(
+            "/v1/sync/services/identity/operations",
+            &token,
+            json!({"kind": "OPERATION_KIND_UNSPECIFIED"}),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(bad_fields(&body), vec!["kind".to_string()], "{body}");
 
-    let (status, body) = post(
-        &mesh,
-        "/v1/sync/services/identity/operations",
-        &token,
-        json!({"kind": "OPERATION_KIND_TIDY_UP"}),
-    )
-    .await;
+    let (status, body) = mesh
+        .post_as(
+            "/v1/sync/services/identity/operations",
+            &token,
+            json!({"kind": "OPERATION_KIND_TIDY_UP"}),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
 }

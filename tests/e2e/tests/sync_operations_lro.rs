@@ -7,41 +7,17 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use talentmesh_e2e::Mesh;
-
-const ADMIN_EMAIL: &str = "root@example.com";
-const PASSWORD: &str = "correct horse 42";
-
-/// Identity with a bootstrap admin, the sync service and the gateway.
-async fn start() -> Mesh {
-    Mesh::start_with_sync(|env| {
-        env.set("TALENTMESH_IDENTITY_ADMIN_EMAIL", ADMIN_EMAIL)
-            .set("TALENTMESH_IDENTITY_ADMIN_PASSWORD", PASSWORD)
-    })
-    .await
-}
-
-async fn post(mesh: &Mesh, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let resp = mesh
-        .http
-        .post(mesh.url(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    talentmesh_e2e::read(resp).await
-}
+use talentmesh_e2e::{Mesh, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 /// Starts a check of identity and waits until it is done; returns its name.
 async fn check_to_the_end(mesh: &Mesh, token: &str) -> String {
-    let (status, body) = post(
-        mesh,
-        "/v1/sync/services/identity/operations",
-        token,
-        json!({"kind": "OPERATION_KIND_CHECK"}),
-    )
-    .await;
+    let (status, body) = mesh
+        .post_as(
+            "/v1/sync/services/identity/operations",
+            token,
+            json!({"kind": "OPERATION_KIND_CHECK"}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let name = body["operation"]["name"].as_str().unwrap().to_string();
     let give_up = Instant::now() + Duration::from_secs(30);
@@ -73,8 +49,8 @@ fn names(body: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn an_admin_lists_operations_in_pages_and_cancelling_a_done_one_is_a_failed_precondition() {
-    let mesh = start().await;
-    let token = mesh.login(ADMIN_EMAIL, PASSWORD, None).await.token;
+    let mesh = Mesh::start_with_sync_admin().await;
+    let token = mesh.login(ADMIN_EMAIL, ADMIN_PASSWORD, None).await.token;
     let older = check_to_the_end(&mesh, &token).await;
     let newer = check_to_the_end(&mesh, &token).await;
 
@@ -106,13 +82,9 @@ async fn an_admin_lists_operations_in_pages_and_cancelling_a_done_one_is_a_faile
     assert_eq!(names(&succeeded), vec![newer.clone(), older], "{succeeded}");
 
     // Done: refused with the precondition that failed.
-    let (status, body) = post(
-        &mesh,
-        &format!("/v1/sync/{newer}:cancel"),
-        &token,
-        json!({}),
-    )
-    .await;
+    let (status, body) = mesh
+        .post_as(&format!("/v1/sync/{newer}:cancel"), &token, json!({}))
+        .await;
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("FAILED_PRECONDITION"), "{body}");
     let details = body["details"].as_array().cloned().unwrap_or_default();
@@ -126,34 +98,35 @@ async fn an_admin_lists_operations_in_pages_and_cancelling_a_done_one_is_a_faile
         .unwrap_or_else(|| panic!("no PreconditionFailure in {body}"));
     assert_eq!(failure["violations"][0]["type"], "STATE", "{body}");
 
-    let (status, body) = post(
-        &mesh,
-        "/v1/sync/services/identity/operations/01900000-0000-7000-8000-000000000000:cancel",
-        &token,
-        json!({}),
-    )
-    .await;
+    let (status, body) = mesh
+        .post_as(
+            "/v1/sync/services/identity/operations/01900000-0000-7000-8000-000000000000:cancel",
+            &token,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 404, "{body}");
 }
 
 #[tokio::test]
 async fn a_running_operation_cancelled_through_the_gateway_ends_done() {
-    let mesh = start().await;
-    let token = mesh.login(ADMIN_EMAIL, PASSWORD, None).await.token;
-    let (status, body) = post(
-        &mesh,
-        "/v1/sync/services/identity/operations",
-        &token,
-        json!({"kind": "OPERATION_KIND_REBUILD"}),
-    )
-    .await;
+    let mesh = Mesh::start_with_sync_admin().await;
+    let token = mesh.login(ADMIN_EMAIL, ADMIN_PASSWORD, None).await.token;
+    let (status, body) = mesh
+        .post_as(
+            "/v1/sync/services/identity/operations",
+            &token,
+            json!({"kind": "OPERATION_KIND_REBUILD"}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let name = body["operation"]["name"].as_str().unwrap().to_string();
     // The rebuild may finish before the cancel lands (identity holds few rows): cancellation is
     // best effort, so either the cancel was accepted and it ends CANCELLED (or SUCCEEDED when
     // it finished before its next batch boundary), or it was done already and the cancel is 400.
-    let (cancel_status, cancel) =
-        post(&mesh, &format!("/v1/sync/{name}:cancel"), &token, json!({})).await;
+    let (cancel_status, cancel) = mesh
+        .post_as(&format!("/v1/sync/{name}:cancel"), &token, json!({}))
+        .await;
     assert!(
         cancel_status == 200 || cancel_status == 400,
         "{cancel_status}: {cancel}"

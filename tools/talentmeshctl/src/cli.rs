@@ -7,13 +7,33 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// The platform operator's tool for a talentmesh mesh: status, data sync, company verification
 /// review and demo data, through the REST gateway and Consul.
 #[derive(Debug, Parser)]
-#[command(name = "talentmeshctl", version, propagate_version = true)]
+#[command(
+    name = "talentmeshctl",
+    version,
+    propagate_version = true,
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The exit codes, as `--help` lists them; the numbers are [`crate::error::exit`]'s.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  done; `status`: the mesh is healthy
+  1  any other error: the mesh refused the request (HTTP 400, 409, 429, 500, ...), an operation failed
+  2  usage: a wrong option or argument
+  3  unreachable: no answer from the gateway or Consul (connection refused, DNS, TLS, timeout),
+     or the gateway answered 502, 503 or 504 (a service behind it is down)
+  4  not found: HTTP 404
+  5  permission: the login was refused or the account (or Consul token) may not do it: HTTP 401, 403
+  6  `status`: a service is missing or unhealthy
+An error is printed on stderr, with a line `hint:` when there is something to check; with --json
+it is also printed on stdout as {\"error\": {\"code\": .., \"message\": .., \"details\": [..]}}, a
+google.rpc.Status as the gateway answers errors (code: a google.rpc.Code number).";
 
 /// Where the mesh is and who is asking. The admin password is read from
 /// `TALENTMESH_ADMIN_PASSWORD` or a file, never from the command line (it would show in `ps`).
@@ -63,7 +83,7 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Every service's instances in Consul with their health and version, and the gateway's
-    /// health. Exits 2 when something is missing or unhealthy.
+    /// health. Exits 6 when something is missing or unhealthy.
     Status(StatusArgs),
     /// The data-sync control plane (admins).
     #[command(subcommand)]
@@ -265,4 +285,28 @@ pub struct SeedArgs {
         hide_env_values = true
     )]
     pub demo_password: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::exit;
+
+    #[test]
+    fn the_help_lists_every_exit_code_with_its_number() {
+        for (code, word) in [
+            (exit::OTHER, "any other error"),
+            (exit::USAGE, "usage"),
+            (exit::UNREACHABLE, "unreachable"),
+            (exit::NOT_FOUND, "not found"),
+            (exit::PERMISSION, "permission"),
+            (exit::UNHEALTHY, "`status`: a service is missing"),
+        ] {
+            let line = format!("\n  {code}  {word}");
+            assert!(
+                EXIT_CODES.contains(&line),
+                "{line:?} is not in:\n{EXIT_CODES}"
+            );
+        }
+    }
 }

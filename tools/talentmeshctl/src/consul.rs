@@ -8,13 +8,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{Error, Result};
-use crate::gateway::http_error;
+use crate::error::{Endpoint, Error, Peer, Result};
 use crate::secret::Secret;
 
 /// A client of one Consul agent's HTTP API with an ACL token (empty: none).
 pub struct Consul {
-    base: String,
+    endpoint: Endpoint,
     token: Secret,
     http: reqwest::Client,
 }
@@ -83,46 +82,20 @@ impl Consul {
     /// A client of the agent at `base` (e.g. `http://127.0.0.1:18500`), each request within
     /// `timeout`.
     pub fn new(base: &str, token: Secret, timeout: Duration) -> Result<Consul> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|source| Error::Transport {
-                what: "http client".into(),
-                source,
-            })?;
+        let endpoint = Endpoint::new(Peer::Consul, base, timeout);
         Ok(Consul {
-            base: base.trim_end_matches('/').to_string(),
+            http: endpoint.client()?,
+            endpoint,
             token,
-            http,
         })
     }
 
     async fn get(&self, path: &str) -> Result<Value> {
-        let mut request = self.http.get(format!("{}{path}", self.base));
+        let mut request = self.http.get(format!("{}{path}", self.endpoint.base));
         if !self.token.is_empty() {
             request = request.header("X-Consul-Token", self.token.expose());
         }
-        let response = request.send().await.map_err(|source| Error::Transport {
-            what: format!("consul at {}", self.base),
-            source,
-        })?;
-        let status = response.status().as_u16();
-        let text = response.text().await.map_err(|source| Error::Transport {
-            what: format!("consul {path}"),
-            source,
-        })?;
-        if !(200..300).contains(&status) {
-            // Consul answers errors as plain text ("ACL not found", "Permission denied").
-            return Err(http_error(
-                "GET",
-                &format!("consul {path}"),
-                status,
-                &Value::Null,
-                text.trim(),
-            ));
-        }
-        serde_json::from_str(&text).map_err(|e| Error::Other(format!("consul {path}: {e}")))
+        self.endpoint.send(request, "GET", path).await
     }
 
     /// Names of every registered service.

@@ -65,18 +65,16 @@ impl Context {
         secret_from("TALENTMESH_ADMIN_PASSWORD", &file, "admin password")
     }
 
-    /// The gateway as the platform admin.
+    /// The gateway as the platform admin. A refusal keeps its kind (HTTP 401: exit code
+    /// [`crate::error::exit::PERMISSION`], with a hint naming the options to check).
     pub async fn admin(&self) -> Result<Login> {
         let password = self.admin_password()?;
         self.gateway()?
             .login(&self.global.email, &password)
             .await
-            .map_err(|e| match e.status() {
-                Some(401) => Error::Other(format!(
-                    "logging in as {} was refused ({e}); check --email and the password",
-                    self.global.email
-                )),
-                _ => e,
+            .map_err(|e| Error::Context {
+                what: format!("logging in as {}", self.global.email),
+                source: Box::new(e),
             })
     }
 

@@ -1,13 +1,14 @@
 //! A client of the REST gateway: JSON in and out, a bearer token once logged in, and error
 //! answers turned into [`Error::Http`] with the status, the `google.rpc.Status` message and its
-//! `ErrorInfo` reason (the gateway's error body, see `gateway/src/` and `shared/mesh` errors).
+//! `ErrorInfo` reason (the gateway's error body, see `gateway/src/` and `shared/mesh` errors) by
+//! the mapping [`Endpoint`] shares with the Consul client.
 
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Endpoint, Error, Peer, Result};
 use crate::secret::Secret;
 
 /// How many times a call answered 503 is tried again.
@@ -17,7 +18,7 @@ pub const RETRIES: u32 = 5;
 /// connection pool.
 #[derive(Clone)]
 pub struct Gateway {
-    base: String,
+    endpoint: Endpoint,
     http: reqwest::Client,
     token: Option<Secret>,
 }
@@ -32,31 +33,26 @@ pub struct Login {
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway").field("base", &self.base).finish()
+        f.debug_struct("Gateway")
+            .field("base", &self.endpoint.base)
+            .finish()
     }
 }
 
 impl Gateway {
     /// A client of `base` (e.g. `http://127.0.0.1:18080`), each request within `timeout`.
     pub fn new(base: &str, timeout: Duration) -> Result<Gateway> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|source| Error::Transport {
-                what: "http client".into(),
-                source,
-            })?;
+        let endpoint = Endpoint::new(Peer::Gateway, base, timeout);
         Ok(Gateway {
-            base: base.trim_end_matches('/').to_string(),
-            http,
+            http: endpoint.client()?,
+            endpoint,
             token: None,
         })
     }
 
     /// The base URL, without a trailing slash.
     pub fn base(&self) -> &str {
-        &self.base
+        &self.endpoint.base
     }
 
     /// Logs `email` in (`POST /v1/sessions:login`) and returns a client carrying its token.
@@ -141,104 +137,13 @@ impl Gateway {
     async fn call_once(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
         let mut request = self
             .http
-            .request(method.clone(), format!("{}{path}", self.base));
+            .request(method.clone(), format!("{}{path}", self.endpoint.base));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token.expose());
         }
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|source| Error::Transport {
-            what: format!("{method} {}{path}", self.base),
-            source,
-        })?;
-        let status = response.status().as_u16();
-        let text = response.text().await.map_err(|source| Error::Transport {
-            what: format!("{method} {path}: reading the answer"),
-            source,
-        })?;
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if (200..300).contains(&status) {
-            return Ok(value);
-        }
-        Err(http_error(method.as_str(), path, status, &value, &text))
-    }
-}
-
-/// The error for an answer with `status`: the message and `ErrorInfo` reason of a
-/// `google.rpc.Status` body, else the start of the body.
-pub fn http_error(method: &str, path: &str, status: u16, body: &Value, text: &str) -> Error {
-    let reason = body["details"].as_array().and_then(|details| {
-        details
-            .iter()
-            .find(|d| {
-                d["@type"]
-                    .as_str()
-                    .is_some_and(|t| t.ends_with("google.rpc.ErrorInfo"))
-            })
-            .and_then(|d| d["reason"].as_str().map(str::to_string))
-    });
-    let mut message = body["message"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| text.chars().take(200).collect());
-    // Field violations say which input was wrong; add them to the message.
-    let fields: Vec<String> = body["details"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|d| d["fieldViolations"].as_array().cloned().unwrap_or_default())
-        .map(|v| {
-            format!(
-                "{}: {}",
-                v["field"].as_str().unwrap_or("?"),
-                v["description"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    if !fields.is_empty() {
-        message = format!("{message} ({})", fields.join("; "));
-    }
-    if message.is_empty() {
-        message = "no details in the answer".into();
-    }
-    Error::Http {
-        method: method.to_string(),
-        path: path.to_string(),
-        status,
-        reason,
-        message,
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_error_answer_names_status_reason_message_and_fields() {
-        let body = json!({
-            "code": 3,
-            "message": "invalid request",
-            "details": [
-                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "INVALID_ARGUMENT", "domain": "talentmesh"},
-                {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [{"field": "uscc", "description": "bad check character"}]}
-            ]
-        });
-        let e = http_error("POST", "/v1/companies/x:submitVerification", 400, &body, "");
-        assert_eq!(e.status(), Some(400));
-        assert_eq!(e.reason(), Some("INVALID_ARGUMENT"));
-        assert_eq!(
-            e.to_string(),
-            "POST /v1/companies/x:submitVerification: HTTP 400 INVALID_ARGUMENT: invalid request (uscc: bad check character)"
-        );
-    }
-
-    #[test]
-    fn a_body_that_is_not_a_status_is_quoted() {
-        let e = http_error("GET", "/x", 502, &Value::Null, "upstream connect error");
-        assert_eq!(e.reason(), None);
-        assert_eq!(e.to_string(), "GET /x: HTTP 502: upstream connect error");
+        self.endpoint.send(request, method.as_str(), path).await
     }
 }

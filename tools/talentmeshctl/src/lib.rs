@@ -4,7 +4,8 @@
 //!
 //! - [`cli`]: the command tree; [`context`]: connections and credentials from the options.
 //! - [`gateway`], [`consul`]: the two HTTP clients; [`error`]: one-line errors naming the HTTP
-//!   status and the gateway's reason.
+//!   status and the gateway's reason or the whole cause of a transport failure, one mapping of
+//!   answers and failures for both clients, the exit codes, and the `--json` error.
 //! - [`commands`]: `status`, `sync …`, `companies verifications …`.
 //! - [`demo`]: `demo seed`: a deterministic plan of demo data ([`demo::plan`]) with valid
 //!   credit codes ([`demo::uscc`]), carried out through the gateway ([`demo::seed`]).

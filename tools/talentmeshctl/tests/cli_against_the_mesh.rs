@@ -257,7 +257,7 @@ async fn status_and_the_sync_commands_report_the_running_services_as_json() {
     }
     assert_eq!(status["gateway"]["ready"], true, "{status}");
 
-    // A service missing from Consul makes the status unhealthy (exit 2), still as JSON.
+    // A service missing from Consul makes the status unhealthy (exit 6), still as JSON.
     let run = ctl(
         &mesh,
         &[
@@ -270,7 +270,7 @@ async fn status_and_the_sync_commands_report_the_running_services_as_json() {
         ],
     )
     .await;
-    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.code, 6, "{}", run.stderr);
     assert_eq!(
         run.json()["services"][0]["instances"],
         serde_json::json!([])
@@ -311,9 +311,10 @@ async fn status_and_the_sync_commands_report_the_running_services_as_json() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.json().is_object());
 
-    // Errors name the HTTP status and the gateway's reason, and exit 1.
+    // Errors name the HTTP status and the gateway's reason, with an exit code per kind: 4 for
+    // a service the control plane does not know, 5 for a refused login.
     let run = ctl(&mesh, &["sync", "check", "nope"]).await;
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 4, "{}", run.stderr);
     assert!(run.stderr.contains("HTTP 404"), "{}", run.stderr);
     let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_talentmeshctl"))
         .args([
@@ -328,7 +329,7 @@ async fn status_and_the_sync_commands_report_the_running_services_as_json() {
         .output()
         .await
         .unwrap();
-    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(run.status.code(), Some(5));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
         stderr.contains("HTTP 401") && stderr.contains(ADMIN),

@@ -97,7 +97,7 @@ pub async fn verifications(ctx: &Context, cmd: VerificationCommand) -> Result<Ex
 }
 
 /// Reviews each company in turn; stops at the first refusal (the ones before it are done,
-/// and the table or JSON printed so far says which).
+/// and the table printed so far, or the JSON beside the error, says which).
 async fn review(
     ctx: &Context,
     gateway: &crate::gateway::Gateway,
@@ -120,7 +120,18 @@ async fn review(
         }
     }
     if ctx.json() {
-        output::json(&json!({ "companies": done }));
+        let output = json!({ "companies": done });
+        // One document on stdout: the companies reviewed so far beside the error.
+        return match failure {
+            Some(e) => Err(Error::Partial {
+                output: Box::new(output),
+                error: Box::new(e),
+            }),
+            None => {
+                output::json(&output);
+                Ok(())
+            }
+        };
     } else {
         let mut table = output::table(["COMPANY", "NAME", "STATE"]);
         for c in &done {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::cli::StatusArgs;
 use crate::consul::InstanceHealth;
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{chain, exit, Endpoint, Error, Peer, Result};
 use crate::output;
 
 /// The mesh's list of processes, compiled in (name, kind `grpc` or `http`).
@@ -65,7 +65,8 @@ struct ServiceStatus {
 }
 
 /// `status`: exit 0 when every selected service has a passing instance and the gateway is
-/// ready, 2 otherwise; an error (exit 1) when Consul cannot be asked at all.
+/// ready, [`exit::UNHEALTHY`] otherwise; an error when Consul cannot be asked at all
+/// ([`exit::UNREACHABLE`] when it does not answer, [`exit::PERMISSION`] for a refused token).
 pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode> {
     let renames = parse_renames(&args.service_names)?;
     let known = known_services();
@@ -104,34 +105,40 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode> {
             }
         }
     }
-    let services: Vec<ServiceStatus> = join_all(names.into_iter().map(|(name, consul_name)| {
+    let mut answers = join_all(names.into_iter().map(|(name, consul_name)| {
         let consul = &consul;
         async move {
-            match consul.instances(&consul_name).await {
-                Ok(instances) => ServiceStatus {
-                    healthy: instances.iter().any(|i| i.health == "passing"),
-                    name,
-                    consul_name,
-                    instances,
-                    error: String::new(),
-                },
-                Err(e) => ServiceStatus {
-                    healthy: false,
-                    name,
-                    consul_name,
-                    instances: Vec::new(),
-                    error: e.to_string(),
-                },
-            }
+            let instances = consul.instances(&consul_name).await;
+            (name, consul_name, instances)
         }
     }))
     .await;
-    // A Consul that cannot be asked at all is an error, not a report of missing services.
-    if let Some(first) = services.first() {
-        if !first.error.is_empty() && services.iter().all(|s| !s.error.is_empty()) {
-            return Err(Error::Other(first.error.clone()));
+    // A Consul that cannot be asked at all is an error (with its own exit code and hint), not
+    // a report of missing services.
+    if !answers.is_empty() && answers.iter().all(|(_, _, a)| a.is_err()) {
+        if let (_, _, Err(e)) = answers.swap_remove(0) {
+            return Err(e);
         }
     }
+    let services: Vec<ServiceStatus> = answers
+        .into_iter()
+        .map(|(name, consul_name, answer)| match answer {
+            Ok(instances) => ServiceStatus {
+                healthy: instances.iter().any(|i| i.health == "passing"),
+                name,
+                consul_name,
+                instances,
+                error: String::new(),
+            },
+            Err(e) => ServiceStatus {
+                healthy: false,
+                name,
+                consul_name,
+                instances: Vec::new(),
+                error: e.to_string(),
+            },
+        })
+        .collect();
     let gateway = if selected.iter().any(|(_, kind)| kind == "http") {
         Some(gateway_health(ctx).await)
     } else {
@@ -215,17 +222,15 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode> {
     Ok(if healthy {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(2)
+        ExitCode::from(exit::UNHEALTHY)
     })
 }
 
 /// The gateway's `/healthz` (alive) and `/readyz` (routes loaded, upstreams found).
 async fn gateway_health(ctx: &Context) -> Value {
     let base = ctx.global.gateway.trim_end_matches('/').to_string();
-    let http = match reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(ctx.global.timeout.max(1)))
-        .build()
-    {
+    let timeout = std::time::Duration::from_secs(ctx.global.timeout.max(1));
+    let http = match Endpoint::new(Peer::Gateway, &base, timeout).client() {
         Ok(h) => h,
         Err(e) => {
             return json!({"url": base, "live": false, "ready": false, "error": e.to_string()})
@@ -233,16 +238,14 @@ async fn gateway_health(ctx: &Context) -> Value {
     };
     let live = match http.get(format!("{base}/healthz")).send().await {
         Ok(r) => r.status().is_success(),
-        Err(e) => {
-            return json!({"url": base, "live": false, "ready": false, "error": e.to_string()})
-        }
+        Err(e) => return json!({"url": base, "live": false, "ready": false, "error": chain(&e)}),
     };
     let (ready, body) = match http.get(format!("{base}/readyz")).send().await {
         Ok(r) => {
             let ok = r.status().is_success();
             (ok, r.json::<Value>().await.unwrap_or(Value::Null))
         }
-        Err(e) => (false, json!({"error": e.to_string()})),
+        Err(e) => (false, json!({"error": chain(&e)})),
     };
     json!({
         "url": base,

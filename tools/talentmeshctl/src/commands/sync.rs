@@ -169,8 +169,26 @@ pub async fn operation(ctx: &Context, kind: &str, args: &OperationArgs) -> Resul
         }
     }
     let _ = bars.clear();
+    let failed = (last["state"] != "OPERATION_STATE_SUCCEEDED").then(|| {
+        Error::Other(format!(
+            "{name} ended {}: {}",
+            short(&last["state"], "OPERATION_STATE_"),
+            text(&last["error"])
+        ))
+    });
     if ctx.json() {
-        output::json(&json!({"operation": last}));
+        let output = json!({"operation": last});
+        // One document on stdout: a failed operation beside its error.
+        return match failed {
+            Some(e) => Err(Error::Partial {
+                output: Box::new(output),
+                error: Box::new(e),
+            }),
+            None => {
+                output::json(&output);
+                Ok(ExitCode::SUCCESS)
+            }
+        };
     } else {
         let mut table = output::table([
             "PROJECTION",
@@ -195,14 +213,10 @@ pub async fn operation(ctx: &Context, kind: &str, args: &OperationArgs) -> Resul
         println!("{table}");
         println!("{name}: {}", short(&last["state"], "OPERATION_STATE_"));
     }
-    if last["state"] != "OPERATION_STATE_SUCCEEDED" {
-        return Err(Error::Other(format!(
-            "{name} ended {}: {}",
-            short(&last["state"], "OPERATION_STATE_"),
-            text(&last["error"])
-        )));
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(ExitCode::SUCCESS),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `sync dead-letters list|replay|discard`.

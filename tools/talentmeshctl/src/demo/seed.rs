@@ -115,8 +115,12 @@ where
     Ok(out.into_iter().flatten().collect())
 }
 
+/// `e` while doing `what`, keeping its kind (exit code, hint, JSON status).
 fn context(what: impl std::fmt::Display, e: Error) -> Error {
-    Error::Other(format!("{what}: {e}"))
+    Error::Context {
+        what: what.to_string(),
+        source: Box::new(e),
+    }
 }
 
 fn name_of(body: &Value, what: &str) -> Result<String> {
@@ -140,7 +144,8 @@ async fn account(
         Ok(_) => {}
         Err(e) if e.status() == Some(409) => {
             if let Some(seed) = first_of_run {
-                return Err(Error::Usage(format!(
+                // The mesh's state, not the command line, refuses it: exit 1, not 2 (usage).
+                return Err(Error::Other(format!(
                     "the demo data of --seed {seed} exists already ({email} is registered, by an \
                      earlier run, finished or not); run with another --seed to add another set"
                 )));
