@@ -23,6 +23,15 @@ use crate::Error;
 const MAX_PAGE: i32 = 1000;
 const DEFAULT_PAGE: i32 = 100;
 
+/// INVALID_ARGUMENT on `page_size` unless it is 0 (the default) to [`MAX_PAGE`].
+fn check_page_size(page_size: i32) -> Result<(), Status> {
+    if (0..=MAX_PAGE).contains(&page_size) {
+        Ok(())
+    } else {
+        Err(invalid("page_size", "must be between 0 and 1000"))
+    }
+}
+
 pub struct SyncAdmin {
     inner: Arc<Inner>,
 }
@@ -174,9 +183,7 @@ impl SyncAdminService for SyncAdmin {
     ) -> Result<Response<ListOperationsResponse>, Status> {
         require_admin(&req)?;
         let r = req.into_inner();
-        if r.page_size < 0 || r.page_size > MAX_PAGE {
-            return Err(invalid("page_size", "must be between 0 and 1000"));
-        }
+        check_page_size(r.page_size)?;
         let state = super::operations::parse_state_filter(&r.filter)
             .map_err(|why| invalid("filter", &why))?;
         // Keyed on the last operation id of the page, bound to this service and the filter: a
@@ -262,9 +269,7 @@ impl SyncAdminService for SyncAdmin {
     ) -> Result<Response<ListDeadLettersResponse>, Status> {
         require_admin(&req)?;
         let r = req.into_inner();
-        if r.page_size < 0 || r.page_size > MAX_PAGE {
-            return Err(invalid("page_size", "must be between 0 and 1000"));
-        }
+        check_page_size(r.page_size)?;
         // Keyed on the stream entry id, bound to this service's list: a token of another
         // service's dead letters (the control plane forwards them) is refused.
         let pages = Pages::of("sync.dead_letters").bind(&self.inner.service);
