@@ -176,9 +176,30 @@ running_and() {
   "$@"
 }
 
+# The mesh's fixed ports (50051.., 51051..) lie in Linux's ephemeral range (32768-60999), so on a
+# busy machine an outgoing connection may hold one just as a service wants to bind it. Reserving
+# them keeps the kernel from handing them out; it needs root and a writable /proc/sys (skipped,
+# with a note, otherwise; TALENTMESH_RESERVE_PORTS=0 skips it).
+reserve_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports entry port metrics wanted=() current
+  [[ ${TALENTMESH_RESERVE_PORTS:-1} != 0 ]] || return 0
+  for entry in "${PROCESSES[@]}"; do
+    read -r _ _ _ port metrics <<<"$entry"
+    wanted+=("$port" "$metrics")
+  done
+  current=$(cat "$file" 2>/dev/null) || return 0
+  local list
+  list=$(printf '%s\n' "$current" "${wanted[@]}" | tr ',' '\n' | sed '/^$/d' | sort -u | paste -sd, -)
+  [[ $list == "$current" ]] && return 0
+  if ! { printf '%s\n' "$list" >"$file"; } 2>/dev/null; then
+    log "mesh: could not reserve the mesh's ports in $file (not root?); a busy machine may take one first"
+  fi
+}
+
 up() {
   local entry name binary kind port metrics
   mkdir -p "$MESH_DIR"
+  reserve_ports
   build
   exec 4>&2
   for entry in "${PROCESSES[@]}"; do

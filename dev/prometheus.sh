@@ -19,12 +19,16 @@
 #
 # Discovery: consul_sd_configs against the local agent (TALENTMESH_CONSUL_ADDR, default
 # http://127.0.0.1:18500) for the services named in TALENTMESH_PROMETHEUS_SERVICES (default:
-# the gRPC services of services.tsv; tests name their own registrations), every instance of
-# them, healthy or not, so an instance that stops answering shows as `up == 0`. The target is
-# the instance's service address and the port in its service meta `metrics_port`; its labels
-# are service (Consul service name), instance (Consul service id) and version (service meta).
-# The gateway does not register in Consul: by default its metrics port comes from services.tsv
-# (kind http). Every target has job="talentmesh", which the rules select on.
+# every process of services.tsv, the gateway included; tests name their own registrations),
+# every instance of them, healthy or not, so an instance that stops answering shows as
+# `up == 0`. Consul is the only source of targets: a process that has not registered (yet) is
+# no target, and check-targets names it. The target is the instance's service address and the
+# port in its service meta `metrics_port`; its labels are service (Consul service name),
+# instance (`<address>:<metrics port>`, the Prometheus convention: it stays the same when the
+# process restarts on its port, as a pod's IP:port does in Kubernetes, so changes() and rate()
+# follow one instance across restarts), consul_service_id (the registration's id, new at every
+# start: rules aggregate it away where a series must outlive a restart) and version (service
+# meta). Every target has job="talentmesh", which the rules select on.
 # Consul runs with ACLs: Prometheus reads it with a token of its own whose policy may only read
 # services and nodes, made with the management token (like dev/servers.sh makes the service
 # tokens) and kept in $TALENTMESH_DATA/consul/tokens/prometheus.{token,accessor} (0600).
@@ -58,12 +62,24 @@ POLICY_NAME="talentmesh-prometheus"
 # v0.<minor>.<patch> for Prometheus 3.<minor>.<patch>: v0.316.0 is Prometheus 3.16.0 (Apache
 # 2.0). Built with only the Consul discoverer (tags remove_all_sd,enable_consul_sd; file, HTTP
 # and static targets are always in), which keeps the build small. A module build has no web UI
-# assets (they are a separate npm build): the HTTP API, /metrics and promtool work, and /
-# answers that the UI is not built.
+# assets (they are a separate npm build): dev/prometheus-ui.sh builds the same version with
+# them, and `up` runs that binary when it is there (see prometheus_bin).
 PROMETHEUS_VERSION=v0.316.0
 PROMETHEUS_TAGS=remove_all_sd,enable_consul_sd
 PROMETHEUS="$TALENTMESH_BIN/prometheus"
 PROMTOOL="$TALENTMESH_BIN/promtool"
+
+# The binary `up` starts: Prometheus with its web UI when dev/prometheus-ui.sh has built it for
+# this module version (same discovery tags, UI assets embedded), else the module build above.
+prometheus_bin() {
+  local ui
+  if ui=$(bash "$TALENTMESH_DEV_DIR/prometheus-ui.sh" path 2>/dev/null) &&
+    [[ $(<"$ui.version") == "$PROMETHEUS_VERSION "* ]]; then
+    printf '%s\n' "$ui"
+  else
+    printf '%s\n' "$PROMETHEUS"
+  fi
+}
 
 install() {
   local stamp="$PROMETHEUS_VERSION $PROMETHEUS_TAGS"
@@ -143,35 +159,18 @@ consul_datacenter() {
 
 # ---------------------------------------------------------------- config
 # The services to discover in Consul, one a line: TALENTMESH_PROMETHEUS_SERVICES (spaces or
-# commas) or the gRPC services of services.tsv (those register in Consul).
+# commas) or every process of services.tsv (each registers in Consul under its name, the
+# gateway as `gateway`, with service meta metrics_port, version and revision).
 services() {
   if [[ -n ${TALENTMESH_PROMETHEUS_SERVICES:-} ]]; then
     tr ',' ' ' <<<"$TALENTMESH_PROMETHEUS_SERVICES" | xargs -n1
     return
   fi
-  local name _binary kind _rest
-  while IFS=$'\t' read -r name _binary kind _rest; do
-    [[ -z $name || $name == \#* || $kind != grpc ]] && continue
+  local name _rest
+  while IFS=$'\t' read -r name _rest; do
+    [[ -z $name || $name == \#* ]] && continue
     printf '%s\n' "$name"
   done <"$REPO/services.tsv"
-}
-
-# The HTTP processes of services.tsv ("name metrics-port" a line): the gateway does not
-# register in Consul, so it is scraped at its metrics port from services.tsv. None when
-# TALENTMESH_PROMETHEUS_SERVICES names the services.
-static_services() {
-  [[ -n ${TALENTMESH_PROMETHEUS_SERVICES:-} ]] && return 0
-  local name _binary kind _port metrics _rest
-  while IFS=$'\t' read -r name _binary kind _port metrics _rest; do
-    [[ -z $name || $name == \#* || $kind != http ]] && continue
-    printf '%s %s\n' "$name" "$metrics"
-  done <"$REPO/services.tsv"
-}
-
-# Every service that must be a target: the discovered ones and the static ones.
-all_services() {
-  services
-  static_services | cut -d' ' -f1
 }
 
 # write_config DIR DATACENTER TOKEN_FILE -- DIR/prometheus.yml and DIR/expected.rules.yml.
@@ -186,7 +185,7 @@ write_config() {
   server=${server%%/*}
   {
     printf 'groups:\n  - name: talentmesh-expected-instances\n    rules:\n'
-    for name in $(all_services); do
+    for name in $(services); do
       printf '      - record: talentmesh:service_instances:expected\n'
       printf '        expr: vector(1)\n        labels:\n          service: %s\n' "$name"
     done
@@ -222,10 +221,14 @@ scrape_configs:
         regex: '(.+);([0-9]+)'
         replacement: '\$1:\$2'
         target_label: __address__
+      # instance = the scrape address (<address>:<metrics port>), stable across restarts;
+      # said outright rather than left to Prometheus' default.
+      - source_labels: [__address__]
+        target_label: instance
       - source_labels: [__meta_consul_service]
         target_label: service
       - source_labels: [__meta_consul_service_id]
-        target_label: instance
+        target_label: consul_service_id
       - source_labels: [__meta_consul_service_metadata_version]
         target_label: version
     metric_relabel_configs:
@@ -234,23 +237,6 @@ scrape_configs:
       - regex: 'exported_(service|version)'
         action: labeldrop
 EOF
-  local port
-  while read -r name port; do
-    cat >>"$dir/prometheus.yml.tmp" <<EOF
-  - job_name: talentmesh-$name
-    static_configs:
-      - targets: ['127.0.0.1:$port']
-        labels:
-          service: $name
-    relabel_configs:
-      # One job for the whole mesh, as the rules expect.
-      - target_label: job
-        replacement: talentmesh
-    metric_relabel_configs:
-      - regex: 'exported_(service|version)'
-        action: labeldrop
-EOF
-  done < <(static_services)
   mv "$dir/prometheus.yml.tmp" "$dir/prometheus.yml"
 }
 
@@ -265,15 +251,22 @@ cmd_up() {
   write_config "$PROM_DIR" "$(consul_datacenter)" "$TOKEN_FILE"
   "$PROMTOOL" check config --syntax-only "$PROM_CONFIG" >/dev/null ||
     die "prometheus: generated config $PROM_CONFIG is invalid"
+  local bin
+  bin=$(prometheus_bin)
   if pid_alive "$PROM_PID"; then
-    # Running: pick up the config and rules just written.
-    kill -HUP "$(head -n1 "$PROM_PID")"
-    log "prometheus: already running, config reloaded (http://127.0.0.1:$PROM_PORT)"
-    return 0
+    if [[ $(cat "$PROM_DIR/binary" 2>/dev/null) == "$bin" ]]; then
+      # Running: pick up the config and rules just written.
+      kill -HUP "$(head -n1 "$PROM_PID")"
+      log "prometheus: already running, config reloaded (http://127.0.0.1:$PROM_PORT)"
+      return 0
+    fi
+    # Another build is running (the one without the UI, before the UI was built): restart.
+    cmd_down
   fi
   ! port_open "$PROM_PORT" || die "prometheus: 127.0.0.1:$PROM_PORT is taken by another process"
-  log "prometheus: starting (log $PROM_LOG)"
-  setsid "$PROMETHEUS" --config.file="$PROM_CONFIG" --storage.tsdb.path="$PROM_DIR/data" \
+  log "prometheus: starting $bin (log $PROM_LOG)"
+  printf '%s\n' "$bin" >"$PROM_DIR/binary"
+  setsid "$bin" --config.file="$PROM_CONFIG" --storage.tsdb.path="$PROM_DIR/data" \
     --storage.tsdb.retention.time=7d --web.listen-address="127.0.0.1:$PROM_PORT" \
     >>"$PROM_LOG" 2>&1 </dev/null &
   # setsid does not fork here (a background job of a non-interactive shell is no process-group
@@ -359,7 +352,7 @@ cmd_check() {
 targets_ok() {
   local targets name bad=0
   targets=$(curl -fsS --max-time 5 "http://127.0.0.1:$PROM_PORT/api/v1/targets?state=active") || return 1
-  for name in $(all_services); do
+  for name in $(services); do
     jq -e --arg s "$name" '[.data.activeTargets[] | select(.labels.service == $s)] |
       length > 0 and all(.health == "up")' <<<"$targets" >/dev/null || bad=1
   done
@@ -374,7 +367,7 @@ cmd_check_targets() {
     if ((SECONDS >= deadline)); then
       local targets name
       targets=$(curl -fsS --max-time 5 "http://127.0.0.1:$PROM_PORT/api/v1/targets?state=active")
-      for name in $(all_services); do
+      for name in $(services); do
         jq -r --arg s "$name" '[.data.activeTargets[] | select(.labels.service == $s)] |
           if length == 0 then "\($s): no target (not registered in Consul?)"
           else .[] | "\($s) \(.labels.instance) \(.scrapeUrl): \(.health) \(.lastError)" end' \
@@ -384,7 +377,7 @@ cmd_check_targets() {
     fi
     sleep 1
   done
-  log "prometheus: every service is an up target ($(all_services | paste -sd' '))"
+  log "prometheus: every service is an up target ($(services | paste -sd' '))"
 }
 
 main() {

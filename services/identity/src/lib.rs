@@ -52,7 +52,8 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
 
     let hashing = service::hashing::HashGate::new(config.hashing);
     hashing.register_metrics(&mut kit.metrics().registry());
-    let limiter = talentmesh_ratelimit::Limiter::new(redis.clone());
+    let limiter =
+        talentmesh_ratelimit::Limiter::new(redis.clone()).with_limits(&service::limit_names::ALL);
     limiter.register_metrics(&mut kit.metrics().registry());
     let keys = service::keys::KeyRing::open(
         store::KeyStore::new(mysql.clone(), config.key_cipher.clone()),

@@ -212,6 +212,12 @@ struct LimitLabel {
     limit: String,
 }
 
+/// The `outcome` label values of `ratelimit_decisions_total`: a call refused by the limit, or
+/// let through while Redis could not be asked ([`WhenDown::Allow`]).
+const OUTCOMES: [&str; 2] = [REFUSED, ALLOWED_STORE_DOWN];
+const REFUSED: &str = "refused";
+const ALLOWED_STORE_DOWN: &str = "allowed_store_down";
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct OutcomeLabel {
     limit: String,
@@ -241,8 +247,32 @@ impl Limiter {
         }
     }
 
+    /// The limiter with the series of every limit in `names` made at 0 now: for each name,
+    /// `ratelimit_decisions_total{limit,outcome}` for both outcomes and
+    /// `ratelimit_store_errors_total{limit}`. A counter that first appears at its first
+    /// increment hides that increment from `rate()` and `increase()` (they need two samples of
+    /// one series), so the first refusals or the first Redis outage would never alert. Name
+    /// every limit the service passes to [`Limiter::check`]; a limit left out still counts,
+    /// but only from its second decision on.
+    #[must_use]
+    pub fn with_limits(self, names: &[&str]) -> Limiter {
+        for name in names {
+            for outcome in OUTCOMES {
+                self.decisions.get_or_create_owned(&OutcomeLabel {
+                    limit: (*name).to_string(),
+                    outcome,
+                });
+            }
+            self.store_errors.get_or_create_owned(&LimitLabel {
+                limit: (*name).to_string(),
+            });
+        }
+        self
+    }
+
     /// Registers `ratelimit_decisions_total{limit,outcome}` and
-    /// `ratelimit_store_errors_total{limit}` in `registry`.
+    /// `ratelimit_store_errors_total{limit}` in `registry` (with the series of the limits named
+    /// in [`Limiter::with_limits`] at 0).
     pub fn register_metrics(&self, registry: &mut Registry) {
         registry.register(
             "ratelimit_decisions",
@@ -279,7 +309,7 @@ impl Limiter {
                 self.decisions
                     .get_or_create(&OutcomeLabel {
                         limit: limit.to_string(),
-                        outcome: "refused",
+                        outcome: REFUSED,
                     })
                     .inc();
                 tracing::info!(limit, retry_after_us = wait_us, "rate limited");
@@ -301,7 +331,7 @@ impl Limiter {
                         self.decisions
                             .get_or_create(&OutcomeLabel {
                                 limit: first.to_string(),
-                                outcome: "allowed_store_down",
+                                outcome: ALLOWED_STORE_DOWN,
                             })
                             .inc();
                         Ok(())

@@ -212,3 +212,65 @@ async fn an_unreachable_redis_follows_the_call_policy() {
     assert!(matches!(err, Error::Store(_)), "{err:?}");
     assert_eq!(tonic::Status::from(err).code(), tonic::Code::Unavailable);
 }
+
+/// The `/metrics` lines of `metrics` for the limit `limit` (each `<name>{labels} <value>`).
+fn ratelimit_lines(metrics: &talentmesh_mesh::metrics::Metrics, limit: &str) -> Vec<String> {
+    let needle = format!("limit=\"{limit}\"");
+    metrics
+        .encode()
+        .lines()
+        .filter(|l| l.starts_with("talentmesh_ratelimit_") && l.contains(&needle))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn named_limits_show_at_zero_before_any_call_and_count_from_there() {
+    // Nothing listens on port 1: the one check below is let through with Redis down.
+    let env = TestEnv::new("ratelimit").set("TALENTMESH_REDIS_URL", "redis://127.0.0.1:1");
+    let metrics = talentmesh_mesh::metrics::Metrics::new("identity");
+    let limiter = limiter(&env)
+        .await
+        .with_limits(&["test_per_address", "test_per_account"]);
+    limiter.register_metrics(&mut metrics.registry());
+
+    for limit in ["test_per_address", "test_per_account"] {
+        let mut lines = ratelimit_lines(&metrics, limit);
+        lines.sort();
+        let expected = [
+            format!(
+                "talentmesh_ratelimit_decisions_total{{service=\"identity\",limit=\"{limit}\",outcome=\"allowed_store_down\"}} 0"
+            ),
+            format!(
+                "talentmesh_ratelimit_decisions_total{{service=\"identity\",limit=\"{limit}\",outcome=\"refused\"}} 0"
+            ),
+            format!(
+                "talentmesh_ratelimit_store_errors_total{{service=\"identity\",limit=\"{limit}\"}} 0"
+            ),
+        ];
+        assert_eq!(lines, expected, "{limit} before any call");
+    }
+    assert!(
+        ratelimit_lines(&metrics, "undeclared").is_empty(),
+        "only the named limits are made"
+    );
+
+    // The series made at 0 are the ones a decision counts in (not a second series beside them).
+    limiter
+        .check(&per_address("203.0.113.7"), WhenDown::Allow)
+        .await
+        .expect("fail open");
+    let lines = ratelimit_lines(&metrics, "test_per_address");
+    for (series, value) in [
+        ("outcome=\"allowed_store_down\"", 1),
+        ("outcome=\"refused\"", 0),
+        ("talentmesh_ratelimit_store_errors_total", 1),
+    ] {
+        let matching: Vec<&String> = lines.iter().filter(|l| l.contains(series)).collect();
+        assert_eq!(matching.len(), 1, "{series}: {lines:?}");
+        assert!(
+            matching[0].ends_with(&format!(" {value}")),
+            "{series} = {value}: {lines:?}"
+        );
+    }
+}

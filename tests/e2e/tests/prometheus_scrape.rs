@@ -1,8 +1,10 @@
 //! Prometheus finds every service of a mesh through Consul and scrapes it. `dev/prometheus.sh`
 //! starts a private Prometheus (a data folder of the test's own, a free port) whose
 //! `consul_sd_configs` discover this test's registrations in the shared Consul; every instance
-//! must become an `up` target labelled with its service, and its `/metrics` must give a
-//! `talentmesh_build_info` series per service with the version Consul advertises.
+//! must become an `up` target labelled with its service, its `instance` the address and metrics
+//! port (stable across restarts) and its Consul registration id in `consul_service_id`, and its
+//! `/metrics` must give a `talentmesh_build_info` series per service with the version Consul
+//! advertises. The gateway is one of them when the harness registers it in Consul.
 //!
 //! Beside the mesh, the test registers one instance whose `metrics_port` answers nothing: its
 //! target must be reported down. That is the check the first assertion relies on (a service
@@ -22,6 +24,19 @@ use talentmesh_testkit::{consul, consul_addr, eventually_value};
 /// How long Prometheus may take to discover and scrape every instance (Consul blocking queries
 /// answer at once; Prometheus hands new targets to its scrapers every 5 s).
 const TARGETS_DEADLINE: Duration = Duration::from_secs(90);
+
+/// How long the harness's gateway may take to appear in Consul's catalog after the mesh
+/// started (it registers in the background, like the services).
+const GATEWAY_REGISTRATION_DEADLINE: Duration = Duration::from_secs(5);
+
+/// One active target: its `instance` and `consul_service_id` labels, health and last error.
+#[derive(Debug, Clone)]
+struct Target {
+    instance: String,
+    consul_service_id: String,
+    health: String,
+    error: String,
+}
 
 /// A Prometheus of the test's own, run by `dev/prometheus.sh` with its data in a temporary
 /// folder and on a free port; stopped (and its folder removed) when dropped.
@@ -89,20 +104,21 @@ impl Prometheus {
         body["data"].clone()
     }
 
-    /// The active targets by their `service` label: (instance, health, last error) each.
-    async fn targets(&self) -> BTreeMap<String, Vec<(String, String, String)>> {
+    /// The active targets by their `service` label.
+    async fn targets(&self) -> BTreeMap<String, Vec<Target>> {
         let data = self.api("/api/v1/targets?state=active").await;
-        let mut by_service: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
+        let mut by_service: BTreeMap<String, Vec<Target>> = BTreeMap::new();
         for t in data["activeTargets"].as_array().into_iter().flatten() {
             let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
             by_service
                 .entry(text(&t["labels"]["service"]))
                 .or_default()
-                .push((
-                    text(&t["labels"]["instance"]),
-                    text(&t["health"]),
-                    text(&t["lastError"]),
-                ));
+                .push(Target {
+                    instance: text(&t["labels"]["instance"]),
+                    consul_service_id: text(&t["labels"]["consul_service_id"]),
+                    health: text(&t["health"]),
+                    error: text(&t["lastError"]),
+                });
         }
         by_service
     }
@@ -168,19 +184,56 @@ impl Unreachable {
     }
 }
 
+/// The Consul name the harness's gateway registered under (a name of the test's own, holding
+/// `gateway` and the test's id `id`), or None when it has not registered.
+async fn gateway_registration(id: &str) -> Option<String> {
+    eventually_value(GATEWAY_REGISTRATION_DEADLINE, || async {
+        let names = consul()
+            .services(0, Duration::ZERO)
+            .await
+            .expect("consul catalog")
+            .value;
+        names
+            .into_iter()
+            .find(|n| n.starts_with("gateway") && n.contains(id))
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_discovers_and_scrapes_every_service_through_consul() {
     let mesh = Mesh::start_all().await;
-    let services: BTreeMap<String, String> = mesh
+    // Consul name -> (mesh name, metrics port).
+    let mut services: BTreeMap<String, (String, Option<u16>)> = mesh
         .services()
         .into_iter()
-        .map(|(name, spawned)| (spawned.service.clone(), name.to_string()))
+        .map(|(name, spawned)| {
+            (
+                spawned.service.clone(),
+                (name.to_string(), Some(spawned.metrics.port())),
+            )
+        })
         .collect();
     assert_eq!(
         services.len(),
         6,
         "the mesh's six gRPC services: {services:?}"
     );
+    // The gateway registers in Consul as `gateway` in a deployment; the harness's own gateway
+    // does once tests/e2e/src/lib.rs registers it under a name of the test's own.
+    // TODO(issue 16): when the harness registers its gateway, make this an assertion (remove the
+    // `None` arm's skip) so a gateway missing from Consul fails the test.
+    match gateway_registration(&mesh.env.id).await {
+        Some(name) => {
+            services.insert(name, ("gateway".to_string(), None));
+        }
+        None => eprintln!(
+            "SKIPPED the gateway check: the harness's gateway has no Consul registration (no \
+             service named gateway*{} in Consul within {GATEWAY_REGISTRATION_DEADLINE:?}); the \
+             six gRPC services are still checked",
+            mesh.env.id
+        ),
+    }
     let unreachable = Unreachable::register().await;
     let mut discover: Vec<String> = services.keys().cloned().collect();
     discover.push(unreachable.name.clone());
@@ -192,11 +245,11 @@ async fn prometheus_discovers_and_scrapes_every_service_through_consul() {
         let mesh_up = services.keys().all(|s| {
             targets
                 .get(s)
-                .is_some_and(|ts| !ts.is_empty() && ts.iter().all(|(_, h, _)| h == "up"))
+                .is_some_and(|ts| !ts.is_empty() && ts.iter().all(|t| t.health == "up"))
         });
         let unreachable_down = targets
             .get(&unreachable.name)
-            .is_some_and(|ts| ts.iter().all(|(_, h, _)| h == "down"));
+            .is_some_and(|ts| ts.iter().all(|t| t.health == "down"));
         (mesh_up && unreachable_down).then_some(targets)
     })
     .await;
@@ -209,14 +262,32 @@ async fn prometheus_discovers_and_scrapes_every_service_through_consul() {
         ),
     };
     for (service, instances) in &targets {
-        if services.contains_key(service) {
-            assert_eq!(instances.len(), 1, "{service}: one instance: {instances:?}");
+        let Some((_, metrics_port)) = services.get(service) else {
+            continue;
+        };
+        assert_eq!(instances.len(), 1, "{service}: one instance: {instances:?}");
+        let target = &instances[0];
+        // The Prometheus convention: instance is where the target is scraped, which a
+        // restart on the same port keeps; the registration id (new at each start) is apart.
+        if let Some(port) = metrics_port {
+            assert!(
+                target.instance.ends_with(&format!(":{port}")),
+                "{service}: instance is <address>:<metrics port {port}>: {target:?}"
+            );
         }
+        assert!(
+            !target.consul_service_id.is_empty() && target.consul_service_id != target.instance,
+            "{service}: the Consul id in consul_service_id: {target:?}"
+        );
     }
-    let (_, _, error) = &targets[&unreachable.name][0];
+    let down = &targets[&unreachable.name][0];
     assert!(
-        !error.is_empty(),
+        !down.error.is_empty(),
         "the unreachable target says why it is down"
+    );
+    assert_eq!(
+        down.consul_service_id, unreachable.id,
+        "consul_service_id is the registration's id"
     );
 
     // A series per service from its own /metrics, carrying the target's labels.
@@ -238,6 +309,12 @@ async fn prometheus_discovers_and_scrapes_every_service_through_consul() {
         assert!(
             labels["instance"].as_str().is_some_and(|i| !i.is_empty()),
             "instance label: {labels}"
+        );
+        assert!(
+            labels["consul_service_id"]
+                .as_str()
+                .is_some_and(|i| !i.is_empty()),
+            "consul_service_id label: {labels}"
         );
         assert!(
             labels.get("exported_service").is_none(),

@@ -6,8 +6,9 @@
 //! to [`QueueLimits::wait`]); a batch the store refuses is retried with backoff (up to
 //! [`QueueLimits::attempts`]). What is lost beyond those bounds is counted in
 //! `talentmesh_company_audit_entries_lost_total{reason}` (`queue_full`, `store_error`,
-//! `writer_stopped`) and logged as an error (throttled; the counter has every one), so an alert
-//! can fire on `increase(...) > 0`. Non-members' denials never reach a company's log (anyone
+//! `writer_stopped`, each at 0 from the start so the first loss is an increase) and logged as
+//! an error (throttled; the counter has every one), so an alert can fire on
+//! `increase(...) > 0`. Non-members' denials never reach a company's log (anyone
 //! may ask about any company): they are counted in
 //! `talentmesh_company_outsider_denials_total` and logged, throttled, under the `security`
 //! target.
@@ -56,9 +57,39 @@ impl Default for QueueLimits {
     }
 }
 
+/// Why audit entries were lost: the `reason` label of
+/// `talentmesh_company_audit_entries_lost_total`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+enum LossReason {
+    /// The queue stayed full for [`QueueLimits::wait`].
+    QueueFull,
+    /// The store refused a batch [`QueueLimits::attempts`] times.
+    StoreError,
+    /// The background writer has ended (the service is stopping).
+    WriterStopped,
+}
+
+impl LossReason {
+    /// Every reason, each made at 0 when the log starts: `increase()` sees the first loss only
+    /// in a series that existed before it.
+    const ALL: [LossReason; 3] = [
+        LossReason::QueueFull,
+        LossReason::StoreError,
+        LossReason::WriterStopped,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            LossReason::QueueFull => "queue_full",
+            LossReason::StoreError => "store_error",
+            LossReason::WriterStopped => "writer_stopped",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LossLabels {
-    reason: String,
+    reason: &'static str,
 }
 
 /// One log line per [`LOG_EVERY`]; the lines in between are only counted.
@@ -93,6 +124,11 @@ struct Signals {
 impl Signals {
     fn new(metrics: &Metrics) -> Signals {
         let lost = Family::<LossLabels, Counter>::default();
+        for reason in LossReason::ALL {
+            lost.get_or_create_owned(&LossLabels {
+                reason: reason.as_str(),
+            });
+        }
         let outsiders = Counter::default();
         let mut registry = metrics.registry();
         registry.register(
@@ -114,11 +150,10 @@ impl Signals {
         }
     }
 
-    fn lose(&self, reason: &str, entries: u64) {
+    fn lose(&self, reason: LossReason, entries: u64) {
+        let reason = reason.as_str();
         self.lost
-            .get_or_create(&LossLabels {
-                reason: reason.to_string(),
-            })
+            .get_or_create(&LossLabels { reason })
             .inc_by(entries);
         let total = self.lost_total.fetch_add(entries, Ordering::Relaxed) + entries;
         if let Some(skipped) = self.lost_log.allow() {
@@ -225,8 +260,8 @@ impl AuditLog {
         };
         match tokio::time::timeout(self.wait, self.denials.send(denial)).await {
             Ok(Ok(())) => {}
-            Ok(Err(_)) => self.signals.lose("writer_stopped", 1),
-            Err(_) => self.signals.lose("queue_full", 1),
+            Ok(Err(_)) => self.signals.lose(LossReason::WriterStopped, 1),
+            Err(_) => self.signals.lose(LossReason::QueueFull, 1),
         }
     }
 
@@ -313,7 +348,7 @@ async fn write_denials(
                 Ok(()) => break,
                 Err(e) if attempt == attempts => {
                     tracing::error!(error = %e, attempts, "could not write denied checks to the audit log");
-                    signals.lose("store_error", batch.len() as u64);
+                    signals.lose(LossReason::StoreError, batch.len() as u64);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, attempt, "writing denied checks failed; retrying");
@@ -379,8 +414,41 @@ mod tests {
             let series = format!(
                 "talentmesh_company_audit_entries_lost_total{{service=\"company\",reason=\"{reason}\"}}"
             );
-            assert!(text.contains(&series), "{series} missing from:\n{text}");
+            // Made at 0 at start: the series must have counted, not merely exist.
+            let counted = text
+                .lines()
+                .find_map(|l| l.strip_prefix(&series))
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            assert!(
+                counted.is_some_and(|n| n > 0),
+                "{series} counted nothing in:\n{text}"
+            );
         }
+    }
+
+    #[tokio::test]
+    async fn every_loss_reason_shows_at_zero_before_any_loss() {
+        let pool = MySqlPoolOptions::new()
+            .connect_lazy("mysql://nobody@127.0.0.1:9/none")
+            .unwrap();
+        let metrics = Metrics::new("company");
+        let log = AuditLog::spawn(pool, &metrics);
+        let text = metrics.encode();
+        let mut lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("talentmesh_company_audit_entries_lost_total{"))
+            .collect();
+        lines.sort_unstable();
+        assert_eq!(
+            lines,
+            [
+                "talentmesh_company_audit_entries_lost_total{service=\"company\",reason=\"queue_full\"} 0",
+                "talentmesh_company_audit_entries_lost_total{service=\"company\",reason=\"store_error\"} 0",
+                "talentmesh_company_audit_entries_lost_total{service=\"company\",reason=\"writer_stopped\"} 0",
+            ],
+            "{text}"
+        );
+        assert_eq!(log.lost(), 0);
     }
 
     #[test]

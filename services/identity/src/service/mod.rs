@@ -43,6 +43,22 @@ pub struct Settings {
     pub access_ttl: Duration,
 }
 
+/// The names of identity's rate limits: the `limit` label of the `talentmesh_ratelimit_*`
+/// series, all made at 0 when the service starts.
+pub mod limit_names {
+    pub const REGISTER_PER_ADDRESS: &str = "register_per_address";
+    pub const REGISTER_PER_ACCOUNT: &str = "register_per_account";
+    pub const LOGIN_PER_ADDRESS: &str = "login_per_address";
+    pub const LOGIN_PER_ACCOUNT: &str = "login_per_account";
+    /// Every limit above.
+    pub const ALL: [&str; 4] = [
+        REGISTER_PER_ADDRESS,
+        REGISTER_PER_ACCOUNT,
+        LOGIN_PER_ADDRESS,
+        LOGIN_PER_ACCOUNT,
+    ];
+}
+
 /// How many registrations and logins a client address and an account may start, shared by
 /// every instance through Redis (see `config` for the variables and defaults).
 #[derive(Debug, Clone, Copy)]
@@ -179,9 +195,13 @@ impl Identity {
         };
         if let Some((limiter, rates)) = &self.limits {
             let limits = [
-                Limit::new("register_per_address", address, rates.register_per_address),
                 Limit::new(
-                    "register_per_account",
+                    limit_names::REGISTER_PER_ADDRESS,
+                    address,
+                    rates.register_per_address,
+                ),
+                Limit::new(
+                    limit_names::REGISTER_PER_ACCOUNT,
                     email.as_str(),
                     rates.register_per_account,
                 ),
@@ -223,8 +243,16 @@ impl Identity {
         if let Some((limiter, rates)) = &self.limits {
             let pair = format!("{}|{address}", email.as_str());
             let limits = [
-                Limit::new("login_per_address", address, rates.login_per_address),
-                Limit::new("login_per_account", &pair, rates.login_per_account),
+                Limit::new(
+                    limit_names::LOGIN_PER_ADDRESS,
+                    address,
+                    rates.login_per_address,
+                ),
+                Limit::new(
+                    limit_names::LOGIN_PER_ACCOUNT,
+                    &pair,
+                    rates.login_per_account,
+                ),
             ];
             // Fail open: a Redis outage must not keep everyone out; the hashing gate and
             // argon2's cost still bound the work, and the limiter logs and counts the lapse.

@@ -17,6 +17,10 @@ pub(crate) struct GroupLabels {
     pub group: String,
 }
 
+/// The `kind` label values of `sync_drift_found_total`: an entity the projection lacks, holds
+/// at an older version, or holds though the source has no such entity.
+pub(crate) const DRIFT_KINDS: [&str; 3] = ["missing", "stale", "orphaned"];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct DriftLabels {
     pub projection: String,
@@ -130,6 +134,27 @@ impl SyncMetrics {
         m
     }
 
+    /// Makes the drift series of `projection` (kept in `store`) at 0:
+    /// `sync_drift_found_total{projection,store,kind}` for every [`DRIFT_KINDS`] and
+    /// `sync_drift_repaired_total{projection,store}`. Call it for each projection when the
+    /// runtime starts: `increase()` and `rate()` need a sample of a series before an increment
+    /// to see it, so drift found by the first check would otherwise never alert. Idempotent.
+    pub(crate) fn declare_projection(&self, projection: &str, store: &str) {
+        for kind in DRIFT_KINDS {
+            self.drift_found.get_or_create_owned(&DriftLabels {
+                projection: projection.to_string(),
+                store: store.to_string(),
+                kind: kind.to_string(),
+            });
+        }
+        self.drift_repaired.get_or_create_owned(&ProjectionLabels {
+            projection: projection.to_string(),
+            store: store.to_string(),
+        });
+    }
+
+    /// Counts what one check of `projection` found and repaired. The projection's series exist
+    /// from here on even when it found nothing ([`SyncMetrics::declare_projection`]).
     pub(crate) fn add_drift(
         &self,
         projection: &str,
@@ -139,11 +164,8 @@ impl SyncMetrics {
         orphaned: i64,
         repaired: i64,
     ) {
-        for (kind, n) in [
-            ("missing", missing),
-            ("stale", stale),
-            ("orphaned", orphaned),
-        ] {
+        self.declare_projection(projection, store);
+        for (kind, n) in DRIFT_KINDS.into_iter().zip([missing, stale, orphaned]) {
             if n > 0 {
                 self.drift_found
                     .get_or_create(&DriftLabels {
@@ -174,5 +196,76 @@ pub(crate) fn catch_up(counter: &Counter, now: u64) {
     let seen = counter.get();
     if now > seen {
         counter.inc_by(now - seen);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use talentmesh_mesh::metrics::Metrics;
+
+    use super::*;
+
+    /// The `talentmesh_sync_drift_*` lines of `metrics`, sorted.
+    fn drift_lines(metrics: &Metrics) -> Vec<String> {
+        let mut lines: Vec<String> = metrics
+            .encode()
+            .lines()
+            .filter(|l| l.starts_with("talentmesh_sync_drift_"))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    #[test]
+    fn a_declared_projection_shows_its_drift_series_at_zero() {
+        let metrics = Metrics::new("job");
+        let sync = SyncMetrics::register(&metrics);
+        assert!(
+            drift_lines(&metrics).is_empty(),
+            "nothing before a projection is known"
+        );
+        sync.declare_projection("job_search", "postgres");
+        let prefix = "talentmesh_sync_drift_found_total{service=\"job\",projection=\"job_search\",store=\"postgres\"";
+        assert_eq!(
+            drift_lines(&metrics),
+            [
+                format!("{prefix},kind=\"missing\"}} 0"),
+                format!("{prefix},kind=\"orphaned\"}} 0"),
+                format!("{prefix},kind=\"stale\"}} 0"),
+                "talentmesh_sync_drift_repaired_total{service=\"job\",projection=\"job_search\",store=\"postgres\"} 0".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn drift_counts_in_the_declared_series_and_a_clean_check_makes_them_too() {
+        let metrics = Metrics::new("job");
+        let sync = SyncMetrics::register(&metrics);
+        sync.declare_projection("job_search", "postgres");
+        sync.add_drift("job_search", "postgres", 2, 0, 1, 3);
+        // A projection not declared at start: its first (clean) check makes its series.
+        sync.add_drift("job_graph", "neo4j", 0, 0, 0, 0);
+        let lines = drift_lines(&metrics);
+        let value = |projection: &str, kind: &str| -> Vec<String> {
+            lines
+                .iter()
+                .filter(|l| {
+                    l.contains(&format!("projection=\"{projection}\""))
+                        && l.contains(&format!("kind=\"{kind}\""))
+                })
+                .map(|l| l.rsplit(' ').next().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(value("job_search", "missing"), ["2"], "{lines:#?}");
+        assert_eq!(value("job_search", "stale"), ["0"], "{lines:#?}");
+        assert_eq!(value("job_search", "orphaned"), ["1"], "{lines:#?}");
+        for kind in DRIFT_KINDS {
+            assert_eq!(value("job_graph", kind), ["0"], "{lines:#?}");
+        }
+        assert_eq!(sync.drift_found_total.load(Ordering::Relaxed), 3);
+        assert_eq!(lines.len(), 8, "4 series per projection: {lines:#?}");
     }
 }

@@ -157,6 +157,11 @@ impl SyncSetup {
         let own_stream = redis.key(STREAM_SUFFIX);
         let dead_letters = DeadLetters::new(redis.clone());
         let sync_metrics = metrics::SyncMetrics::register(metrics);
+        // Every projection's drift series at 0 from the start, so the first drift found shows
+        // in rate() and increase().
+        for (p, _) in &self.projections {
+            sync_metrics.declare_projection(p.name(), p.store().as_str());
+        }
 
         let relay = self
             .relay
