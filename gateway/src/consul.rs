@@ -3,12 +3,18 @@
 //! under names of their own). [`spawn_refresh`] follows Consul: whenever the instances of a
 //! service change — a redeploy, a new service — the gateway re-reads that service's descriptors
 //! through gRPC reflection, so newly annotated RPCs are served without a rebuild or restart.
+//!
+//! The gateway is also *in* Consul, as every service is ([`register`]): found by Prometheus and
+//! by whatever balances traffic to it, deregistered when it stops.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use talentmesh_mesh::consul::next_index;
+use talentmesh_mesh::config::MeshConfig;
+use talentmesh_mesh::consul::{
+    next_index, ConsulClient, ConsulError, ConsulPresence, HealthCheck, Registration, MESH_TAG,
+};
 use talentmesh_mesh::{Discovery, MeshChannel};
 
 use crate::gateway::Gateway;
@@ -104,7 +110,13 @@ impl Upstreams for DiscoveryUpstreams {
 
 /// Watches Consul for services and their instances and refreshes the routes from reflection on
 /// every change. Runs until the process ends.
+///
+/// The first load begins at once (before the task runs), so a gateway that starts serving
+/// after this call answers 503, not 404, for paths no route matches until it ends; and it
+/// reports to [`Gateway::loading`] which services Consul lists and which are loaded (see
+/// [`crate::loading`]).
 pub fn spawn_refresh(gateway: Gateway<DiscoveryUpstreams>) -> tokio::task::JoinHandle<()> {
+    gateway.loading().begin();
     tokio::spawn(async move {
         let mut watched: HashSet<String> = HashSet::new();
         let mut index = 0u64;
@@ -127,14 +139,15 @@ pub fn spawn_refresh(gateway: Gateway<DiscoveryUpstreams>) -> tokio::task::JoinH
                     // Only the services the gateway exposes: anything else registered in
                     // Consul is not asked for routes, whatever it describes.
                     let exposed = &gateway.config().services;
-                    names.extend(
-                        result
-                            .value
-                            .iter()
-                            .filter(|n| n.as_str() != "consul")
-                            .map(|n| upstreams.service_name(n))
-                            .filter(|n| exposed.contains(n)),
-                    );
+                    let listed: BTreeSet<String> = result
+                        .value
+                        .iter()
+                        .filter(|n| n.as_str() != "consul")
+                        .map(|n| upstreams.service_name(n))
+                        .filter(|n| exposed.contains(n))
+                        .collect();
+                    names.extend(listed.iter().cloned());
+                    gateway.loading().listed(listed);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "listing consul services failed; retrying");
@@ -151,24 +164,30 @@ pub fn spawn_refresh(gateway: Gateway<DiscoveryUpstreams>) -> tokio::task::JoinH
     })
 }
 
+/// Refreshes `service`'s routes whenever its passing instances change, telling
+/// [`Gateway::loading`] when they change and when the refresh is over.
 async fn follow(gateway: Gateway<DiscoveryUpstreams>, service: String) {
     let upstreams = gateway.upstreams().clone();
     let mut instances = upstreams
         .discovery()
         .instances(upstreams.consul_name(&service));
-    loop {
+    // The watch holds an empty list until Consul first answers, which is no answer: the first
+    // `changed` waits for that answer (or returns at once if it came already).
+    while instances.changed().await.is_ok() {
         let current = instances.borrow_and_update().clone();
+        gateway
+            .loading()
+            .instances_changed(&service, current.is_empty());
         if !current.is_empty() {
             refresh(&gateway, &service).await;
-        }
-        if instances.changed().await.is_err() {
-            return;
+            gateway.loading().refreshed(&service);
         }
     }
 }
 
 /// One refresh, retried briefly: the channel learns of a new instance from the same watch a
-/// moment after this task does.
+/// moment after this task does. Gives up after six tries (about 6 s): the routes stay those
+/// the table has (the compiled-in ones, or an earlier refresh's).
 async fn refresh(gateway: &Gateway<DiscoveryUpstreams>, service: &str) {
     let mut delay = Duration::from_millis(100);
     for attempt in 1..=6 {
@@ -187,5 +206,57 @@ async fn refresh(gateway: &Gateway<DiscoveryUpstreams>, service: &str) {
         }
         tokio::time::sleep(delay).await;
         delay *= 2;
+    }
+}
+
+/// Registers the gateway in Consul with the registration every service has
+/// ([`Registration::for_mesh`]): name `gateway` (`TALENTMESH_SERVICE_NAME`), a unique instance id
+/// (`TALENTMESH_INSTANCE_ID`, default `gateway-<uuid>`), the advertised host and `http_port`, tag
+/// `talentmesh`, meta `version`, `revision` and `metrics_port`. Consul checks it with
+/// grpc.health.v1 on its metrics port (plaintext; the binary serves health there from the
+/// reporter it flips to NOT_SERVING on SIGTERM): the REST port speaks no gRPC. The ACL token is
+/// `TALENTMESH_CONSUL_TOKEN`; a token with the `gateway` service identity may register it.
+///
+/// `None` without a Consul address (`TALENTMESH_CONSUL_ADDR=""`): nothing is registered. Call
+/// [`ConsulPresence::leave`] on shutdown, before draining.
+///
+/// # Errors
+/// The Consul client cannot be built.
+pub fn register(
+    mesh: &MeshConfig,
+    http_port: u16,
+    metrics_port: u16,
+) -> Result<Option<ConsulPresence>, ConsulError> {
+    if mesh.consul_addr.is_empty() {
+        return Ok(None);
+    }
+    // Not Connect-native: the gateway calls services with its leaf, but serves plain HTTP.
+    let registration = Registration::for_mesh(
+        mesh,
+        http_port,
+        metrics_port,
+        vec![MESH_TAG.to_string()],
+        false,
+    );
+    Ok(Some(ConsulPresence::start(
+        ConsulClient::for_mesh(mesh)?,
+        registration,
+        HealthCheck::PlaintextPort(metrics_port),
+    )))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use talentmesh_mesh::config::Env;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn without_a_consul_address_nothing_is_registered() {
+        let mut env = Env::from_map([("TALENTMESH_CONSUL_ADDR".to_string(), String::new())]);
+        let mesh = MeshConfig::load(&mut env, "gateway", 18080);
+        env.finish().unwrap();
+        assert!(register(&mesh, 18080, 19080).unwrap().is_none());
     }
 }

@@ -16,6 +16,7 @@ use crate::config::GatewayConfig;
 use crate::conn::{AutomaticBodies, ConnLimits};
 use crate::descriptors::{self, RawFile};
 use crate::error::{Error, Result};
+use crate::loading::RouteLoading;
 use crate::routes::RouteTable;
 use crate::upstream::Upstreams;
 
@@ -48,6 +49,9 @@ pub(crate) struct Shared<U> {
     pub metrics: Arc<talentmesh_mesh::metrics::Metrics>,
     /// The bodies of the error responses hyper writes itself (see [`crate::conn`]).
     pub automatic: Arc<AutomaticBodies>,
+    /// Which routes are still on their way: an unmatched path is 503 rather than 404 while a
+    /// route for it may yet load (see [`crate::loading`]).
+    pub loading: RouteLoading,
 }
 
 impl<U> Shared<U> {
@@ -105,6 +109,7 @@ impl<U: Upstreams> Gateway<U> {
                 update: Mutex::new(()),
                 metrics,
                 automatic,
+                loading: RouteLoading::default(),
             }),
         })
     }
@@ -132,6 +137,11 @@ impl<U: Upstreams> Gateway<U> {
     /// The gateway's metrics, for the binary to serve.
     pub fn metrics(&self) -> Arc<talentmesh_mesh::metrics::Metrics> {
         self.shared.metrics.clone()
+    }
+
+    /// What is still loading; whatever loads routes at run time reports here.
+    pub fn loading(&self) -> &RouteLoading {
+        &self.shared.loading
     }
 
     /// The route table requests use now.

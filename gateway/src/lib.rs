@@ -18,7 +18,8 @@
 //!   the proxy.
 //! - [`routes`] / [`router`] / [`template`]: the current [`RouteTable`] (compiled from the pool,
 //!   swapped atomically on refresh) finds the binding — literal segments beat variables, a wrong
-//!   method is 405 with `Allow`, an unknown path 404.
+//!   method is 405 with `Allow`, an unknown path 404; but while routes that may match are still
+//!   loading ([`loading`]), 503 with `Retry-After` instead of either.
 //! - [`request`] / [`json`] / [`text`]: path variables, query parameters and the JSON body become
 //!   the request `DynamicMessage`; malformed input is a 400 naming the field.
 //! - [`proxy`] / [`codec`] / [`metadata`] / [`upstream`]: the message goes to the service's
@@ -30,7 +31,8 @@
 //! - [`status`]: every error, the gateway's or the service's, is a `google.rpc.Status` in JSON
 //!   with the HTTP status of the shared error table.
 //! - [`reflection`] / [`descriptors`]: [`Gateway::refresh_from_reflection`] pulls a service's
-//!   current descriptors and rebuilds the routes without a restart.
+//!   current descriptors and rebuilds the routes without a restart; [`consul`] does it whenever
+//!   a service's instances change.
 //!
 //! JSON follows the proto3 mapping: lowerCamelCase names on output, both names accepted on
 //! input, unknown fields rejected. Unpopulated scalar, enum, repeated and map fields are emitted
@@ -48,6 +50,7 @@ pub mod error;
 pub mod gateway;
 pub mod json;
 pub mod layers;
+pub mod loading;
 pub mod metadata;
 pub mod openapi;
 mod proxy;

@@ -90,6 +90,12 @@ async fn forward<'t, U: Upstreams>(
             *matched = Some(route);
             (route, segments)
         }
+        // A route for the path (or its method) may be loading: come back rather than give up.
+        RouteMatch::MethodNotAllowed(_) | RouteMatch::NotFound
+            if shared.loading.may_load(table, path) =>
+        {
+            return Err(Rejection::routes_loading(&parts.method, path).closing_if(unread));
+        }
         RouteMatch::MethodNotAllowed(allowed) => {
             return Err(
                 Rejection::method_not_allowed(&parts.method, path, &allowed).closing_if(unread)

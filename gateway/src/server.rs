@@ -100,9 +100,12 @@ async fn healthz() -> Response {
     json(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
 }
 
-/// Ready when routes are loaded and at least one of their upstreams has a channel.
+/// Ready when routes are loaded (the first load from Consul is over, see [`crate::loading`])
+/// and at least one of their upstreams has a channel. `loading` lists the services Consul has
+/// whose routes are not loaded yet.
 async fn readyz<U: Upstreams>(State(shared): State<Arc<Shared<U>>>) -> Response {
     let table = shared.routes.load_full();
+    let loading = shared.loading.state();
     let known: Vec<&str> = table
         .upstream_names()
         .iter()
@@ -110,11 +113,12 @@ async fn readyz<U: Upstreams>(State(shared): State<Arc<Shared<U>>>) -> Response 
         .map(|name| name.as_ref())
         .collect();
     let routes = table.routes().len();
-    let ready = routes > 0 && !known.is_empty();
+    let ready = routes > 0 && !known.is_empty() && !loading.starting;
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not_ready" },
         "routes": routes,
         "upstreams": known,
+        "loading": loading.pending(),
     });
     let status = if ready {
         StatusCode::OK

@@ -58,6 +58,19 @@ impl Rejection {
         )))
     }
 
+    /// No route matches `method path` (or not its method) yet, while routes that may match are
+    /// still loading (see [`crate::loading`]): 503 UNAVAILABLE, reason `ROUTES_LOADING`, with
+    /// `google.rpc.RetryInfo` and so `Retry-After`, never a 404 a client would give up on.
+    pub fn routes_loading(method: &Method, path: &str) -> Rejection {
+        Rejection::api(
+            &ApiError::unavailable(format!(
+                "the routes for {method} {path} are still loading; retry shortly"
+            ))
+            .with_reason("ROUTES_LOADING")
+            .with_retry_after(std::time::Duration::from_secs(DEFAULT_RETRY_AFTER_SECONDS)),
+        )
+    }
+
     pub fn method_not_allowed(method: &Method, path: &str, allowed: &[Method]) -> Rejection {
         let allow = allowed
             .iter()

@@ -11,7 +11,10 @@
 //!   each variable after a collection of UUID ids (see [`super::ids`]) being a UUID. An empty
 //!   value stays allowed unless the field is REQUIRED, since an unset reference reads as "".
 //!
-//! A comment in neither form adds nothing: the document then promises no more than before.
+//! - A string field whose comment says it is `a UUID` (AIP-155's `request_id`) gets the UUID
+//!   pattern, "" allowed (no id).
+//!
+//! A comment in none of these forms adds nothing: the document then promises no more than before.
 
 use serde_json::{json, Value as Json};
 
@@ -42,8 +45,18 @@ pub(super) fn apply(comment: &str, numeric: bool, reference: bool, list: bool, s
     if reference {
         if let Some(pattern) = name_pattern(comment) {
             schema["pattern"] = Json::String(pattern);
+        } else if says_uuid(comment) {
+            // AIP-155 request ids ("a UUID" in the comment); "" is no id.
+            schema["pattern"] = Json::String(format!("^$|{}", ids::UUID_PATTERN));
         }
     }
+}
+
+/// Whether a string field's comment says it holds a UUID (`…; a UUID, kept 24 h.`).
+fn says_uuid(comment: &str) -> bool {
+    comment
+        .split([',', '.', ';', '\n'])
+        .any(|s| s.trim() == "a UUID")
 }
 
 /// The sentences of a comment, trimmed, each without a leading `Label: ` (`Resumes per page:

@@ -69,7 +69,8 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
         .projection(geo.clone(), events::change_of());
     kit.start_sync(sync).await?;
 
-    let invite_limiter = talentmesh_ratelimit::Limiter::new(redis.clone());
+    let invite_limiter = talentmesh_ratelimit::Limiter::new(redis.clone())
+        .with_limits(&[service::members::INVITE_PER_INVITER]);
     invite_limiter.register_metrics(&mut kit.metrics().registry());
     let audit = store::AuditLog::spawn(mysql.clone(), kit.metrics());
     let companies = store::CompanyStore::new(mysql.clone(), config::SERVICE);
@@ -79,6 +80,8 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
         store::DecisionCache::new(redis.clone(), config.decision_ttl),
         audit.clone(),
     ));
+    // AIP-155 request ids of every create method, in the service's Redis.
+    let idempotency = talentmesh_storage::idempotency::Idempotency::new(redis.clone());
     kit.public_methods(grpc::PUBLIC_METHODS);
     kit.serve(CompanyServiceServer::new(grpc::CompanyGrpc {
         companies: Arc::new(service::Companies::new(
@@ -99,13 +102,14 @@ pub async fn run(config: Config, launch: Launch) -> anyhow::Result<()> {
             store::NetworkGraph::new(graph, &stores.neo4j_namespace),
             access.clone(),
         )),
-        idempotency: talentmesh_storage::idempotency::Idempotency::new(redis.clone()),
+        idempotency: idempotency.clone(),
     }));
     kit.serve(MembershipServiceServer::new(grpc::MembershipGrpc {
         members: Arc::new(
             service::Members::new(companies, members, audit, access, config.invitation_ttl)
                 .with_invite_limit(invite_limiter, config.invite_rate),
         ),
+        idempotency,
     }));
     kit.run().await
 }

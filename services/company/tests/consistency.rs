@@ -32,6 +32,7 @@ async fn drift_in_every_projection_is_found_and_repaired() {
                     }),
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &owner,
         ))
@@ -47,6 +48,7 @@ async fn drift_in_every_projection_is_found_and_repaired() {
                     kind: pb::RelationKind::Partner as i32,
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &owner,
         ))

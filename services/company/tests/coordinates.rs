@@ -53,6 +53,7 @@ async fn offices_abroad_read_back_unmoved_in_every_coordinate_system() {
                         location: Some(point(lat, lng, system)),
                         ..Default::default()
                     }),
+                    ..Default::default()
                 },
                 &owner,
             ))
@@ -113,6 +114,7 @@ async fn offices_in_mainland_border_cities_are_still_shifted() {
                         location: Some(point(lat, lng, pb::CoordinateSystem::Wgs84)),
                         ..Default::default()
                     }),
+                    ..Default::default()
                 },
                 &owner,
             ))
@@ -186,6 +188,7 @@ async fn a_shenzhen_office_shifted_across_the_border_round_trips_and_is_found_ne
                     location: Some(point(lat, lng, system)),
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &owner,
         );

@@ -297,6 +297,7 @@ async fn invitations_are_for_the_invited_address_only() {
                     role: pb::MemberRole::Viewer as i32,
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &owner,
         ))
@@ -313,6 +314,7 @@ async fn invitations_are_for_the_invited_address_only() {
                     state: pb::InvitationState::Accepted as i32,
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &owner,
         ))
@@ -463,6 +465,7 @@ async fn a_member_of_one_company_cannot_see_or_change_another() {
                     role: pb::MemberRole::Owner as i32,
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &alice,
         ))

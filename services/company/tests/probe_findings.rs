@@ -195,6 +195,7 @@ async fn derived_relation_kinds_cannot_be_declared() {
                     kind: kind as i32,
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &owner,
         );

@@ -36,6 +36,7 @@ async fn office(
                     headquarters: true,
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             who,
         ))
@@ -342,6 +343,7 @@ async fn the_network_shows_declared_relations_paths_disputes_and_competitors() {
                 kind: kind as i32,
                 ..Default::default()
             }),
+            ..Default::default()
         };
         let mut cl = t.companies.clone();
         let req = req(r, who);

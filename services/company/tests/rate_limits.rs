@@ -8,24 +8,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{req, start_with, User, INVITE_RATE};
+use common::{invitation, req, start_with, User, INVITE_RATE};
 use prost::Message;
 use talentmesh_mesh::error::rpc_status_of;
 use talentmesh_proto::company::v1 as pb;
 use talentmesh_proto::google::rpc;
 use talentmesh_testkit::TestEnv;
 use tonic::Code;
-
-fn invitation(company: &str, n: usize) -> pb::CreateInvitationRequest {
-    pb::CreateInvitationRequest {
-        parent: company.to_string(),
-        invitation: Some(pb::Invitation {
-            email: format!("invitee{n}@example.com"),
-            role: pb::MemberRole::Viewer as i32,
-            ..Default::default()
-        }),
-    }
-}
 
 #[tokio::test]
 async fn the_invitation_over_the_inviters_budget_is_rate_limited() {

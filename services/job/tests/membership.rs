@@ -30,6 +30,7 @@ async fn a_revoked_recruiter_cannot_write_and_shared_skills_reach_the_competitor
                     role: cpb::MemberRole::Recruiter as i32,
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &owner,
         ))

@@ -55,7 +55,7 @@ pub type SyncAdminServer =
     >;
 
 /// The Consul tag every talentmesh service carries.
-pub const MESH_TAG: &str = "talentmesh";
+pub use talentmesh_mesh::consul::MESH_TAG;
 /// The Consul tag of services that serve `talentmesh.sync.v1.SyncAdminService`; the sync
 /// control plane finds them by it.
 pub const SYNC_ADMIN_TAG: &str = "sync-admin";

@@ -20,10 +20,9 @@ use tonic_health::ServingStatus;
 use crate::auth::{AuthLayer, AuthPolicy, Verifier};
 use crate::config::MeshConfig;
 use crate::connect::{ConnectAuthzLayer, ConnectIdentity, MeshTls};
-use crate::consul::{ConsulClient, Registration};
+use crate::consul::{ConsulClient, ConsulPresence, HealthCheck, Registration};
 use crate::limits::MessageLimitLayer;
 use crate::metrics::{Metrics, MetricsLayer};
-use crate::retry::Backoff;
 use crate::telemetry;
 
 /// Says whether every store the service needs answers.
@@ -280,45 +279,18 @@ pub async fn serve_with_descriptors(
         }
         _ => None,
     };
-    let registration = Registration {
-        name: config.service_name.clone(),
-        id: config.instance_id.clone(),
-        address: config.advertise_host.clone(),
-        port: grpc_addr.port(),
-        tags: options.tags.clone(),
-        meta: [
-            ("version".to_string(), config.version.clone()),
-            (
-                "revision".to_string(),
-                crate::build_info::REVISION.to_string(),
-            ),
-            ("metrics_port".to_string(), metrics_addr.port().to_string()),
-        ]
-        .into_iter()
-        .collect(),
-        check_interval: config.check_interval,
-        deregister_critical_after: config.deregister_critical_after,
-        connect_native: connect.is_some(),
-    };
-    let register_task = consul.clone().map(|consul| {
-        let registration = registration.clone();
-        // Consul may come up after the service; keep trying rather than refusing to start.
-        tokio::spawn(async move {
-            let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
-            loop {
-                match consul.register(&registration).await {
-                    Ok(()) => {
-                        tracing::info!(id = %registration.id, "registered in consul");
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "consul registration failed; retrying");
-                        backoff.pause().await;
-                    }
-                }
-            }
-        })
-    });
+    let registration = Registration::for_mesh(
+        &config,
+        grpc_addr.port(),
+        metrics_addr.port(),
+        options.tags.clone(),
+        connect.is_some(),
+    );
+    // Consul may come up after the service; the presence keeps trying rather than refusing to
+    // start.
+    let presence = consul
+        .clone()
+        .map(|consul| ConsulPresence::start(consul, registration, HealthCheck::RegisteredPort));
 
     // Order matters, outermost first: the trace span wraps everything so metrics and auth
     // failures are inside it; metrics see every request including the ones auth refuses
@@ -349,20 +321,13 @@ pub async fn serve_with_descriptors(
 
     let shutdown_reporter = reporter.clone();
     let services = options.services.clone();
-    let instance_id = config.instance_id.clone();
-    let consul_for_shutdown = consul.clone();
     let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: not serving, deregistering, draining");
         set_all(&shutdown_reporter, &services, ServingStatus::NotServing).await;
-        if let Some(task) = register_task {
-            task.abort();
-        }
-        if let Some(consul) = consul_for_shutdown {
-            if let Err(e) = consul.deregister(&instance_id).await {
-                tracing::warn!(error = %e, "consul deregistration failed");
-            }
+        if let Some(presence) = presence {
+            presence.leave().await;
         }
         let _ = drain_tx.send(());
     };

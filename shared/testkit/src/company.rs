@@ -122,6 +122,7 @@ impl Companies {
                         role: role as i32,
                         ..Default::default()
                     }),
+                    ..Default::default()
                 },
                 owner,
             ))

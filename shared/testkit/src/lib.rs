@@ -22,6 +22,8 @@
 //! - `consistency`: sync operations ([`sync_operation`], [`drift`], [`in_sync_soon`],
 //!   [`assert_one_drift_each_found_and_repaired`]) and [`Projected`] drift to find.
 //! - [`company`]: the company service as tests meet it (users, companies, members).
+//! - [`idempotency`]: the AIP-155 request-id conformance suite every idempotent create runs
+//!   ([`idempotent_create_tests!`]).
 //! - here: the waiting helpers [`eventually`] and [`eventually_value`].
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -29,6 +31,7 @@
 pub mod company;
 mod consistency;
 mod env;
+pub mod idempotency;
 mod keys;
 mod servers;
 mod spawned;

@@ -219,21 +219,16 @@ async fn prometheus_discovers_and_scrapes_every_service_through_consul() {
         6,
         "the mesh's six gRPC services: {services:?}"
     );
-    // The gateway registers in Consul as `gateway` in a deployment; the harness's own gateway
-    // does once tests/e2e/src/lib.rs registers it under a name of the test's own.
-    // TODO(issue 16): when the harness registers its gateway, make this an assertion (remove the
-    // `None` arm's skip) so a gateway missing from Consul fails the test.
-    match gateway_registration(&mesh.env.id).await {
-        Some(name) => {
-            services.insert(name, ("gateway".to_string(), None));
-        }
-        None => eprintln!(
-            "SKIPPED the gateway check: the harness's gateway has no Consul registration (no \
-             service named gateway*{} in Consul within {GATEWAY_REGISTRATION_DEADLINE:?}); the \
-             six gRPC services are still checked",
+    // The gateway registers in Consul as `gateway` in a deployment, the harness's under a name
+    // of the test's own: Prometheus finds it there like every service.
+    let gateway = gateway_registration(&mesh.env.id).await.unwrap_or_else(|| {
+        panic!(
+            "the gateway is not in Consul (no service named gateway*{} within \
+             {GATEWAY_REGISTRATION_DEADLINE:?})",
             mesh.env.id
-        ),
-    }
+        )
+    });
+    services.insert(gateway, ("gateway".to_string(), None));
     let unreachable = Unreachable::register().await;
     let mut discover: Vec<String> = services.keys().cloned().collect();
     discover.push(unreachable.name.clone());

@@ -72,6 +72,11 @@ pub fn company_name(id: &str) -> String {
     format!("companies/{id}")
 }
 
+/// The API name of a company's child resource: `companies/{company}/<collection>/{id}`.
+pub fn child_name(company_id: &str, collection: &str, id: &str) -> String {
+    format!("companies/{company_id}/{collection}/{id}")
+}
+
 /// The API name of a user.
 pub fn user_name(id: &str) -> String {
     format!("users/{id}")
@@ -96,5 +101,7 @@ mod tests {
             Ok((id, "o1"))
         );
         assert!(child_id("name", &format!("companies/{id}/offices/o1"), "members").is_err());
+        let office = child_name(id, "offices", "o1");
+        assert_eq!(child_id("name", &office, "offices"), Ok((id, "o1")));
     }
 }

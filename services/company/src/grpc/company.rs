@@ -8,9 +8,10 @@ use talentmesh_storage::idempotency::Idempotency;
 use tonic::Request;
 
 use super::convert;
-use super::{ok, Reply};
-use crate::domain::names::company_name;
-use crate::domain::CompanyView;
+use super::{caller_id, ok, Reply};
+use crate::domain::geo::Datum;
+use crate::domain::names::{child_name, company_name};
+use crate::domain::{CompanyView, Office, Relation};
 use crate::service::companies::ProfileUpdate;
 use crate::service::{Companies, Offices, Relations};
 
@@ -36,7 +37,7 @@ impl pb::company_service_server::CompanyService for CompanyGrpc {
         let view = self
             .idempotency
             .once(
-                ctx.caller.as_ref().map(|c| c.user_id.as_str()),
+                caller_id(ctx),
                 "CreateCompany",
                 &req.request_id,
                 || self.companies.create(ctx, input),
@@ -154,11 +155,29 @@ impl pb::company_service_server::CompanyService for CompanyGrpc {
         &self,
         request: Request<pb::CreateOfficeRequest>,
     ) -> Reply<pb::CreateOfficeResponse> {
-        let ctx = CallContext::of(&request);
+        let ctx = &CallContext::of(&request);
         let req = request.into_inner();
+        // A replay answers in the system this request gives its location in, as the first
+        // create did (the same body); WGS-84 when the body gives none.
+        let datum = req
+            .office
+            .as_ref()
+            .and_then(|o| o.location.as_ref())
+            .and_then(|l| convert::datum(l.system))
+            .unwrap_or(Datum::Wgs84);
+        let input = req.office.map(convert::office_input);
         let (office, datum) = self
-            .offices
-            .create(&ctx, &req.parent, req.office.map(convert::office_input))
+            .idempotency
+            .once(
+                caller_id(ctx),
+                "CreateOffice",
+                &req.request_id,
+                || self.offices.create(ctx, &req.parent, input),
+                |(office, _): &(Office, Datum)| {
+                    child_name(&office.company_id, "offices", &office.id)
+                },
+                |name| async move { self.offices.get(&name, datum).await },
+            )
             .await?;
         ok(pb::CreateOfficeResponse {
             office: Some(convert::office(&office, datum)),
@@ -212,11 +231,19 @@ impl pb::company_service_server::CompanyService for CompanyGrpc {
         &self,
         request: Request<pb::CreateRelationRequest>,
     ) -> Reply<pb::CreateRelationResponse> {
-        let ctx = CallContext::of(&request);
+        let ctx = &CallContext::of(&request);
         let req = request.into_inner();
+        let input = req.relation.map(convert::relation_input);
         let relation = self
-            .relations
-            .create(&ctx, &req.parent, req.relation.map(convert::relation_input))
+            .idempotency
+            .once(
+                caller_id(ctx),
+                "CreateRelation",
+                &req.request_id,
+                || self.relations.create(ctx, &req.parent, input),
+                |relation: &Relation| child_name(&relation.source_id, "relations", &relation.id),
+                |name| async move { self.relations.get(&name).await },
+            )
             .await?;
         ok(pb::CreateRelationResponse {
             relation: Some(convert::relation(&relation)),

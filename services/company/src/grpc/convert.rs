@@ -7,7 +7,7 @@ use talentmesh_mesh::time::timestamp;
 use talentmesh_proto::company::v1 as pb;
 
 use crate::domain::geo::{from_wgs84, Datum, LatLng};
-use crate::domain::names::{company_name, user_name};
+use crate::domain::names::{child_name, company_name, user_name};
 use crate::domain::office::GivenPoint;
 use crate::domain::{
     AuditEntry, CompanyFilter, CompanySize, CompanyView, Competitor, Decision, Edge, Invitation,
@@ -124,7 +124,7 @@ fn point(position: LatLng, datum: Datum) -> pb::GeoPoint {
 /// An office, its position shown in `datum`.
 pub fn office(o: &Office, datum: Datum) -> pb::Office {
     pb::Office {
-        name: format!("{}/offices/{}", company_name(&o.company_id), o.id),
+        name: child_name(&o.company_id, "offices", &o.id),
         label: o.label.clone(),
         address: o.address.clone(),
         city_code: o.city_code.clone(),
@@ -220,7 +220,7 @@ pub fn invitation(i: &Invitation) -> pb::Invitation {
         InvitationState::Expired => pb::InvitationState::Expired,
     };
     pb::Invitation {
-        name: format!("{}/invitations/{}", company_name(&i.company_id), i.id),
+        name: child_name(&i.company_id, "invitations", &i.id),
         email: i.email.clone(),
         role: role(i.role) as i32,
         state: state as i32,
@@ -294,7 +294,7 @@ fn kind_from(value: i32) -> Option<RelationKind> {
 /// A declared relation.
 pub fn relation(r: &Relation) -> pb::Relation {
     pb::Relation {
-        name: format!("{}/relations/{}", company_name(&r.source_id), r.id),
+        name: child_name(&r.source_id, "relations", &r.id),
         target: company_name(&r.target_id),
         kind: kind(r.kind) as i32,
         disputed: r.disputed,

@@ -4,15 +4,20 @@ use std::sync::Arc;
 
 use talentmesh_mesh::CallContext;
 use talentmesh_proto::company::v1 as pb;
+use talentmesh_storage::idempotency::Idempotency;
 use tonic::Request;
 
 use super::convert;
-use super::{ok, Reply};
+use super::{caller_id, ok, Reply};
+use crate::domain::names::child_name;
+use crate::domain::Invitation;
 use crate::service::Members;
 
 /// The adapter of `talentmesh.company.v1.MembershipService`.
 pub struct MembershipGrpc {
     pub members: Arc<Members>,
+    /// AIP-155 request ids of CreateInvitation.
+    pub idempotency: Idempotency,
 }
 
 #[tonic::async_trait]
@@ -37,14 +42,19 @@ impl pb::membership_service_server::MembershipService for MembershipGrpc {
         &self,
         request: Request<pb::CreateInvitationRequest>,
     ) -> Reply<pb::CreateInvitationResponse> {
-        let ctx = CallContext::of(&request);
+        let ctx = &CallContext::of(&request);
         let req = request.into_inner();
+        let input = req.invitation.map(convert::invitation_input);
+        // A replay reads the invitation back: no second row, audit entry or spent invitation.
         let invitation = self
-            .members
-            .invite(
-                &ctx,
-                &req.parent,
-                req.invitation.map(convert::invitation_input),
+            .idempotency
+            .once(
+                caller_id(ctx),
+                "CreateInvitation",
+                &req.request_id,
+                || self.members.invite(ctx, &req.parent, input),
+                |i: &Invitation| child_name(&i.company_id, "invitations", &i.id),
+                |name| async move { self.members.invitation(ctx, &name).await },
             )
             .await?;
         ok(pb::CreateInvitationResponse {

@@ -26,3 +26,9 @@ type Reply<T> = Result<tonic::Response<T>, tonic::Status>;
 fn ok<T>(t: T) -> Reply<T> {
     Ok(tonic::Response::new(t))
 }
+
+/// The verified caller's user id, which keys its AIP-155 request ids (`None` without a token:
+/// the create then refuses the call itself).
+fn caller_id(ctx: &talentmesh_mesh::CallContext) -> Option<&str> {
+    ctx.caller.as_ref().map(|c| c.user_id.as_str())
+}

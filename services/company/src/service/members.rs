@@ -25,6 +25,10 @@ use crate::store::{now, AuditLog, CompanyStore, MemberStore, Tx};
 /// Checks per batch, at most.
 pub const MAX_BATCH: usize = 100;
 
+/// The rate limit on invitations per inviter: the `limit` label of its
+/// `talentmesh_ratelimit_*` series, made at 0 when the service starts.
+pub const INVITE_PER_INVITER: &str = "invite_per_inviter";
+
 /// The longest permission name a check may carry, in bytes (the longest known is 22).
 const MAX_PERMISSION_NAME: usize = 64;
 
@@ -143,7 +147,7 @@ impl Members {
         // After the checks, so only a permitted call spends the caller's own budget; refused
         // while Redis is down (an invitation can wait; an unlimited spell cannot be undone).
         if let Some((limiter, rate)) = &self.invite_limit {
-            let limit = Limit::new("invite_per_inviter", &caller.user_id, *rate);
+            let limit = Limit::new(INVITE_PER_INVITER, &caller.user_id, *rate);
             limiter.check(&[limit], WhenDown::Refuse).await?;
         }
         let mut tx = begin_change(&self.companies, &company).await?;
@@ -178,6 +182,24 @@ impl Members {
         .await?;
         tx.commit().await?;
         Ok(invitation)
+    }
+
+    /// Invitation `name` (`companies/{company}/invitations/{invitation}`), for managers of
+    /// the company only, as [`Members::invitations`]: what a replayed create answers.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the invitation is gone, or the company is gone or private to the
+    /// caller; [`Error::MissingPermission`] for a member who may no longer manage members.
+    pub async fn invitation(&self, ctx: &CallContext, name: &str) -> Result<Invitation> {
+        let caller = caller(ctx)?;
+        let (company, id) = child_id("name", name, "invitations")?;
+        self.access
+            .require(caller, company, Permission::ManageMembers, Privacy::Private)
+            .await?;
+        self.members
+            .invitation(company, id)
+            .await?
+            .ok_or_else(|| Error::not_found("invitation"))
     }
 
     /// The invitations of company `parent`, newest first (managers only).

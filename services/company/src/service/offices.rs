@@ -75,6 +75,24 @@ impl Offices {
         Ok((office, new.datum))
     }
 
+    /// Office `name` (`companies/{company}/offices/{office}`) of a live company, to be shown
+    /// in `datum`: what a replayed create answers.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the company or the office is gone.
+    pub async fn get(&self, name: &str, datum: Datum) -> Result<(Office, Datum)> {
+        let (company, id) = child_id("name", name, "offices")?;
+        if !self.companies.is_live(company).await? {
+            return Err(Error::not_found("company"));
+        }
+        let office = self
+            .offices
+            .get(company, id)
+            .await?
+            .ok_or_else(|| Error::not_found("office"))?;
+        Ok((office, datum))
+    }
+
     /// The offices of live company `parent`, oldest first, to be shown in `datum` (`None`: a
     /// system this server does not know, refused).
     pub async fn list(&self, parent: &str, datum: Option<Datum>) -> Result<(Vec<Office>, Datum)> {

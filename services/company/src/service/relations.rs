@@ -116,6 +116,22 @@ impl Relations {
         Ok(relation)
     }
 
+    /// Relation `name` (`companies/{company}/relations/{relation}`) of a live company: what a
+    /// replayed create answers.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the company or the relation is gone.
+    pub async fn get(&self, name: &str) -> Result<Relation> {
+        let (source, id) = child_id("name", name, "relations")?;
+        if !self.companies.is_live(source).await? {
+            return Err(Error::not_found("company"));
+        }
+        self.relations
+            .get(source, id)
+            .await?
+            .ok_or_else(|| Error::not_found("relation"))
+    }
+
     /// The relations live company `parent` declared and those it received.
     pub async fn list(&self, parent: &str) -> Result<(Vec<Relation>, Vec<Relation>)> {
         let id = company_id("parent", parent)?;

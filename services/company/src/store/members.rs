@@ -220,6 +220,18 @@ impl MemberStore {
             .collect()
     }
 
+    /// Invitation `id` of `company`, if there is one (no lock: a read).
+    pub async fn invitation(&self, company: &str, id: &str) -> Result<Option<Invitation>> {
+        let row: Option<InvitationRow> = sqlx::query_as(&format!(
+            "SELECT {INVITATION_COLUMNS} FROM company_invitations WHERE id = ? AND company_id = ?"
+        ))
+        .bind(id)
+        .bind(company)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(InvitationRow::into_invitation).transpose()
+    }
+
     /// Invitation `id` of `company`, its row locked.
     pub async fn invitation_for_update(
         &self,

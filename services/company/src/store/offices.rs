@@ -99,6 +99,18 @@ impl OfficeStore {
         Ok(rows.into_iter().map(OfficeRow::into_office).collect())
     }
 
+    /// Office `id` of `company`, if there is one.
+    pub async fn get(&self, company: &str, id: &str) -> Result<Option<Office>> {
+        let row: Option<OfficeRow> = sqlx::query_as(&format!(
+            "SELECT {OFFICE_COLUMNS} FROM company_offices WHERE id = ? AND company_id = ?"
+        ))
+        .bind(id)
+        .bind(company)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(OfficeRow::into_office))
+    }
+
     /// Deletes office `id` of `company`; false when there was none.
     pub async fn delete(&self, tx: &mut Tx, company: &str, id: &str) -> Result<bool> {
         let gone = sqlx::query("DELETE FROM company_offices WHERE id = ? AND company_id = ?")

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use talentmesh_company::{run, Config};
+use talentmesh_proto::company::v1 as pb;
 use talentmesh_testkit::company::Companies;
 use talentmesh_testkit::{Spawned, TestEnv, TestKeys};
 
@@ -26,6 +27,19 @@ impl std::ops::Deref for Running {
     type Target = Companies;
     fn deref(&self) -> &Companies {
         &self.clients
+    }
+}
+
+/// An invitation into `company` of `invitee<n>@example.com` as a viewer.
+pub fn invitation(company: &str, n: usize) -> pb::CreateInvitationRequest {
+    pb::CreateInvitationRequest {
+        parent: company.to_string(),
+        invitation: Some(pb::Invitation {
+            email: format!("invitee{n}@example.com"),
+            role: pb::MemberRole::Viewer as i32,
+            ..Default::default()
+        }),
+        ..Default::default()
     }
 }
 

@@ -185,6 +185,7 @@ pub async fn company(m: &Mesh, owner: &User, name: &str) -> (String, String) {
                     }),
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             owner,
         ))
