@@ -11,27 +11,13 @@ use std::time::{Duration, Instant};
 use common::Harness;
 use talentmesh_proto::sync::v1::{
     CancelOperationRequest, GetOperationRequest, ListOperationsRequest, ListOperationsResponse,
-    Operation, OperationKind, OperationState, StartOperationRequest,
+    Operation, OperationKind, OperationState,
 };
 use talentmesh_syncfixture::gate::CheckGate;
 use talentmesh_syncfixture::{projections, AppOptions};
 use tonic::Code;
 
 const SETTLE: Duration = Duration::from_secs(60);
-
-async fn start(h: &Harness, kind: OperationKind) -> Operation {
-    h.admin
-        .clone()
-        .start_operation(h.admin_request(StartOperationRequest {
-            kind: kind as i32,
-            projections: vec![],
-        }))
-        .await
-        .expect("start operation")
-        .into_inner()
-        .operation
-        .expect("operation")
-}
 
 async fn get(h: &Harness, name: &str) -> Operation {
     h.admin
@@ -184,7 +170,7 @@ async fn a_cancelled_repair_stops_at_a_batch_boundary_and_keeps_what_it_repaired
 
     // The repair may start one projection: it repairs search, then waits before the next.
     gate.allow(1);
-    let op = start(&h, OperationKind::Repair).await;
+    let op = h.start_operation(OperationKind::Repair).await;
     assert_eq!(op.projections[0].projection, projections::SEARCH);
     let first_done = wait_for(&h, &op.name, "the search repair", |o| o.projections[0].done).await;
     assert_eq!(first_done.state, OperationState::Running as i32);

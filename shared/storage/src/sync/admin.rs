@@ -23,6 +23,11 @@ use crate::Error;
 const MAX_PAGE: i32 = 1000;
 const DEFAULT_PAGE: i32 = 100;
 
+/// The page size asked for, [`DEFAULT_PAGE`] for 0 (after [`check_page_size`]).
+fn page_size(asked: i32) -> usize {
+    usize::try_from(if asked == 0 { DEFAULT_PAGE } else { asked }).unwrap_or(100)
+}
+
 /// INVALID_ARGUMENT on `page_size` unless it is 0 (the default) to [`MAX_PAGE`].
 fn check_page_size(page_size: i32) -> Result<(), Status> {
     if (0..=MAX_PAGE).contains(&page_size) {
@@ -201,12 +206,7 @@ impl SyncAdminService for SyncAdmin {
         {
             return Err(invalid("page_token", "not a token this service issued"));
         }
-        let size = if r.page_size == 0 {
-            DEFAULT_PAGE
-        } else {
-            r.page_size
-        };
-        let size = usize::try_from(size).unwrap_or(100);
+        let size = page_size(r.page_size);
         let (operations, more) = self
             .inner
             .operations
@@ -279,12 +279,7 @@ impl SyncAdminService for SyncAdmin {
         if after.as_deref().is_some_and(|a| !is_entry_id(a)) {
             return Err(invalid("page_token", "not a token this service issued"));
         }
-        let size = if r.page_size == 0 {
-            DEFAULT_PAGE
-        } else {
-            r.page_size
-        };
-        let size = usize::try_from(size).unwrap_or(100);
+        let size = page_size(r.page_size);
         let letters = self
             .inner
             .dead_letters

@@ -108,10 +108,10 @@ impl Harness {
         false
     }
 
-    /// Runs an operation through the admin contract and waits for its end.
-    pub async fn operation(&self, kind: OperationKind) -> Operation {
-        let mut admin = self.admin.clone();
-        let started = admin
+    /// Starts an operation through the admin contract; answers it as started.
+    pub async fn start_operation(&self, kind: OperationKind) -> Operation {
+        self.admin
+            .clone()
             .start_operation(self.admin_request(StartOperationRequest {
                 kind: kind as i32,
                 projections: vec![],
@@ -120,7 +120,13 @@ impl Harness {
             .expect("start operation")
             .into_inner()
             .operation
-            .expect("operation");
+            .expect("operation")
+    }
+
+    /// Runs an operation through the admin contract and waits for its end.
+    pub async fn operation(&self, kind: OperationKind) -> Operation {
+        let mut admin = self.admin.clone();
+        let started = self.start_operation(kind).await;
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let op = admin
