@@ -216,7 +216,11 @@ async fn posts_and_finds_a_job(bin: &str) {
     .concat();
     let run = run(bin, cert.as_ref(), &args).await;
     assert!(run.success, "{}", run.output);
-    assert_eq!(run.stderr, "", "a successful run prints nothing on stderr: {}", run.output);
+    assert_eq!(
+        run.stderr, "",
+        "a successful run prints nothing on stderr: {}",
+        run.output
+    );
     assert!(run.get("user").starts_with("users/"), "{}", run.output);
     let company = run.get("company");
     assert!(company.starts_with("companies/"), "{}", run.output);
