@@ -180,10 +180,10 @@ pub enum DeadLetterCommand {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "which", required = true, multiple = false, args = ["ids", "all"])]
 pub struct DeadLetterPick {
     pub service: String,
-    /// Dead-letter ids (from `list`).
+    /// Dead-letter ids (from `list`); or `--all`.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub ids: Vec<String>,
     /// Every dead letter of the service.
     #[arg(long)]
@@ -291,6 +291,36 @@ pub struct SeedArgs {
 mod tests {
     use super::*;
     use crate::error::exit;
+
+    /// The dead letters `replay`/`discard` would act on, as parsed from `args`.
+    fn pick(args: &[&str]) -> Result<(String, Vec<String>, bool), clap::Error> {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(args)?;
+        match cli.command {
+            Command::Sync(SyncCommand::DeadLetters(
+                DeadLetterCommand::Replay(p) | DeadLetterCommand::Discard(p),
+            )) => Ok((p.service, p.ids, p.all)),
+            other => panic!("not a dead-letter pick: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn dead_letters_are_picked_by_id_or_all_for_a_service() {
+        let base = ["talentmeshctl", "sync", "dead-letters"];
+        let with = |rest: &[&str]| pick(&[&base[..], rest].concat());
+        assert_eq!(
+            with(&["discard", "job", "1-0", "2-0"]).unwrap(),
+            ("job".into(), vec!["1-0".into(), "2-0".into()], false)
+        );
+        assert_eq!(
+            with(&["replay", "job", "--all"]).unwrap(),
+            ("job".into(), vec![], true)
+        );
+        // Neither, both, or no service: usage errors.
+        assert!(with(&["replay", "job"]).is_err());
+        assert!(with(&["replay", "job", "1-0", "--all"]).is_err());
+        assert!(with(&["discard", "--all"]).is_err());
+    }
 
     #[test]
     fn the_help_lists_every_exit_code_with_its_number() {
