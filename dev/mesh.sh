@@ -138,14 +138,14 @@ start_one() {
       TALENTMESH_IDENTITY_ADMIN_PASSWORD="$(admin_password)" \
       TALENTMESH_IDENTITY_KEY_ENCRYPTION_KEY="$(key_encryption_key)" \
       TALENTMESH_IDENTITY_TRUSTED_PROXIES="${TALENTMESH_IDENTITY_TRUSTED_PROXIES:-127.0.0.1/32,::1/128}" \
-      setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
+      setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null 4>&- &
     ;;
   gateway)
     TALENTMESH_GATEWAY_HTTP_ADDR="$GATEWAY_ADDR" \
-      setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
+      setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null 4>&- &
     ;;
   *)
-    setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null &
+    setsid "$RELEASE_DIR/$bin" >>"$logfile" 2>&1 </dev/null 4>&- &
     ;;
   esac
   echo $! >"$pidfile"

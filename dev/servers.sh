@@ -724,13 +724,18 @@ acl {
 }
 EOF
   )
-  # -dev: single server, in-memory state. gRPC TLS and HTTPS stay off.
+  # -dev: single server, in-memory state. gRPC TLS and HTTPS stay off. Every process of the
+  # mesh (and of every test mesh) talks to this one agent from 127.0.0.1, each holding a
+  # connection per blocking query it follows, so Consul's default of 200 connections per client
+  # address is reached (429 "too many concurrent connections"); in a deployment each node has
+  # its own agent.
   spawn "$CONSUL_LOG" "$CONSUL_BIN" agent -dev -node=talentmesh-dev \
     -bind=127.0.0.1 -client=127.0.0.1 -data-dir="$CONSUL_DIR/data" -pid-file="$CONSUL_PID" \
     -http-port="$CONSUL_HTTP_PORT" -https-port=-1 -grpc-port="$CONSUL_GRPC_PORT" -grpc-tls-port=-1 \
     -dns-port="$CONSUL_DNS_PORT" -server-port="$CONSUL_SERVER_PORT" \
     -serf-lan-port="$CONSUL_SERF_LAN_PORT" -serf-wan-port="$CONSUL_SERF_WAN_PORT" \
-    -hcl='disable_update_check = true' -config-file="$CONSUL_ACL_CONFIG"
+    -hcl='disable_update_check = true' -hcl='limits { http_max_conns_per_client = 2000 }' \
+    -config-file="$CONSUL_ACL_CONFIG"
   wait_until consul "$CONSUL_LOG" 60 consul_acl_ready
   for name in $(consul_mesh_services); do
     consul_ensure_service_token "$mgmt" "$name" ||

@@ -16,8 +16,11 @@ pub enum Lines {
 /// Refused: control characters (C0, DEL and C1; U+0000 above all, which PostgreSQL cannot
 /// store in `text` or `jsonb`) except tab, line feed and carriage return in
 /// [`Lines::Multi`] fields; Unicode noncharacters (U+FDD0–U+FDEF and the last two code points
-/// of every plane, which are not for interchange); and U+2028/U+2029 in [`Lines::Single`]
-/// fields. Unpaired surrogates cannot occur: a `&str` is valid UTF-8 (protobuf decoding and
+/// of every plane, which are not for interchange); and in [`Lines::Single`] fields U+2028/U+2029,
+/// the bidirectional override, embedding and isolate controls (U+202A–U+202E, U+2066–U+2069:
+/// they make a name display as another) and the invisible spaces U+200B and U+2060 (they make
+/// two names that look the same differ). Joiners (U+200C/U+200D, needed by some scripts and
+/// emoji sequences) and the direction marks U+200E/U+200F stay allowed. Unpaired surrogates cannot occur: a `&str` is valid UTF-8 (protobuf decoding and
 /// JSON parsing refuse them before a handler runs). Lengths are each field's own rule.
 pub fn check_text(value: &str, lines: Lines) -> Option<String> {
     for (at, c) in value.chars().enumerate() {
@@ -35,6 +38,10 @@ pub fn check_text(value: &str, lines: Lines) -> Option<String> {
             "must not contain Unicode noncharacters"
         } else if lines == Lines::Single && matches!(c, '\u{2028}' | '\u{2029}') {
             "must be a single line"
+        } else if lines == Lines::Single && is_bidi_control(c) {
+            "must not contain bidirectional override, embedding or isolate controls"
+        } else if lines == Lines::Single && matches!(c, '\u{200B}' | '\u{2060}') {
+            "must not contain invisible zero-width spaces"
         } else {
             continue;
         };
@@ -45,6 +52,14 @@ pub fn check_text(value: &str, lines: Lines) -> Option<String> {
         ));
     }
     None
+}
+
+/// The explicit bidirectional formatting characters that reorder what follows them (UAX #9:
+/// LRE, RLE, PDF, LRO, RLO and the isolates LRI, RLI, FSI, PDI): in a name they make one text
+/// display as another (`abc\u{202E}fed` shows as `abcdef`; CVE-2021-42574, "Trojan Source").
+/// The marks LRM/RLM/ALM, which reorder nothing, stay allowed.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn is_noncharacter(c: char) -> bool {
@@ -74,6 +89,24 @@ mod tests {
         }
         assert!(check_text("a\u{2028}b", Lines::Single).is_some());
         assert_eq!(check_text("a\u{2028}b", Lines::Multi), None);
+    }
+
+    #[test]
+    fn names_refuse_reordering_controls_and_invisible_spaces_documents_keep_them() {
+        for bad in [
+            "abc\u{202e}fed",
+            "\u{202a}x",
+            "x\u{2066}y\u{2069}",
+            "星河\u{200b}科技",
+            "a\u{2060}b",
+        ] {
+            let why = check_text(bad, Lines::Single).unwrap_or_default();
+            assert!(why.contains("U+"), "{bad:?}: {why}");
+            assert_eq!(check_text(bad, Lines::Multi), None, "{bad:?}");
+        }
+        for good in ["שלום\u{200f} Ltd", "می\u{200c}خواهم", "👩\u{200d}💻 Studio"] {
+            assert_eq!(check_text(good, Lines::Single), None, "{good:?}");
+        }
     }
 
     #[test]

@@ -205,13 +205,25 @@ fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// UNAVAILABLE with the usual details (ErrorInfo naming the service, RetryInfo of a second),
+/// so a caller sees why and when to retry like from any other error.
 fn unavailable(service: &str, tried: usize) -> BoxError {
-    let message = if tried == 0 {
-        format!("no healthy instance of {service}")
+    let (reason, message) = if tried == 0 {
+        (
+            "NO_HEALTHY_INSTANCE",
+            format!("no healthy instance of {service}"),
+        )
     } else {
-        format!("no instance of {service} accepted the connection")
+        (
+            "NO_INSTANCE_REACHABLE",
+            format!("no instance of {service} accepted the connection"),
+        )
     };
-    Box::new(tonic::Status::unavailable(message))
+    let error = crate::error::ApiError::unavailable(message)
+        .with_reason(reason)
+        .with_metadata("service", service)
+        .with_retry_after(std::time::Duration::from_secs(1));
+    Box::new(tonic::Status::from(error))
 }
 
 #[cfg(test)]
@@ -250,6 +262,29 @@ mod tests {
         let (code, took) = call(channel).await;
         assert_eq!(code, Some(tonic::Code::Unavailable));
         assert!(took < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn no_instance_says_which_service_and_when_to_retry() {
+        use prost::Message;
+        let error = unavailable("matching", 0);
+        let status = error.downcast_ref::<tonic::Status>().unwrap();
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        let rpc = talentmesh_proto::google::rpc::Status::decode(status.details()).unwrap();
+        let types: Vec<&str> = rpc.details.iter().map(|d| d.type_url.as_str()).collect();
+        assert!(
+            types.iter().any(|t| t.ends_with("google.rpc.ErrorInfo"))
+                && types.iter().any(|t| t.ends_with("google.rpc.RetryInfo")),
+            "{types:?}"
+        );
+        let info = rpc
+            .details
+            .iter()
+            .find(|d| d.type_url.ends_with("ErrorInfo"))
+            .map(|d| talentmesh_proto::google::rpc::ErrorInfo::decode(d.value.as_slice()).unwrap())
+            .unwrap();
+        assert_eq!(info.reason, "NO_HEALTHY_INSTANCE");
+        assert_eq!(info.metadata["service"], "matching");
     }
 
     #[tokio::test]
