@@ -265,6 +265,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unwrap_used)]
     fn no_instance_says_which_service_and_when_to_retry() {
         use prost::Message;
         let error = unavailable("matching", 0);
