@@ -6,7 +6,10 @@
 #   dev/chart.sh check    helm lint; helm template with the default values and with
 #                         values-production.yaml (monitoring on); every rendered manifest checked
 #                         against the Kubernetes $KUBE_VERSION schemas; every service of
-#                         services.tsv present in values.yaml with the same ports
+#                         services.tsv present in values.yaml with the same ports; the notes
+#                         (notesPreview); values that must fail the render (REFUSED, and each
+#                         process of services.tsv given the other kind); the helm test probe
+#                         image at dev/image.sh's grpc-health-probe version
 #
 #   helm                 built from its Go module with the machine's Go (go install ...@HELM_VERSION,
 #                        with the release's version and Kubernetes version stamped in) into
@@ -94,6 +97,63 @@ render() {
     "$@" >"$out"
 }
 
+# Values the chart must refuse, each "--set ARGS<tab>what the error must say": settings the
+# Kubernetes API would reject or with which the mesh cannot work, caught at render time.
+REFUSED=(
+  "services.identity.autoscaling.minReplicas=10	services.identity.autoscaling: minReplicas 10 is above maxReplicas 5"
+  "serviceDefaults.autoscaling.maxReplicas=1	minReplicas 2 is above maxReplicas 1"
+  "services.identity.enabled=false	services.identity is disabled, but company, job, matching, resume call it"
+  "services.company.enabled=false	services.company is disabled, but job, matching, resume call it"
+  "services.company.kind=rest	at '/services/company/kind': value must be one of 'grpc', 'http'"
+)
+
+# refused SET WANT: rendering with --set SET fails, with an error that says WANT.
+refused() {
+  local err
+  if err=$(render /dev/null --set "$1" 2>&1); then
+    echo "--set $1: rendered, but must be refused" >&2
+    return 1
+  fi
+  grep -qF -- "$2" <<<"$err" || {
+    echo "--set $1: refused, but not saying \"$2\": $err" >&2
+    return 1
+  }
+}
+
+# refusals: every case of REFUSED, and each process of services.tsv given the kind it does not
+# serve (the chart's list of kinds follows services.tsv).
+refusals() {
+  local cases=("${REFUSED[@]}") name kind other failed=0
+  while IFS=$'\t' read -r name _ kind _; do
+    other=$([[ $kind == http ]] && echo grpc || echo http)
+    cases+=("services.$name.kind=$other	services.$name.kind: \"$other\", but talentmesh-$name serves $kind")
+  done < <(grep -v '^#' "$REPO/services.tsv" | grep .)
+  local case
+  for case in "${cases[@]}"; do
+    refused "${case%%$'\t'*}" "${case#*$'\t'}" || failed=1
+  done
+  ((failed)) || echo "all ${#cases[@]} values refused, each with its message"
+  return "$failed"
+}
+
+# notes FILE [ARGS...]: NOTES.txt renders (notesPreview), naming the release.
+notes() {
+  local out=$1
+  shift
+  render "$out" --set notesPreview=true --show-only templates/notes-preview.yaml "$@" &&
+    grep -q "is installed as release talentmesh" "$out"
+}
+
+# probe_version: the helm test's grpc-health-probe image is the version dev/image.sh installs.
+probe_version() {
+  local pinned chart
+  pinned=$(sed -n 's/^GRPC_HEALTH_PROBE_VERSION=//p' "$TALENTMESH_DEV_DIR/image.sh")
+  chart=$(render /dev/stdout --show-only templates/tests/test-health.yaml |
+    sed -n 's|.*image: "[^"]*grpc-health-probe:\([^"]*\)".*|\1|p' | sort -u)
+  [[ -n $pinned && $chart == "$pinned" ]] ||
+    { echo "helm test probe image tag '$chart', dev/image.sh pins '$pinned'" >&2; return 1; }
+}
+
 check() {
   install
   local work
@@ -110,6 +170,10 @@ check() {
     -f "$CHART/values-production.yaml"
   step "the manifests against the Kubernetes $KUBE_VERSION schemas" "${validate[@]}" \
     --kube-version "$KUBE_VERSION" "$work/default.yaml" "$work/production.yaml"
+  step "NOTES.txt (values-production.yaml, notesPreview)" notes "$work/notes.txt" \
+    -f "$CHART/values-production.yaml"
+  step "values the chart must refuse" refusals
+  step "helm test probe image at dev/image.sh's grpc-health-probe version" probe_version
   ((${#FAILED[@]} == 0)) || die "chart check failed: $(printf '%s; ' "${FAILED[@]}")"
   log "chart OK"
 }

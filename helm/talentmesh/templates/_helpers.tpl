@@ -57,6 +57,17 @@ maps merge key by key, lists are replaced), as YAML; use with fromYaml. Argument
 {{- if not (has $svc.kind (list "grpc" "http")) -}}
 {{- fail (printf "services.%s.kind: %q is not grpc or http" $name $svc.kind) -}}
 {{- end -}}
+{{- /* The processes of services.tsv serve one protocol each (its `kind` column, checked by
+dev/chart.sh): the image's binary decides, so the probes must match it. */ -}}
+{{- $binaryKind := dict "identity" "grpc" "company" "grpc" "job" "grpc" "resume" "grpc" "matching" "grpc" "sync" "grpc" "gateway" "http" -}}
+{{- with index $binaryKind $name -}}
+{{- if ne . $svc.kind -}}
+{{- fail (printf "services.%s.kind: %q, but talentmesh-%s serves %s (only the gateway is http)" $name $svc.kind $name .) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $svc.autoscaling.enabled (gt (int $svc.autoscaling.minReplicas) (int $svc.autoscaling.maxReplicas)) -}}
+{{- fail (printf "services.%s.autoscaling: minReplicas %v is above maxReplicas %v" $name $svc.autoscaling.minReplicas $svc.autoscaling.maxReplicas) -}}
+{{- end -}}
 {{- toYaml $svc -}}
 {{- end -}}
 
@@ -189,5 +200,26 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "[%s]:%v" $host (index . 1) -}}
 {{- else -}}
 {{- printf "%s:%v" $host (index . 1) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Checks across services, made once per render (templates/validate.yaml): every service an enabled
+one names in `calls` is enabled too (else the caller starts and fails on each call). The error
+names the callers.
+*/}}
+{{- define "talentmesh.validate" -}}
+{{- $enabled := include "talentmesh.enabledServices" . | fromJsonArray -}}
+{{- $callersOf := dict -}}
+{{- range $name := $enabled -}}
+{{- $svc := include "talentmesh.service" (list $ $name) | fromYaml -}}
+{{- range $call := $svc.calls -}}
+{{- if and (ne $call "*") (hasKey $.Values.services $call) (not (has $call $enabled)) -}}
+{{- $_ := set $callersOf $call (append (get $callersOf $call | default list) $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $callee := keys $callersOf | sortAlpha -}}
+{{- fail (printf "services.%s is disabled, but %s call it (services.<name>.calls): enable it, or disable or change them too" $callee (join ", " (index $callersOf $callee))) -}}
 {{- end -}}
 {{- end -}}
