@@ -374,7 +374,11 @@ redis_ready() {
 }
 
 # The ACL rules of every user, one `user <name> <rules...>` line each (the ACL file format):
-#  - default: off, so nothing works without credentials;
+#  - default: off, so nothing works without credentials, but with every permission: Redis 7.0
+#    replays the append-only file as `default` and checks its ACL again at each EXEC
+#    (redis/redis#14541), and a Lua script that writes twice (every projection upsert) is logged
+#    as MULTI/EXEC, so a default user without permissions silently dropped those writes at each
+#    restart (cache entries rolled back; found as drift). `check-redis` guards it;
 #  - admin: everything (these scripts and the tests' per-test prefixes);
 #  - each service: every command but the dangerous ones (KEYS, FLUSHALL, CONFIG, ACL, ...) on
 #    its own keys and channels <name>:* (its stream is <name>:events, its dead letters, caches,
@@ -382,9 +386,13 @@ redis_ready() {
 #    only the consumer-group commands on the streams it consumes (STORE_CONSUMES): it may read,
 #    claim and acknowledge them but not XADD, XDEL or XTRIM, so no service can forge another's
 #    events.
+redis_default_acl_line() {
+  printf 'user default off resetpass resetkeys resetchannels ~* &* +@all\n'
+}
+
 redis_acl_lines() {
   local name pw hash producer selector
-  printf 'user default off resetpass resetkeys resetchannels -@all\n'
+  redis_default_acl_line
   hash=$(printf '%s' "$(store_password redis admin)" | sha256sum | cut -d' ' -f1)
   printf 'user admin on #%s ~* &* +@all\n' "$hash"
   for name in $(store_services); do
@@ -410,9 +418,49 @@ redis_start() {
   require_free_port redis "$REDIS_PORT"
   redis_write_acl
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" \
-    --appendonly yes --appendfsync everysec --aclfile "$REDIS_ACL" \
+    "${REDIS_DURABILITY[@]}" --aclfile "$REDIS_ACL" \
     --daemonize yes --pidfile "$REDIS_PID" --logfile "$REDIS_LOG"
   wait_until redis "$REDIS_LOG" 30 redis_ready
+}
+
+# What a write acknowledged by Redis survives: a restart replays the append-only file.
+REDIS_DURABILITY=(--appendonly yes --appendfsync everysec)
+
+# check-redis: a private redis-server on a free port, started as redis_start starts the real one
+# (same durability, same default user), keeps what a transaction and a two-write Lua script
+# wrote across a restart. Exits non-zero, naming what was lost, otherwise.
+cmd_check_redis() {
+  local dir port lost=0
+  have redis-server redis-cli || ensure_apt_packages redis-server redis-tools
+  dir=$(mktemp -d)
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  { redis_default_acl_line && printf 'user check on >check ~* &* +@all\n'; } >"$dir/users.acl"
+  check_cli() { REDISCLI_AUTH=check redis-cli --no-auth-warning --user check -p "$port" "$@"; }
+  check_start() {
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" "${REDIS_DURABILITY[@]}" \
+      --aclfile "$dir/users.acl" --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+    wait_until "redis (check, port $port)" "$dir/redis.log" 30 bash -c "[[ \$(REDISCLI_AUTH=check redis-cli --no-auth-warning --user check -p $port ping 2>/dev/null) == PONG ]]"
+  }
+  check_start
+  # Logged as MULTI/EXEC only when a script or transaction writes more than once: the second
+  # upsert deletes and writes, like a projection updating a cache entry.
+  local upsert="redis.call('DEL', KEYS[1]); redis.call('HSET', KEYS[1], 'v', ARGV[1]); return 1"
+  check_cli eval "$upsert" 1 lua 1 >/dev/null
+  check_cli eval "$upsert" 1 lua 2 >/dev/null
+  printf 'MULTI\nSET multi 1\nSET multi 2\nEXEC\n' | check_cli >/dev/null
+  check_cli shutdown >/dev/null 2>&1 || true
+  wait_until "redis (check) stopping" "$dir/redis.log" 30 bash -c "[[ ! -e $dir/redis.pid ]]"
+  check_start
+  [[ $(check_cli hget lua v) == 2 ]] || { log "redis: a Lua script's writes were lost at restart"; lost=1; }
+  [[ $(check_cli get multi) == 2 ]] || { log "redis: a MULTI/EXEC was lost at restart"; lost=1; }
+  check_cli shutdown nosave >/dev/null 2>&1 || true
+  if ((lost)); then
+    grep -m3 NOPERM "$dir/redis.log" >&2 || true
+    rm -rf "$dir"
+    die "redis: writes acknowledged before a restart are gone after it"
+  fi
+  rm -rf "$dir"
+  log "redis: transactions and Lua writes survive a restart (append-only file replayed)"
 }
 
 # ACL users, every `up` (idempotent): users.acl written anew; a server started with it loads it
@@ -838,7 +886,11 @@ cmd_status() {
 
 main() {
   local cmd=${1:-} name names=() i
-  [[ $cmd =~ ^(up|down|status)$ ]] || die "usage: $0 up|down|status [${ALL_SERVERS[*]}]"
+  if [[ $cmd == check-redis ]]; then
+    cmd_check_redis
+    return
+  fi
+  [[ $cmd =~ ^(up|down|status)$ ]] || die "usage: $0 up|down|status [${ALL_SERVERS[*]}] | check-redis"
   shift
   for name in "${@:-${ALL_SERVERS[@]}}"; do
     [[ " ${ALL_SERVERS[*]} " == *" $name "* ]] || die "unknown server '$name' (${ALL_SERVERS[*]})"
