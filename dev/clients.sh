@@ -87,4 +87,6 @@ cat >"$gen/bin/python-client" <<SH
 PYTHONPATH="$gen/python:$clients/python\${PYTHONPATH:+:\$PYTHONPATH}" exec "$venv/bin/python" "$clients/python/client.py" "\$@"
 SH
 chmod +x "$gen/bin/python-client"
+# The Python client's own tests (bad certificate files end in one line, not a traceback).
+(cd "$clients/python" && PYTHONPATH="$gen/python" "$venv/bin/python" -m unittest -q test_client.py) >&2
 log "clients ready: tests/clients/gen/bin/go-client, tests/clients/gen/bin/python-client"

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import ssl
 import sys
 import time
 
@@ -57,9 +58,20 @@ def parse_args():
     p.add_argument("--email", default=f"employer-{secrets.token_hex(6)}@example.com")
     p.add_argument("--password", default="correct horse 42")
     args = p.parse_args()
-    if not args.insecure and not (args.ca and args.cert and args.key):
-        p.error("give --ca, --cert and --key (Connect mutual TLS), or --insecure")
+    if not args.insecure:
+        if not (args.ca and args.cert and args.key):
+            p.error("give --ca, --cert and --key (Connect mutual TLS), or --insecure")
+        for option in ("ca", "cert", "key"):
+            path = getattr(args, option)
+            if not os.path.isfile(path):
+                fail(f"--{option} {path}: no such file")
     return args
+
+
+def fail(message):
+    """Ends the run with one line on stderr, `client.py: <message>`, and exit code 2."""
+    print(f"{os.path.basename(sys.argv[0])}: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def channel(args, service):
@@ -93,7 +105,11 @@ def main():
     with contextlib.ExitStack() as stack:
         channels = []
         for service in ("identity", "company", "job"):
-            c = channel(args, service)
+            try:
+                c = channel(args, service)
+            except (OSError, ssl.SSLError) as e:
+                # A certificate or key that is not PEM, a key that does not match the leaf.
+                fail(f"cannot use --ca {args.ca}, --cert {args.cert}, --key {args.key}: {e}")
             stack.callback(c.close)
             channels.append(c)
         return run(args, *channels)

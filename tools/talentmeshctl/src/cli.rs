@@ -25,7 +25,7 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  done; `status`: the mesh is healthy
   1  any other error: the mesh refused the request (HTTP 400, 409, 429, 500, ...), an operation failed
-  2  usage: a wrong option or argument
+  2  usage: a wrong option, argument or setting (such as an empty Consul token file)
   3  unreachable: no answer from the gateway or Consul (connection refused, DNS, TLS, timeout),
      or the gateway answered 502, 503 or 504 (a service behind it is down)
   4  not found: HTTP 404
@@ -33,7 +33,9 @@ Exit codes:
   6  `status`: a service is missing or unhealthy
 An error is printed on stderr, with a line `hint:` when there is something to check; with --json
 it is also printed on stdout as {\"error\": {\"code\": .., \"message\": .., \"details\": [..]}}, a
-google.rpc.Status as the gateway answers errors (code: a google.rpc.Code number).";
+google.rpc.Status as the gateway answers errors (code: a google.rpc.Code number).
+An answer 429 (rate limited) or 503 is tried again after the delay the gateway asks for, up to 3
+and 6 tries and 30 s of waiting in all; each wait is said on stderr.";
 
 /// Where the mesh is and who is asking. The admin password is read from
 /// `TALENTMESH_ADMIN_PASSWORD` or a file, never from the command line (it would show in `ps`).
@@ -82,8 +84,8 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Every service's instances in Consul with their health and version, and the gateway's
-    /// health. Exits 6 when something is missing or unhealthy.
+    /// Every service's instances in Consul with their health and version, the gateway's too
+    /// and what its --gateway URL answers. Exits 6 when something is missing or unhealthy.
     Status(StatusArgs),
     /// The data-sync control plane (admins).
     #[command(subcommand)]
@@ -288,6 +290,7 @@ pub struct SeedArgs {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::error::exit;

@@ -80,6 +80,11 @@ impl Context {
 
     /// Consul with the token from `TALENTMESH_CONSUL_TOKEN` or the token file (none when
     /// neither exists: an agent without ACLs).
+    ///
+    /// # Errors
+    /// [`Error::Setting`] when the token file exists but is empty (`--consul-token-file
+    /// /dev/null`): Consul would take the request as the anonymous token's, whose empty catalog
+    /// makes every service look missing.
     pub fn consul(&self) -> Result<Consul> {
         let file = self
             .global
@@ -88,6 +93,19 @@ impl Context {
             .unwrap_or_else(|| data_path("consul/management.token"));
         let token =
             secret_from("TALENTMESH_CONSUL_TOKEN", &file, "consul token").unwrap_or_default();
+        if token.is_empty() && file.exists() {
+            return Err(Error::Setting {
+                message: format!(
+                    "the Consul token file {} is empty: Consul would answer as its anonymous \
+                     token, which sees no services",
+                    file.display()
+                ),
+                hint: "give --consul-token-file (TALENTMESH_CONSUL_TOKEN_FILE) a file holding \
+                       an ACL token that may read the catalog, such as \
+                       $TALENTMESH_DATA/consul/management.token, or set TALENTMESH_CONSUL_TOKEN"
+                    .into(),
+            });
+        }
         Consul::new(&self.global.consul, token, self.timeout())
     }
 }

@@ -38,6 +38,12 @@ impl Run {
     }
 }
 
+/// The output of one more run of `args`, for a failure message.
+async fn last_run(mesh: &Mesh, args: &[&str]) -> String {
+    let run = ctl(mesh, args).await;
+    format!("exit {}\n{}\n{}", run.code, run.stdout, run.stderr)
+}
+
 /// Runs the binary against `mesh` as the admin, with the tests' Consul and token.
 async fn ctl(mesh: &Mesh, args: &[&str]) -> Run {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_talentmeshctl"))
@@ -226,20 +232,31 @@ async fn demo_seed_makes_verified_companies_searchable_jobs_and_applications_at_
 async fn status_and_the_sync_commands_report_the_running_services_as_json() {
     let mesh = Mesh::start_with_sync(admin_env).await;
     let sync = mesh.sync.as_ref().unwrap();
-    let names = format!("identity={},sync={}", mesh.identity.service, sync.service);
-    let run = ctl(
-        &mesh,
-        &[
-            "status",
-            "--json",
-            "--services",
-            "identity,sync,gateway",
-            "--service-names",
-            &names,
-        ],
-    )
+    let gateway_name = talentmesh_e2e::gateway_consul_name(&mesh.env.id);
+    let names = format!(
+        "identity={},sync={},gateway={gateway_name}",
+        mesh.identity.service, sync.service
+    );
+    let args = [
+        "status",
+        "--json",
+        "--services",
+        "identity,sync,gateway",
+        "--service-names",
+        &names,
+    ];
+    // The gateway's registration passes once Consul has run its first check.
+    let healthy = eventually_value(Duration::from_secs(30), || async {
+        let run = ctl(&mesh, &args).await;
+        (run.code == 0).then_some(run)
+    })
     .await;
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let Some(run) = healthy else {
+        panic!(
+            "status never became healthy: {}",
+            last_run(&mesh, &args).await
+        );
+    };
     let status = run.json();
     assert_eq!(status["healthy"], true, "{status}");
     let services = status["services"].as_array().unwrap();
@@ -256,6 +273,23 @@ async fn status_and_the_sync_commands_report_the_running_services_as_json() {
         assert!(!instance["version"].as_str().unwrap().is_empty(), "{s}");
     }
     assert_eq!(status["gateway"]["ready"], true, "{status}");
+    // The gateway as Consul has it, like the services: its instance, version and metrics port.
+    let gateway = &status["gateway"]["instances"][0];
+    assert_eq!(gateway["health"], "passing", "{status}");
+    assert_eq!(
+        format!("http://127.0.0.1:{}", gateway["port"]),
+        mesh.base,
+        "{status}"
+    );
+    assert!(!gateway["version"].as_str().unwrap().is_empty(), "{status}");
+    assert!(
+        gateway["metricsPort"]
+            .as_str()
+            .unwrap()
+            .parse::<u16>()
+            .is_ok(),
+        "{status}"
+    );
 
     // A service missing from Consul makes the status unhealthy (exit 6), still as JSON.
     let run = ctl(

@@ -96,8 +96,9 @@ pub async fn verifications(ctx: &Context, cmd: VerificationCommand) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reviews each company in turn; stops at the first refusal (the ones before it are done,
-/// and the table printed so far, or the JSON beside the error, says which).
+/// Reviews each company in turn; stops at the first refusal (the ones before it are done:
+/// with `--json` the document beside the error lists them, else stderr does and stdout stays
+/// empty).
 async fn review(
     ctx: &Context,
     gateway: &crate::gateway::Gateway,
@@ -132,21 +133,28 @@ async fn review(
                 Ok(())
             }
         };
-    } else {
-        let mut table = output::table(["COMPANY", "NAME", "STATE"]);
+    }
+    if let Some(e) = failure {
+        // Nothing on stdout on failure; what was done before it goes with the error on stderr.
         for c in &done {
-            table.add_row(vec![
+            eprintln!(
+                "talentmeshctl: reviewed before the error: {} ({})",
                 text(&c["name"]),
-                text(&c["displayName"]),
-                short(&c["verificationState"], "VERIFICATION_STATE_"),
-            ]);
+                short(&c["verificationState"], "VERIFICATION_STATE_")
+            );
         }
-        println!("{table}");
+        return Err(e);
     }
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(()),
+    let mut table = output::table(["COMPANY", "NAME", "STATE"]);
+    for c in &done {
+        table.add_row(vec![
+            text(&c["name"]),
+            text(&c["displayName"]),
+            short(&c["verificationState"], "VERIFICATION_STATE_"),
+        ]);
     }
+    println!("{table}");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `status`: each service of `services.tsv` (the mesh's one list of services) as Consul sees
-//! it — instances, the worst of their checks, the version they registered — and the gateway's
+//! it — instances, the worst of their checks, the version and metrics port they registered —
+//! the gateway included (registered as `gateway`), whose `--gateway` URL is also asked for
 //! `/healthz` and `/readyz`. With `--all`, every other service registered in Consul too.
 
 use std::collections::BTreeMap;
@@ -64,8 +65,8 @@ struct ServiceStatus {
     error: String,
 }
 
-/// `status`: exit 0 when every selected service has a passing instance and the gateway is
-/// ready, [`exit::UNHEALTHY`] otherwise; an error when Consul cannot be asked at all
+/// `status`: exit 0 when every selected service (the gateway included) has a passing
+/// instance and the gateway's URL answers ready, [`exit::UNHEALTHY`] otherwise; an error when Consul cannot be asked at all
 /// ([`exit::UNREACHABLE`] when it does not answer, [`exit::PERMISSION`] for a refused token).
 pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode> {
     let renames = parse_renames(&args.service_names)?;
@@ -87,9 +88,9 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode> {
         .filter(|(n, _)| args.services.is_empty() || args.services.contains(n))
         .collect();
     let consul = ctx.consul()?;
+    // Every selected process, the gateway too: it registers in Consul like the services.
     let mut names: Vec<(String, String)> = selected
         .iter()
-        .filter(|(_, kind)| kind == "grpc")
         .map(|(n, _)| {
             (
                 n.clone(),
@@ -139,82 +140,33 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode> {
             },
         })
         .collect();
-    let gateway = if selected.iter().any(|(_, kind)| kind == "http") {
-        Some(gateway_health(ctx).await)
-    } else {
-        None
+    let is_http = |name: &str| selected.iter().any(|(n, kind)| n == name && kind == "http");
+    let (http, services): (Vec<ServiceStatus>, Vec<ServiceStatus>) =
+        services.into_iter().partition(|s| is_http(&s.name));
+    let gateway = match http.into_iter().next() {
+        Some(registered) => Some((registered, gateway_health(ctx).await)),
+        None => None,
     };
     let healthy = services.iter().all(|s| s.healthy)
-        && gateway
-            .as_ref()
-            .is_none_or(|g| g["ready"].as_bool() == Some(true));
+        && gateway.as_ref().is_none_or(|(registered, probe)| {
+            registered.healthy && probe["ready"].as_bool() == Some(true)
+        });
     if ctx.json() {
         output::json(&json!({
             "healthy": healthy,
             "services": services,
-            "gateway": gateway,
+            "gateway": gateway.as_ref().map(|(registered, probe)| with_probe(registered, probe)),
         }));
     } else {
         let mut table = output::table([
             "SERVICE", "INSTANCE", "ADDRESS", "HEALTH", "VERSION", "METRICS",
         ]);
         for s in &services {
-            let name = if s.name == s.consul_name {
-                s.name.clone()
-            } else {
-                format!("{} ({})", s.name, s.consul_name)
-            };
-            if s.instances.is_empty() {
-                let why = if s.error.is_empty() {
-                    "missing".to_string()
-                } else {
-                    format!("error: {}", s.error)
-                };
-                table.add_row(vec![
-                    name.clone(),
-                    "-".into(),
-                    "-".into(),
-                    why,
-                    "".into(),
-                    "".into(),
-                ]);
-            }
-            for i in &s.instances {
-                let mut health = i.health.clone();
-                if let Some(p) = i.problems.first() {
-                    health = format!("{health}: {p}");
-                }
-                table.add_row(vec![
-                    name.clone(),
-                    i.id.clone(),
-                    format!("{}:{}", i.address, i.port),
-                    health,
-                    i.version.clone(),
-                    i.metrics_port.clone(),
-                ]);
-            }
+            service_rows(&mut table, s);
         }
-        if let Some(g) = &gateway {
-            let health = match (g["live"].as_bool(), g["ready"].as_bool()) {
-                (Some(true), Some(true)) => format!(
-                    "ready ({} routes, upstreams: {})",
-                    output::text(&g["routes"]),
-                    g["upstreams"]
-                        .as_array()
-                        .map(|u| u.iter().map(output::text).collect::<Vec<_>>().join(" "))
-                        .unwrap_or_default()
-                ),
-                (Some(true), _) => "live, not ready".to_string(),
-                _ => format!("down: {}", output::text(&g["error"])),
-            };
-            table.add_row(vec![
-                "gateway".into(),
-                "-".into(),
-                output::text(&g["url"]),
-                health,
-                "".into(),
-                "".into(),
-            ]);
+        if let Some((registered, probe)) = &gateway {
+            service_rows(&mut table, registered);
+            probe_row(&mut table, probe);
         }
         println!("{table}");
         println!("mesh: {}", if healthy { "healthy" } else { "NOT healthy" });
@@ -224,6 +176,81 @@ pub async fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(exit::UNHEALTHY)
     })
+}
+
+/// One row per instance of `s`, or one saying why there is none.
+fn service_rows(table: &mut comfy_table::Table, s: &ServiceStatus) {
+    let name = if s.name == s.consul_name {
+        s.name.clone()
+    } else {
+        format!("{} ({})", s.name, s.consul_name)
+    };
+    if s.instances.is_empty() {
+        let why = if s.error.is_empty() {
+            "missing".to_string()
+        } else {
+            format!("error: {}", s.error)
+        };
+        table.add_row(vec![
+            name.clone(),
+            "-".into(),
+            "-".into(),
+            why,
+            "".into(),
+            "".into(),
+        ]);
+    }
+    for i in &s.instances {
+        let mut health = i.health.clone();
+        if let Some(p) = i.problems.first() {
+            health = format!("{health}: {p}");
+        }
+        table.add_row(vec![
+            name.clone(),
+            i.id.clone(),
+            format!("{}:{}", i.address, i.port),
+            health,
+            i.version.clone(),
+            i.metrics_port.clone(),
+        ]);
+    }
+}
+
+/// The gateway's Consul registration (`registered`) and what its `--gateway` URL answered
+/// (`probe`, from [`gateway_health`]) in one JSON object: the probe's fields and the
+/// registration's `consulName`, `healthy`, `instances` and `consulError`.
+fn with_probe(registered: &ServiceStatus, probe: &Value) -> Value {
+    let mut g = probe.clone();
+    g["consulName"] = registered.consul_name.clone().into();
+    g["healthy"] = registered.healthy.into();
+    g["instances"] = json!(registered.instances);
+    g["consulError"] = registered.error.clone().into();
+    g
+}
+
+/// The row of what the gateway's `--gateway` URL answered (ready, with its routes and
+/// upstreams, or why not), after its instances' rows.
+fn probe_row(table: &mut comfy_table::Table, g: &Value) {
+    let probe = match (g["live"].as_bool(), g["ready"].as_bool()) {
+        (Some(true), Some(true)) => format!(
+            "ready ({} routes, upstreams: {})",
+            output::text(&g["routes"]),
+            g["upstreams"]
+                .as_array()
+                .map(|u| u.iter().map(output::text).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        ),
+        (Some(true), _) => "live, not ready".to_string(),
+        _ => format!("down: {}", output::text(&g["error"])),
+    };
+    table.add_row(vec![
+        "gateway".into(),
+        "(--gateway)".into(),
+        output::text(&g["url"]),
+        probe,
+        "".into(),
+        "".into(),
+    ]);
 }
 
 /// The gateway's `/healthz` (alive) and `/readyz` (routes loaded, upstreams found).

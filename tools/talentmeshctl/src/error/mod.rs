@@ -124,7 +124,7 @@ impl Failure {
 #[derive(Debug, Error)]
 pub enum Error {
     /// The gateway or Consul answered with an error status.
-    #[error("{}", describe_http(*peer, method, path, *status, reason.as_deref(), message))]
+    #[error("{}", describe_http(*peer, method, path, *status, reason.as_deref(), message, *retry_after))]
     Http {
         peer: Peer,
         method: String,
@@ -133,6 +133,9 @@ pub enum Error {
         /// The `ErrorInfo` reason, e.g. `RATE_LIMITED`, when the body had one.
         reason: Option<String>,
         message: String,
+        /// How long the server asked to wait before trying again: the `google.rpc.RetryInfo`
+        /// detail's `retryDelay`, else the `Retry-After` header (whole seconds).
+        retry_after: Option<Duration>,
         /// The answer's `google.rpc.Status` as it came (the gateway's error body), if it was one
         /// (boxed: a `Result` carries the whole error on every return).
         body: Option<Box<Value>>,
@@ -151,6 +154,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Usage(String),
+    /// A setting that cannot work (an empty token file), with what to do instead; exits as
+    /// [`Error::Usage`].
+    #[error("{message}")]
+    Setting { message: String, hint: String },
     /// `source` while doing `what`; its kind (exit code, JSON code, hint) is the source's.
     #[error("{what}: {source}")]
     Context {
@@ -193,13 +200,22 @@ fn describe_http(
     status: u16,
     reason: Option<&str>,
     message: &str,
+    retry_after: Option<Duration>,
 ) -> String {
     let reason = reason.map(|r| format!(" {r}")).unwrap_or_default();
     let who = match peer {
         Peer::Gateway => "",
         Peer::Consul => "consul ",
     };
-    format!("{who}{method} {path}: HTTP {status}{reason}: {message}")
+    let retry = retry_after
+        .map(|d| format!(" (retry in {})", seconds(d)))
+        .unwrap_or_default();
+    format!("{who}{method} {path}: HTTP {status}{reason}: {message}{retry}")
+}
+
+/// A delay as people read it: seconds with one decimal, `1.9 s`.
+pub fn seconds(delay: Duration) -> String {
+    format!("{:.1} s", delay.as_secs_f64())
 }
 
 /// The `google.rpc.Code` for an HTTP status, as `google/rpc/code.proto` pairs them.
@@ -251,6 +267,16 @@ impl Error {
         }
     }
 
+    /// How long the server asked to wait before trying again (429 and 503 answers), if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Http { retry_after, .. } => *retry_after,
+            Error::Context { source, .. } => source.retry_after(),
+            Error::Partial { error, .. } => error.retry_after(),
+            _ => None,
+        }
+    }
+
     /// The process's exit code for this error, one of [`exit`].
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -261,7 +287,7 @@ impl Error {
                 _ => exit::OTHER,
             },
             Error::Transport { .. } => exit::UNREACHABLE,
-            Error::Usage(_) => exit::USAGE,
+            Error::Usage(_) | Error::Setting { .. } => exit::USAGE,
             Error::Context { source, .. } => source.exit_code(),
             Error::Partial { error, .. } => error.exit_code(),
             Error::Other(_) => exit::OTHER,
@@ -301,7 +327,18 @@ impl Error {
                     }
                 })
             }
-            Error::Http { peer, status, .. } => match (peer, status) {
+            Error::Http {
+                peer,
+                status,
+                retry_after,
+                ..
+            } => match (peer, status) {
+                (Peer::Gateway, 429) => Some(format!(
+                    "the mesh limits how often an account logs in and calls, and every \
+                     talentmeshctl command logs in once: wait {} and run it again, and leave \
+                     a pause between commands run in a loop",
+                    retry_after.map_or_else(|| "a few seconds".to_string(), seconds)
+                )),
                 (Peer::Gateway, 401) => Some(
                     "check --email (TALENTMESH_ADMIN_EMAIL) and the admin password \
                      (TALENTMESH_ADMIN_PASSWORD or --password-file)"
@@ -323,6 +360,7 @@ impl Error {
                 ),
                 _ => None,
             },
+            Error::Setting { hint, .. } => Some(hint.clone()),
             Error::Context { source, .. } => source.hint(),
             Error::Partial { error, .. } => error.hint(),
             Error::Usage(_) | Error::Other(_) => None,
@@ -390,6 +428,15 @@ impl Error {
                 "message": message,
                 "details": [error_info("INVALID_USAGE", Map::new())],
             }),
+            Error::Setting { message, hint } => {
+                let mut metadata = Map::new();
+                metadata.insert("hint".into(), hint.clone().into());
+                json!({
+                    "code": 3,
+                    "message": message,
+                    "details": [error_info("INVALID_SETTING", metadata)],
+                })
+            }
             Error::Context { what, source } => {
                 let mut status = source.to_status();
                 let message = format!("{what}: {}", status["message"].as_str().unwrap_or(""));
