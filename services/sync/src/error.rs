@@ -3,6 +3,8 @@
 //! code, message and `google.rpc` details, so a caller sees the same error it would have had
 //! from the instance directly.
 
+use std::time::Duration;
+
 use talentmesh_mesh::consul::ConsulError;
 use talentmesh_mesh::{ApiError, FieldViolation};
 use tonic::Status;
@@ -17,8 +19,12 @@ pub enum Error {
     NotAdmin,
     #[error("consul: {0}")]
     Consul(#[from] ConsulError),
-    #[error("no passing instance of {0} serves the sync admin api")]
+    /// Consul does not know the service, or its instances do not serve the sync admin api.
+    #[error("no service {0} with the sync framework is registered")]
     NoService(ServiceName),
+    /// Consul knows the service, but none of its instances passes its health check right now.
+    #[error("no instance of {0} is passing its health check")]
+    NoInstance(ServiceName),
     /// What an instance answered, relayed as it came.
     #[error("instance answered {}: {}", .0.code(), .0.message())]
     Instance(Status),
@@ -26,6 +32,10 @@ pub enum Error {
     #[error("broken answer from an instance: {0}")]
     BrokenAnswer(String),
 }
+
+/// How long a caller is told to wait (`google.rpc.RetryInfo`) when a registered service has no
+/// passing instance: a few health-check intervals, about what a restart takes.
+const NO_INSTANCE_RETRY: Duration = Duration::from_secs(5);
 
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -38,10 +48,12 @@ impl From<Error> for Status {
                 tracing::warn!(error = %e, "consul unreachable");
                 ApiError::unavailable("service discovery is unavailable").into()
             }
-            Error::NoService(ref service) => ApiError::not_found(format!(
-                "no service {service} with the sync framework is registered"
-            ))
-            .into(),
+            Error::NoService(_) => ApiError::not_found(err.to_string()).into(),
+            Error::NoInstance(_) => {
+                ApiError::unavailable(format!("{err}; it is registered, so try again shortly"))
+                    .with_retry_after(NO_INSTANCE_RETRY)
+                    .into()
+            }
             // Rebuilt from code, message and details alone: the instance's response headers
             // must not leak into ours.
             Error::Instance(status) => Status::with_details(
@@ -83,6 +95,10 @@ mod tests {
         assert_eq!(
             code(Error::NoService(ServiceName::new("nope"))),
             tonic::Code::NotFound
+        );
+        assert_eq!(
+            code(Error::NoInstance(ServiceName::new("job"))),
+            tonic::Code::Unavailable
         );
         assert_eq!(code(Error::Invalid(vec![])), tonic::Code::InvalidArgument);
         assert_eq!(code(Error::BrokenAnswer("x".into())), tonic::Code::Internal);

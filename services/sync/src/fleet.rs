@@ -133,17 +133,18 @@ impl Fleet {
 
     /// Passing instances of `service` that serve the admin API; empty when there are none.
     pub async fn instances(&self, service: &ServiceName) -> Result<Vec<Instance>> {
+        Ok(admin_only(self.passing(service).await?))
+    }
+
+    /// Every passing instance of `service`, whatever its tags.
+    async fn passing(&self, service: &ServiceName) -> Result<Vec<Instance>> {
         let consul_name = self.inner.renames.consul_name(service.as_str());
         let passing = self
             .inner
             .consul
             .passing_instances(consul_name, 0, CONSUL_WAIT)
             .await?;
-        Ok(passing
-            .value
-            .into_iter()
-            .filter(|i| i.tags.iter().any(|t| t == SYNC_ADMIN_TAG))
-            .collect())
+        Ok(passing.value)
     }
 
     /// Every service with at least one passing admin instance, by API name, with its instances.
@@ -176,13 +177,41 @@ impl Fleet {
         Ok(services)
     }
 
-    /// Like [`Self::instances`], but a service without any is NOT_FOUND.
+    /// Like [`Self::instances`], but a service without any is an error: [`Error::NoInstance`]
+    /// (UNAVAILABLE, retryable) when Consul knows the service but none of its instances passes
+    /// its health check right now — a restart, or a store it depends on being down, makes every
+    /// instance briefly critical, and that is not "no such service" — and [`Error::NoService`]
+    /// (NOT_FOUND) when Consul does not know the service, or its passing instances do not serve
+    /// the admin API (a service without the sync framework).
+    ///
+    /// Consul's health listing carries the tags of passing instances only, so a service none
+    /// of whose instances passes is taken as a sync service if Consul knows its name at all: a
+    /// service without the framework whose instances are all critical reads UNAVAILABLE too,
+    /// which a retry turns into NOT_FOUND once one of them passes.
     pub async fn require(&self, service: &ServiceName) -> Result<Vec<Instance>> {
-        let instances = self.instances(service).await?;
-        if instances.is_empty() {
+        let passing = self.passing(service).await?;
+        let any_passing = !passing.is_empty();
+        let admin = admin_only(passing);
+        if !admin.is_empty() {
+            return Ok(admin);
+        }
+        if any_passing {
             return Err(Error::NoService(service.clone()));
         }
-        Ok(instances)
+        let consul_name = self.inner.renames.consul_name(service.as_str());
+        let known = self
+            .inner
+            .consul
+            .services(0, CONSUL_WAIT)
+            .await?
+            .value
+            .iter()
+            .any(|n| n == consul_name);
+        Err(if known {
+            Error::NoInstance(service.clone())
+        } else {
+            Error::NoService(service.clone())
+        })
     }
 
     fn client(&self, instance: &Instance) -> std::result::Result<AdminClient, Status> {
@@ -292,6 +321,14 @@ impl Fleet {
             Status::unavailable(format!("no instance of {service} answered"))
         })))
     }
+}
+
+/// The instances among `instances` that serve the admin API.
+fn admin_only(instances: Vec<Instance>) -> Vec<Instance> {
+    instances
+        .into_iter()
+        .filter(|i| i.tags.iter().any(|t| t == SYNC_ADMIN_TAG))
+        .collect()
 }
 
 /// Did the client's own deadline end the call (rather than the instance answering)?

@@ -765,6 +765,78 @@ async fn non_admins_bad_names_bad_kinds_and_unknown_services_are_refused() {
     assert_eq!(fields, vec!["parent".to_string(), "kind".to_string()]);
 }
 
+/// Issue 16: while every instance of a registered sync service is critical in Consul (its
+/// database restarting), the service is UNAVAILABLE with a `RetryInfo`, not NOT_FOUND, so the
+/// CLI retries instead of saying the service does not exist.
+#[tokio::test]
+async fn a_registered_service_without_a_passing_instance_is_unavailable_not_unknown() {
+    use talentmesh_mesh::consul::Registration;
+    use talentmesh_mesh::error::rpc_status_of;
+    use talentmesh_proto::google::rpc;
+    use talentmesh_proto::prost::Message;
+
+    let keys = Keys::new();
+    let admin = keys.token(&["admin"]);
+    let (_sync, mut client) = start_sync(&keys).await;
+
+    // An instance whose gRPC health check can never pass: nothing listens on its port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let service = service_name();
+    let id = format!("{service}-1");
+    let consul = consul();
+    consul
+        .register(&Registration {
+            name: service.clone(),
+            id: id.clone(),
+            address: "127.0.0.1".into(),
+            port,
+            tags: vec![SYNC_ADMIN_TAG.to_string()],
+            meta: Default::default(),
+            check_interval: Duration::from_secs(1),
+            deregister_critical_after: Duration::from_secs(120),
+            connect_native: false,
+        })
+        .await
+        .unwrap();
+    let critical =
+        eventually(Duration::from_secs(20), || {
+            let (consul, id) = (consul.clone(), id.clone());
+            async move {
+                consul.instance_status(&id).await.ok().flatten().as_deref() == Some("critical")
+            }
+        })
+        .await;
+
+    let list = |parent: String| pb::ListSyncOperationsRequest {
+        parent,
+        page_size: 10,
+        page_token: String::new(),
+        filter: String::new(),
+    };
+    let down = client
+        .list_sync_operations(authed(list(format!("services/{service}")), &admin))
+        .await;
+    let unknown = client
+        .list_sync_operations(authed(list(format!("services/{}", service_name())), &admin))
+        .await;
+    consul.deregister(&id).await.unwrap();
+
+    assert!(critical, "the stand-in instance never became critical");
+    let down = down.unwrap_err();
+    assert_eq!(down.code(), Code::Unavailable, "{down:?}");
+    let delay = rpc_status_of(&down)
+        .details
+        .iter()
+        .find(|d| d.type_url.ends_with("google.rpc.RetryInfo"))
+        .map(|d| rpc::RetryInfo::decode(d.value.as_slice()).unwrap())
+        .and_then(|r| r.retry_delay)
+        .expect("a RetryInfo with a delay");
+    assert!(delay.seconds > 0, "{delay:?}");
+    assert_eq!(unknown.unwrap_err().code(), Code::NotFound);
+}
+
 #[tokio::test]
 async fn the_control_plane_reports_health_and_reflection_for_exactly_what_it_serves() {
     let keys = Keys::new();

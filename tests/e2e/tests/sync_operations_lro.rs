@@ -144,6 +144,9 @@ async fn a_running_operation_cancelled_through_the_gateway_ends_done() {
     let state = last["operation"]["state"].as_str().unwrap_or_default();
     if cancel_status == 200 {
         assert_eq!(cancel["operation"]["name"], name.as_str(), "{cancel}");
+        // The request shows at once, and stays on the operation however it ended.
+        assert_eq!(cancel["operation"]["cancelRequested"], true, "{cancel}");
+        assert_eq!(last["operation"]["cancelRequested"], true, "{last}");
         assert!(
             state == "OPERATION_STATE_CANCELLED" || state == "OPERATION_STATE_SUCCEEDED",
             "{last}"

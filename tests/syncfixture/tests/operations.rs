@@ -175,14 +175,24 @@ async fn a_cancelled_repair_stops_at_a_batch_boundary_and_keeps_what_it_repaired
     let first_done = wait_for(&h, &op.name, "the search repair", |o| o.projections[0].done).await;
     assert_eq!(first_done.state, OperationState::Running as i32);
     assert!(!first_done.done);
+    assert!(!first_done.cancel_requested);
 
     let asked = cancel(&h, &op.name).await.unwrap();
     assert_eq!(asked.name, op.name);
     assert_eq!(asked.state, OperationState::Running as i32);
+    assert!(asked.cancel_requested, "{asked:?}");
+    // Held before its next batch boundary, it still runs, and reads show the request at once.
+    let waiting = get(&h, &op.name).await;
+    assert_eq!(waiting.state, OperationState::Running as i32);
+    assert!(waiting.cancel_requested, "{waiting:?}");
+    let running = list(&h, 0, "", "state = RUNNING").await.unwrap();
+    assert_eq!(names(&running), vec![op.name.clone()]);
+    assert!(running.operations[0].cancel_requested, "{running:?}");
     gate.open();
     let ended = wait_for(&h, &op.name, "the cancellation", |o| o.done).await;
 
     assert_eq!(ended.state, OperationState::Cancelled as i32, "{ended:?}");
+    assert!(ended.cancel_requested, "{ended:?}");
     assert!(
         ended.end_time.is_some() && ended.error.is_empty(),
         "{ended:?}"
@@ -224,4 +234,76 @@ async fn a_cancelled_repair_stops_at_a_batch_boundary_and_keeps_what_it_repaired
     // It is listed as cancelled.
     let cancelled = list(&h, 0, "", "state = CANCELLED").await.unwrap();
     assert_eq!(names(&cancelled), vec![op.name.clone()]);
+}
+
+/// A finished operation as the version before AIP-151 `ListOperations` stored it: no `done`, no
+/// `create_time`, not in the list index; its id from `age` ago, so it sorts before `recent`.
+async fn store_legacy(h: &Harness, recent: &Operation, age: Duration) -> Operation {
+    let at = std::time::SystemTime::now() - age;
+    let since = at.duration_since(std::time::UNIX_EPOCH).unwrap();
+    let ts = uuid::Timestamp::from_unix(uuid::NoContext, since.as_secs(), since.subsec_nanos());
+    let id = uuid::Uuid::new_v7(ts).to_string();
+    let old = Operation {
+        name: format!("operations/{id}"),
+        done: false,
+        create_time: None,
+        ..recent.clone()
+    };
+    let mut conn = h.env.redis().await;
+    redis::cmd("SET")
+        .arg(format!("{}sync:operation:{id}", h.env.redis_prefix))
+        .arg(prost::Message::encode_to_vec(&old))
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    old
+}
+
+/// Issue 16: operations stored by the version before the list index still read as done and
+/// join the list once they are read, by id or as a projection's latest operation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_stored_before_the_list_index_read_as_done_and_join_the_list() {
+    let h = Harness::start().await;
+    let recent = h.operation(OperationKind::Check).await;
+    assert_eq!(recent.state, OperationState::Succeeded as i32, "{recent:?}");
+    let by_id = store_legacy(&h, &recent, Duration::from_secs(3600)).await;
+    let as_last = store_legacy(&h, &recent, Duration::from_secs(7200)).await;
+    let projection = &recent.projections[0].projection;
+    let mut conn = h.env.redis().await;
+    redis::cmd("SET")
+        .arg(format!("{}sync:last:{projection}", h.env.redis_prefix))
+        .arg(prost::Message::encode_to_vec(&as_last))
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&list(&h, 0, "", "").await.unwrap()),
+        vec![recent.name.clone()]
+    );
+
+    let read = get(&h, &by_id.name).await;
+    assert!(read.done, "{read:?}");
+    assert_eq!(read.state, OperationState::Succeeded as i32);
+    let status = h.status().await;
+    let last = status
+        .projections
+        .iter()
+        .find(|p| &p.name == projection)
+        .and_then(|p| p.last_operation.clone())
+        .expect("the projection's last operation");
+    assert_eq!(last.name, as_last.name);
+    assert!(last.done, "{last:?}");
+
+    let all = list(&h, 0, "", "").await.unwrap();
+    assert_eq!(
+        names(&all),
+        vec![
+            recent.name.clone(),
+            by_id.name.clone(),
+            as_last.name.clone()
+        ]
+    );
+    assert!(all.operations.iter().all(|o| o.done), "{all:?}");
+    let done = list(&h, 0, "", "state = SUCCEEDED").await.unwrap();
+    assert_eq!(names(&done).len(), 3, "{done:?}");
 }

@@ -232,7 +232,7 @@ impl SyncAdminService for SyncAdmin {
         require_admin(&req)?;
         let name = req.into_inner().name;
         let id = operation_id(&name)?;
-        let op = self
+        let mut op = self
             .inner
             .operations
             .get(id)
@@ -258,6 +258,7 @@ impl SyncAdminService for SyncAdmin {
             .await
             .map_err(store_error)?;
         tracing::warn!(operation = %name, "sync operation cancellation asked by an admin");
+        op.cancel_requested = true;
         Ok(Response::new(CancelOperationResponse {
             operation: Some(op),
         }))

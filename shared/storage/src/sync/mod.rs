@@ -429,6 +429,7 @@ fn new_operation(
         error: String::new(),
         done: false,
         create_time: Some(now),
+        cancel_requested: false,
     };
     Ok((op, chosen))
 }

@@ -7,8 +7,13 @@
 //! - `sync:operations`: a sorted set of ids, all with score 0, so it is ordered by id; ids are
 //!   UUIDv7 (time-ordered), so reading it backwards lists the newest first (AIP-151
 //!   `ListOperations`). It keeps the newest [`MAX_LISTED`]; records pushed out are deleted.
+//!   Records written before the index existed (and before `done`) are added to it when they are
+//!   read by id or as a projection's latest operation ([`Operations::get`], [`Operations::last`]):
+//!   the next listing then shows them. They carry no `done`; every read derives it from the state.
 //! - `sync:operation:{id}:cancel`: set by `CancelOperation`; the instance running the operation
 //!   looks for it at each batch boundary (cooperative cancellation, whichever instance runs it).
+//!   Reads show it at once as `cancel_requested`, and [`Operations::finish`] stores it with the
+//!   final record, so the request is visible before the next batch boundary and after the end.
 
 use std::time::Duration;
 
@@ -34,8 +39,30 @@ fn redis_err(e: redis::RedisError) -> Error {
     Error::Redis(e.to_string())
 }
 
+/// Whether `state` (an `OperationState`) is final: SUCCEEDED, FAILED or CANCELLED.
+fn terminal(state: i32) -> bool {
+    matches!(
+        OperationState::try_from(state),
+        Ok(OperationState::Succeeded | OperationState::Failed | OperationState::Cancelled)
+    )
+}
+
+/// Decodes a stored operation. `done` is derived from the state, so a record written before
+/// the field existed reads as finished when it is ([`legacy`] tells such records apart); so is
+/// `cancel_requested` for a CANCELLED one.
 fn decode(raw: &[u8]) -> Result<Operation> {
-    Operation::decode(raw).map_err(|e| Error::Redis(format!("stored operation unreadable: {e}")))
+    let mut op = Operation::decode(raw)
+        .map_err(|e| Error::Redis(format!("stored operation unreadable: {e}")))?;
+    op.done = op.done || terminal(op.state);
+    // Only CancelOperation ends an operation CANCELLED; its flag may expire before the record.
+    op.cancel_requested |= op.state == OperationState::Cancelled as i32;
+    Ok(op)
+}
+
+/// Whether the stored bytes `raw` of a finished operation lack `done`: a record of the version
+/// before AIP-151 `ListOperations`, which never put it in the index.
+fn legacy(raw: &[u8]) -> bool {
+    Operation::decode(raw).is_ok_and(|op| !op.done && terminal(op.state))
 }
 
 /// The id of `operations/{id}`.
@@ -180,7 +207,18 @@ impl Operations {
     }
 
     /// Remembers `op` as the latest finished operation of each of its projections.
+    /// The record is saved with `cancel_requested` set when a cancel was asked (an operation
+    /// that finished before its next batch boundary keeps its own state and shows the request).
     pub(crate) async fn finish(&self, op: &Operation) -> Result<()> {
+        let mut op = op.clone();
+        let mut conn = self.redis.get().await?;
+        let asked: bool = redis::cmd("EXISTS")
+            .arg(self.cancel_key(id_of(&op)))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        op.cancel_requested |= asked;
+        let op = &op;
         self.save(op).await?;
         let mut pipe = redis::pipe();
         for p in &op.projections {
@@ -189,18 +227,49 @@ impl Operations {
                 .arg(op.encode_to_vec())
                 .ignore();
         }
-        let mut conn = self.redis.get().await?;
         pipe.query_async::<()>(&mut conn).await.map_err(redis_err)
     }
 
     pub(crate) async fn get(&self, id: &str) -> Result<Option<Operation>> {
         let mut conn = self.redis.get().await?;
-        let raw: Option<Vec<u8>> = redis::cmd("GET")
+        let (raw, asked): (Option<Vec<u8>>, bool) = redis::pipe()
+            .cmd("GET")
             .arg(self.key(id))
+            .cmd("EXISTS")
+            .arg(self.cancel_key(id))
             .query_async(&mut conn)
             .await
             .map_err(redis_err)?;
-        raw.map(|b| decode(&b)).transpose()
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        if legacy(&raw) {
+            self.index_existing(&mut conn, id).await?;
+        }
+        let mut op = decode(&raw)?;
+        op.cancel_requested |= asked;
+        Ok(Some(op))
+    }
+
+    /// Lists operation `id` if its record still exists: for a record written before the index.
+    /// Its id sorts among the others by time, so it lands where it belongs; the next
+    /// [`Self::create`] trims the index back to [`MAX_LISTED`] if it grew past it.
+    async fn index_existing(&self, conn: &mut deadpool_redis::Connection, id: &str) -> Result<()> {
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(self.key(id))
+            .query_async(&mut *conn)
+            .await
+            .map_err(redis_err)?;
+        if exists {
+            redis::cmd("ZADD")
+                .arg(self.index_key())
+                .arg(0)
+                .arg(id)
+                .query_async::<()>(&mut *conn)
+                .await
+                .map_err(redis_err)?;
+        }
+        Ok(())
     }
 
     /// Up to `size` operations older than the one with id `before` (all when `None`), newest
@@ -230,19 +299,30 @@ impl Operations {
                 return Ok((found, false));
             };
             max = format!("({last}");
-            let keys: Vec<String> = ids.iter().map(|id| self.key(id)).collect();
-            let raws: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+            // Each record and its cancel flag, in one MGET: records first, then flags.
+            let keys: Vec<String> = ids
+                .iter()
+                .map(|id| self.key(id))
+                .chain(ids.iter().map(|id| self.cancel_key(id)))
+                .collect();
+            let mut raws: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
                 .arg(&keys)
                 .query_async(&mut conn)
                 .await
                 .map_err(redis_err)?;
+            let asked: Vec<bool> = raws
+                .split_off(ids.len())
+                .iter()
+                .map(Option::is_some)
+                .collect();
             let mut expired = Vec::new();
-            for (id, raw) in ids.iter().zip(raws) {
+            for ((id, raw), asked) in ids.iter().zip(raws).zip(asked) {
                 let Some(raw) = raw else {
                     expired.push(id.clone());
                     continue;
                 };
-                let op = decode(&raw)?;
+                let mut op = decode(&raw)?;
+                op.cancel_requested |= asked;
                 if state.is_some_and(|s| s != op.state) {
                     continue;
                 }
@@ -265,6 +345,8 @@ impl Operations {
         }
     }
 
+    /// The latest finished operation of `projection`, if any; one written before the index is
+    /// listed on the way (while its record lasts).
     pub(crate) async fn last(&self, projection: &str) -> Result<Option<Operation>> {
         let mut conn = self.redis.get().await?;
         let raw: Option<Vec<u8>> = redis::cmd("GET")
@@ -272,14 +354,49 @@ impl Operations {
             .query_async(&mut conn)
             .await
             .map_err(redis_err)?;
-        Ok(raw.and_then(|b| Operation::decode(b.as_slice()).ok()))
+        let Some(op) = raw.as_deref().and_then(|b| decode(b).ok()) else {
+            return Ok(None);
+        };
+        if raw.as_deref().is_some_and(legacy) {
+            self.index_existing(&mut conn, id_of(&op)).await?;
+        }
+        Ok(Some(op))
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::parse_state_filter;
-    use talentmesh_proto::sync::v1::OperationState;
+    use prost::Message;
+    use talentmesh_proto::sync::v1::{Operation, OperationState};
+
+    use super::{decode, legacy, parse_state_filter};
+
+    #[test]
+    fn done_is_derived_from_the_state_for_records_without_it() {
+        let stored = |state: OperationState, done: bool| {
+            Operation {
+                name: "operations/x".into(),
+                state: state as i32,
+                done,
+                ..Default::default()
+            }
+            .encode_to_vec()
+        };
+        for state in [
+            OperationState::Succeeded,
+            OperationState::Failed,
+            OperationState::Cancelled,
+        ] {
+            let old = stored(state, false);
+            assert!(decode(&old).unwrap().done, "{state:?}");
+            assert!(legacy(&old), "{state:?}");
+            assert!(!legacy(&stored(state, true)), "{state:?}");
+        }
+        let running = stored(OperationState::Running, false);
+        assert!(!decode(&running).unwrap().done);
+        assert!(!legacy(&running));
+    }
 
     #[test]
     fn state_filters_take_short_and_full_names() {
