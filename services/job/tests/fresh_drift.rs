@@ -23,38 +23,18 @@ const CHANGES: usize = 6;
 
 #[tokio::test]
 async fn concurrent_writes_leave_no_drift_in_any_job_projection() {
-    let m = start().await;
+    let m = std::sync::Arc::new(start().await);
     let owner = m.user(&["employer"]);
     let (co, _) = company(&m, &owner, "并发科技").await;
 
     // Many jobs at once: create then publish each, all in parallel.
     let mut posts = JoinSet::new();
     for i in 0..JOBS {
-        let (mut jobs, owner, co) = (m.jobs.clone(), owner.clone(), co.clone());
+        let (m, owner, co) = (m.clone(), owner.clone(), co.clone());
         posts.spawn(async move {
-            let created = jobs
-                .create_job(req(
-                    pb::CreateJobRequest {
-                        parent: co,
-                        job: Some(job(&format!("并发岗位 {i}"), &["Rust"])),
-                        ..Default::default()
-                    },
-                    &owner,
-                ))
+            m.post(&owner, &co, job(&format!("并发岗位 {i}"), &["Rust"]))
                 .await
-                .unwrap()
-                .into_inner()
-                .job
-                .unwrap();
-            jobs.publish_job(req(
-                pb::PublishJobRequest {
-                    name: created.name.clone(),
-                },
-                &owner,
-            ))
-            .await
-            .unwrap();
-            created.name
+                .name
         });
     }
     let names: Vec<String> = posts.join_all().await;
@@ -129,5 +109,8 @@ async fn concurrent_writes_leave_no_drift_in_any_job_projection() {
         assert_eq!(scanned, JOBS as i64, "{p} scanned: {op:?}");
         assert_eq!(drift(&op, p), (0, 0), "{p}: {op:?}");
     }
-    m.stop().await;
+    std::sync::Arc::into_inner(m)
+        .expect("every task holding the mesh has ended")
+        .stop()
+        .await;
 }

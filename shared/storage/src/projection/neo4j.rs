@@ -198,16 +198,35 @@ impl Projection for Neo4jNodes {
             statement.push_str("\nWITH count(*) AS upserted\n");
             statement.push_str(cypher);
         }
-        let mut txn = self.graph.start_txn().await?;
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            txn.run(
-                Query::new(statement.clone())
-                    .param("rows", chunk.to_vec())
-                    .param("ns", self.ns.clone()),
-            )
-            .await?;
-        }
-        txn.commit().await?;
+        let chunks: Vec<Vec<BoltType>> = rows
+            .chunks(ROWS_PER_STATEMENT)
+            .map(<[BoltType]>::to_vec)
+            .collect();
+        // The transaction runs in a task of its own, which always ends it: committed, or rolled
+        // back when a statement fails. Run in the caller's future, a call dropped half-way (a
+        // consumer stopped or cut off by its deadline mid-batch) would drop the transaction
+        // unfinished; its pooled connection would then sit idle with the transaction open,
+        // holding its write locks, until the pool happened to hand that connection out again
+        // (the pool resets a connection only then), and every other instance's writes to those
+        // nodes would wait on the locks.
+        let (graph, ns) = (self.graph.clone(), self.ns.clone());
+        tokio::spawn(async move {
+            let mut txn = graph.start_txn().await?;
+            for chunk in chunks {
+                let query = Query::new(statement.clone())
+                    .param("rows", chunk)
+                    .param("ns", ns.clone());
+                if let Err(e) = txn.run(query).await {
+                    if let Err(rollback) = txn.rollback().await {
+                        tracing::warn!(error = %rollback, "neo4j rollback after a failed statement failed");
+                    }
+                    return Err(Error::Neo4j(e));
+                }
+            }
+            txn.commit().await.map_err(Error::Neo4j)
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("neo4j write task ended: {e}")))??;
         self.confirm(changes).await
     }
 
