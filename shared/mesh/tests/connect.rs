@@ -241,12 +241,16 @@ async fn a_caller_without_its_leaf_yet_does_not_connect_without_a_certificate() 
     let identity = ConnectIdentity::start(anonymous, &client);
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
     let channel = tls_channel(endpoint, identity.client_config(&server).unwrap());
+    // Each call waits for the leaf (LEAF_WAIT), then fails without reaching the server; the
+    // roots have long arrived by then (milliseconds).
     let mut codes = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    while tokio::time::Instant::now() < deadline {
+    for _ in 0..2 {
+        let started = tokio::time::Instant::now();
         codes.push(probe(channel.clone()).await);
-        // Calls spread over the deadline, after the roots have arrived (milliseconds).
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            started.elapsed() >= talentmesh_mesh::connect::LEAF_WAIT,
+            "a call gives the leaf its time"
+        );
     }
     assert!(
         codes.iter().all(|c| *c == tonic::Code::Unavailable),

@@ -3,15 +3,21 @@
 //! before a byte of the request (bearer token included) is sent.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::pki_types::ServerName;
+
+/// How long a connect waits for the caller's own leaf certificate before it fails.
+pub const LEAF_WAIT: Duration = Duration::from_secs(5);
+/// How often a waiting connect looks for the leaf.
+const LEAF_POLL: Duration = Duration::from_millis(50);
 
 /// A lazily connecting channel to `endpoint` (`http://host:port`) over TLS with `config` (from
 /// [`ConnectIdentity::client_config`](super::ConnectIdentity::client_config), which decides
 /// which service the peer must be). The endpoint's own settings (timeouts, keep-alive) apply;
 /// its scheme stays `http` because TLS is done by the connector, under HTTP/2 negotiated by
-/// ALPN. While the caller has no leaf certificate yet, connecting fails (the call is
-/// UNAVAILABLE) rather than connecting without one.
+/// ALPN. While the caller has no leaf certificate yet, a connect waits for it up to
+/// [`LEAF_WAIT`] and then fails (the call is UNAVAILABLE) rather than connect without one.
 pub fn tls_channel(
     endpoint: tonic::transport::Endpoint,
     config: Arc<rustls::ClientConfig>,
@@ -21,14 +27,20 @@ pub fn tls_channel(
         async move {
             // Without its own leaf the handshake would go through with no client certificate,
             // the server would refuse every call on the connection (UNAUTHENTICATED), and the
-            // channel would keep that connection. Failing the connect instead leaves nothing
-            // behind: the call is UNAVAILABLE, and the next one connects again, with the leaf
-            // once the agent has handed it out (a process that has just started).
-            if !config.client_auth_cert_resolver.has_certs() {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::NotConnected,
-                    "no Connect leaf certificate yet: the agent has not issued this service's",
-                ));
+            // channel would keep that connection. So the connect waits for the leaf (a process
+            // that has just started, or an agent slow to sign under a burst of new names), up
+            // to LEAF_WAIT, and then fails rather than connect without it: the call is
+            // UNAVAILABLE and the next one connects again.
+            let waited = tokio::time::Instant::now();
+            while !config.client_auth_cert_resolver.has_certs() {
+                if waited.elapsed() >= LEAF_WAIT {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::NotConnected,
+                        "no Connect leaf certificate yet: the agent has not issued this service's",
+                    ));
+                }
+                // The leaf arrives through the identity's own task; checked every LEAF_POLL.
+                tokio::time::sleep(LEAF_POLL).await;
             }
             let host = uri.host().unwrap_or_default().to_string();
             let port = uri.port_u16().unwrap_or(80);

@@ -35,7 +35,7 @@ mod server;
 mod spiffe;
 mod tls;
 
-pub use client::tls_channel;
+pub use client::{tls_channel, LEAF_WAIT};
 pub use identity::ConnectIdentity;
 pub use server::{tls_incoming, ConnectAuthz, ConnectAuthzLayer, ConnectInfo, TlsConnection};
 pub use spiffe::{PeerIdentity, SpiffeId};
