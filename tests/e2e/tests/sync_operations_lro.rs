@@ -32,6 +32,7 @@ async fn check_to_the_end(mesh: &Mesh, token: &str) -> String {
             return name;
         }
         assert!(Instant::now() < give_up, "the check never finished: {body}");
+        // The pause of a bounded poll (the deadline asserted above ends it).
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -139,6 +140,7 @@ async fn a_running_operation_cancelled_through_the_gateway_ends_done() {
             break body;
         }
         assert!(Instant::now() < give_up, "the rebuild never ended: {body}");
+        // The pause of a bounded poll (the deadline asserted above ends it).
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let state = last["operation"]["state"].as_str().unwrap_or_default();

@@ -69,6 +69,7 @@ async fn wait_for(
             return op;
         }
         assert!(Instant::now() < deadline, "{what} did not happen: {op:?}");
+        // The pause of a bounded poll (the deadline asserted above ends it).
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
