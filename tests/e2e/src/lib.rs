@@ -11,6 +11,13 @@ use talentmesh_gateway::consul::DiscoveryUpstreams;
 use talentmesh_gateway::{Gateway, GatewayConfig};
 use talentmesh_testkit::{consul_vars, discovery, eventually, Spawned, TestEnv};
 
+mod answers;
+mod gateway;
+
+pub use answers::{bad_fields, read, reason};
+pub use gateway::gateway_consul_name;
+use gateway::register_gateway;
+
 /// Worker threads of the tests' gateway, as in production on a 2-core machine.
 const GATEWAY_WORKERS: usize = 2;
 
@@ -54,36 +61,6 @@ fn with_upstreams<const N: usize>(
         .fold(launch, |launch, (service, channel)| {
             launch.with_upstream(service, channel)
         })
-}
-
-/// The Consul name the harness's gateway registers under in the test with id `id`.
-pub fn gateway_consul_name(id: &str) -> String {
-    format!("gateway-e2e-{id}")
-}
-
-/// Registers the harness's gateway in Consul as the binary does
-/// (`talentmesh_gateway::consul::register`), under [`gateway_consul_name`], with a metrics port
-/// of its own serving `/metrics` and plaintext grpc.health.v1 (SERVING), so Prometheus finds it
-/// like every instance. The metrics server ends with the test's runtime; Consul drops the
-/// registration a minute after its check fails, if the gateway did not leave first.
-async fn register_gateway(
-    id: &str,
-    http_port: u16,
-    metrics: std::sync::Arc<talentmesh_mesh::metrics::Metrics>,
-) -> Option<talentmesh_mesh::consul::ConsulPresence> {
-    let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let metrics_port = metrics_listener.local_addr().unwrap().port();
-    let health = tonic_health::server::HealthReporter::new();
-    tokio::spawn(talentmesh_mesh::metrics::serve_metrics_with_health(
-        metrics_listener,
-        metrics,
-        Some(health),
-        std::future::pending(),
-    ));
-    let name = gateway_consul_name(id);
-    let mut env = talentmesh_mesh::config::Env::from_map(consul_vars());
-    let mesh = talentmesh_mesh::MeshConfig::load(&mut env, &name, 0);
-    talentmesh_gateway::consul::register(&mesh, http_port, metrics_port).expect("consul client")
 }
 
 pub struct Mesh {
@@ -593,48 +570,10 @@ pub struct Session {
     pub user: String,
 }
 
-pub async fn read(resp: reqwest::Response) -> (u16, serde_json::Value) {
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-    )
-}
-
 impl Drop for Mesh {
     fn drop(&mut self) {
         if let Some(tx) = self.gateway.take() {
             let _ = tx.send(());
         }
     }
-}
-
-/// The `reason` of the ErrorInfo detail in a google.rpc.Status JSON body.
-pub fn reason(body: &serde_json::Value) -> Option<String> {
-    body["details"]
-        .as_array()?
-        .iter()
-        .find(|d| {
-            d["@type"]
-                .as_str()
-                .is_some_and(|t| t.ends_with("google.rpc.ErrorInfo"))
-        })
-        .and_then(|d| d["reason"].as_str().map(str::to_string))
-}
-
-/// Field names of the BadRequest detail in a google.rpc.Status JSON body.
-pub fn bad_fields(body: &serde_json::Value) -> Vec<String> {
-    body["details"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|d| {
-            d["@type"]
-                .as_str()
-                .is_some_and(|t| t.ends_with("google.rpc.BadRequest"))
-        })
-        .flat_map(|d| d["fieldViolations"].as_array().cloned().unwrap_or_default())
-        .filter_map(|v| v["field"].as_str().map(str::to_string))
-        .collect()
 }

@@ -308,7 +308,7 @@ impl SyncAdminService for SyncAdmin {
         require_admin(&req)?;
         let r = req.into_inner();
         let letters = self.chosen(&r.ids, r.all).await?;
-        let (replayed, failed) = super::replay(&self.inner, letters)
+        let (replayed, failed) = super::replay::replay(&self.inner, letters)
             .await
             .map_err(store_error)?;
         Ok(Response::new(ReplayDeadLettersResponse {
