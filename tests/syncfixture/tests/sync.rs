@@ -444,10 +444,17 @@ async fn scheduled_checks_find_and_repair_drift_without_being_asked() {
         talentmesh_testkit::eventually(SETTLE, || async { h.redis_live_notes().await == 20 }).await,
         "the scheduled repair did not restore the cache entry"
     );
-    let counters = h.status().await.counters.expect("counters");
+    // The counters are added when the projection's check ends, a moment after its repair
+    // wrote the entry back: wait for them too.
+    let counted = talentmesh_testkit::eventually_value(SETTLE, || async {
+        let counters = h.status().await.counters.expect("counters");
+        (counters.drift_found >= 1 && counters.drift_repaired >= 1).then_some(counters)
+    })
+    .await;
     assert!(
-        counters.drift_found >= 1 && counters.drift_repaired >= 1,
-        "{counters:?}"
+        counted.is_some(),
+        "drift found and repaired never counted: {:?}",
+        h.status().await.counters
     );
 }
 
